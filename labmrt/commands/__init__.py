@@ -1,0 +1,1 @@
+"""One module per ``labmrt`` subcommand, each exposing ``register(subparsers)``."""

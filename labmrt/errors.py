@@ -1,0 +1,45 @@
+"""User-facing errors.
+
+Every problem a user can cause (a bad protocol file, a missing column, a
+corrupt study folder) is raised as a :class:`LabmrtError` carrying one or more
+:class:`Problem` records. The CLI prints them as ``where: what (fix)`` lines
+and exits with :data:`EXIT_USER_ERROR`; the desktop app shows them in a
+dialog. Nothing else is allowed to reach the user as a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_USER_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the user's input: where it is, what is wrong, how to fix it."""
+
+    where: str
+    what: str
+    fix: str = ""
+
+    def format(self) -> str:
+        text = f"{self.where}: {self.what}" if self.where else self.what
+        if self.fix:
+            text += f" ({self.fix})"
+        return text
+
+
+class LabmrtError(Exception):
+    """A problem with user input, reported without a traceback."""
+
+    def __init__(self, problems: Problem | list[Problem] | str, *, fix: str = "", where: str = ""):
+        if isinstance(problems, str):
+            problems = [Problem(where, problems, fix)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return "\n".join(p.format() for p in self.problems)

@@ -1,0 +1,3 @@
+"""Physiological sensing: LSL acquisition, simulated LSL sources, HRV/EDA features,
+and the affective-state classifier that feeds the session engine as a moderator.
+"""
