@@ -30,11 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from labmrt.state import AffectState
-
-pg.setConfigOptions(antialias=False, background="w", foreground="#333")
-
-STATE_COLOURS = {"calm": "#2e7d32", "aroused": "#c62828", "unknown": "#757575"}
-KIND_COLOURS = {"ecg": "#1565c0", "ppg": "#6a1b9a", "eda": "#ef6c00"}
+from ui.style import KIND_COLOURS, STATE_COLOURS
 
 
 class BufferLike(Protocol):

@@ -1,0 +1,203 @@
+"""The sample-size calculator (Liao et al., 2016) as a dialog.
+
+All arithmetic is :mod:`labmrt.analysis.power`; this dialog only collects the
+design, shows the answer and the power curve, and turns the calculator's
+``LabmrtError`` problems into a readable message next to the inputs. One
+calculation takes milliseconds, so it runs on the GUI thread as the inputs
+change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labmrt.analysis import power as mrtpower
+from labmrt.errors import LabmrtError
+from ui import style  # noqa: F401 - pyqtgraph colours
+
+
+def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+class SampleSizeDialog(QDialog):
+    """Study length, randomization, availability and effect in; participants needed out."""
+
+    def __init__(self, parent=None, *, sessions: int = 1, per_session: int = 30, prob: float = 0.5):
+        super().__init__(parent)
+        self.setObjectName("sample_size_dialog")
+        self.setWindowTitle("Sample size for a micro-randomized trial")
+        self.result: mrtpower.PowerResult | None = None
+        layout = QHBoxLayout(self)
+
+        inputs = QWidget()
+        form_box = QVBoxLayout(inputs)
+        study = QGroupBox("Study")
+        form = QFormLayout(study)
+        self.days = QSpinBox()
+        self.days.setRange(1, 1000)
+        self.days.setValue(sessions)
+        self.days.setToolTip("Sessions per participant (a session plays the role of a day)")
+        self.per_day = QSpinBox()
+        self.per_day.setRange(1, 10000)
+        self.per_day.setValue(per_session)
+        self.prob = _spin(0.01, 0.99, prob, 0.05)
+        form.addRow("Sessions (days)", self.days)
+        form.addRow("Decision points per session", self.per_day)
+        form.addRow("Randomization probability", self.prob)
+        form_box.addWidget(study)
+
+        avail = QGroupBox("Expected availability")
+        form = QFormLayout(avail)
+        self.avail_shape = QComboBox()
+        self.avail_shape.addItems(["constant", "linear"])
+        self.avail_mean = _spin(0.01, 1.0, 0.9, 0.05)
+        self.avail_initial = _spin(0.01, 1.0, 0.95, 0.05)
+        form.addRow("Shape", self.avail_shape)
+        form.addRow("Average", self.avail_mean)
+        form.addRow("First session", self.avail_initial)
+        form_box.addWidget(avail)
+
+        effect = QGroupBox("Standardized proximal effect")
+        form = QFormLayout(effect)
+        self.effect_shape = QComboBox()
+        self.effect_shape.addItems(list(mrtpower.SHAPES))
+        self.effect_mean = _spin(-5, 5, 0.1, 0.01, 3)
+        self.effect_initial = _spin(-5, 5, 0.0, 0.01, 3)
+        self.effect_max_day = _spin(1, 1000, 1, 1, 1)
+        form.addRow("Shape", self.effect_shape)
+        form.addRow("Average", self.effect_mean)
+        form.addRow("First session", self.effect_initial)
+        form.addRow("Session of the maximum", self.effect_max_day)
+        form_box.addWidget(effect)
+
+        test = QGroupBox("Test")
+        form = QFormLayout(test)
+        self.alpha = _spin(0.001, 0.5, 0.05, 0.01, 3)
+        self.target = _spin(0.05, 0.999, 0.8, 0.05, 3)
+        form.addRow("Significance level", self.alpha)
+        form.addRow("Target power", self.target)
+        form_box.addWidget(test)
+        form_box.addStretch(1)
+        layout.addWidget(inputs)
+
+        right = QVBoxLayout()
+        self.answer = QLabel("")
+        self.answer.setObjectName("sample_size_answer")
+        self.answer.setStyleSheet("font-size: 18px; font-weight: 600;")
+        self.answer.setWordWrap(True)
+        self.detail = QLabel("")
+        self.detail.setObjectName("sample_size_detail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.curve_plot = pg.PlotWidget()
+        self.curve_plot.setLabel("bottom", "participants")
+        self.curve_plot.setLabel("left", "power")
+        self.curve_plot.setYRange(0, 1, padding=0.02)
+        self.curve_plot.setMinimumSize(360, 260)
+        self.curve_plot.setMouseEnabled(x=False, y=False)
+        self.curve = self.curve_plot.plot(pen=pg.mkPen("#1565c0", width=2))
+        self.marker = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#c62828"))
+        self.curve_plot.addItem(self.marker)
+        self.target_line = self.curve_plot.addLine(y=0.8, pen=pg.mkPen("#999", style=Qt.DashLine))
+        right.addWidget(self.answer)
+        right.addWidget(self.detail)
+        right.addWidget(self.curve_plot, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(self.reject)
+        right.addWidget(buttons)
+        layout.addLayout(right, 1)
+
+        for box in (self.days, self.per_day):
+            box.valueChanged.connect(self.recalculate)
+        for box in (
+            self.prob,
+            self.avail_mean,
+            self.avail_initial,
+            self.effect_mean,
+            self.effect_initial,
+            self.effect_max_day,
+            self.alpha,
+            self.target,
+        ):
+            box.valueChanged.connect(self.recalculate)
+        self.avail_shape.currentTextChanged.connect(self.recalculate)
+        self.effect_shape.currentTextChanged.connect(self.recalculate)
+        self.recalculate()
+
+    def design(self) -> mrtpower.StudyDesign:
+        avail_shape = self.avail_shape.currentText()
+        effect_shape = self.effect_shape.currentText()
+        self.avail_initial.setEnabled(avail_shape != "constant")
+        self.effect_initial.setEnabled(effect_shape != "constant")
+        self.effect_max_day.setEnabled(effect_shape == "quadratic")
+        return mrtpower.StudyDesign(
+            days=self.days.value(),
+            per_day=self.per_day.value(),
+            prob=self.prob.value(),
+            availability=mrtpower.Trajectory(
+                avail_shape,
+                self.avail_mean.value(),
+                self.avail_initial.value() if avail_shape != "constant" else None,
+            ),
+            effect=mrtpower.Trajectory(
+                effect_shape,
+                self.effect_mean.value(),
+                self.effect_initial.value() if effect_shape != "constant" else None,
+                self.effect_max_day.value() if effect_shape == "quadratic" else None,
+            ),
+        )
+
+    def recalculate(self) -> mrtpower.PowerResult | None:
+        try:
+            design = self.design()
+            result = mrtpower.sample_size(design, self.target.value(), self.alpha.value())
+            n_min = mrtpower.smallest_n(design)
+            ns = np.arange(n_min, max(n_min + 10, int(result.n * 2)) + 1)
+            powers = mrtpower.power_curve(design, ns, self.alpha.value())
+        except LabmrtError as err:
+            self.result = None
+            self.answer.setText("Cannot calculate")
+            self.detail.setText(err.message)
+            self.answer.setStyleSheet("font-size: 18px; font-weight: 600; color: #c62828;")
+            self.curve.setData([], [])
+            self.marker.setData([], [])
+            return None
+        self.result = result
+        self.answer.setStyleSheet("font-size: 18px; font-weight: 600;")
+        self.answer.setText(
+            f"{result.n} participants give power {result.power:.3f} "
+            f"(target {self.target.value():g}, α = {self.alpha.value():g})"
+        )
+        detail = (
+            f"{result.days * result.per_day} decision points each; F({result.df1}, {result.df2}) "
+            f"test, critical value {result.critical_value:.3f}, non-centrality "
+            f"{result.noncentrality:.2f}."
+        )
+        if result.warnings:
+            detail += "\n" + "\n".join(result.warnings)
+        self.detail.setText(detail)
+        self.curve.setData(ns, powers)
+        self.marker.setData([result.n], [result.power])
+        self.target_line.setValue(self.target.value())
+        return result
