@@ -485,7 +485,7 @@ def plot_power_curve(
     ax.set_ylabel("power")
     ax.set_ylim(0, 1.02)
     ax.set_title(
-        f"MRT power: {design.days} x {design.per_day} decision points, alpha = {alpha:g}, "
+        f"MRT power: {design.days} days x {design.per_day} decision points, alpha = {alpha:g}, "
         f"p = {result.effect_params}, q = {null_params}",
         fontsize=9,
     )

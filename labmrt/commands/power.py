@@ -1,0 +1,192 @@
+"""``labmrt power``: participants needed (or power reached) for a planned MRT.
+
+The option names are fixed: lab manuals and scripts rely on them. The study is
+given as ``--days D --per-day K`` or, for lab studies, as
+``--sessions S --per-session K``; a session then plays the role of a day
+(trajectories change from session to session, ``--*-max-day`` is the session
+of the turning point). A single-session study whose effect may change from
+task to task is entered as ``--sessions T --per-session 1`` (T = tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+SHAPES = ("constant", "linear", "quadratic")
+
+EPILOG = """\
+examples:
+  labmrt power --days 42 --per-day 5 --prob 0.4 \\
+      --availability-shape quadratic --availability-mean 0.5 --availability-initial 0.7 \\
+      --availability-max-day 42 --effect-shape quadratic --effect-mean 0.1 \\
+      --effect-initial 0 --effect-max-day 28
+  labmrt power --sessions 4 --per-session 40 --prob 0.5 --availability-shape constant \\
+      --availability-mean 0.9 --effect-shape constant --effect-mean 0.1 --n 20 --json
+
+Sessions x decision points per session: a session is the study's "day".
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "power",
+        help="sample size or power for a micro-randomized trial (Liao et al., 2016)",
+        description=(
+            "Number of participants for a target power, or the power for a given number "
+            "(--n), of the Hotelling-type test of the proximal effect in a micro-randomized "
+            "trial (Liao, Klasnja, Tewari & Murphy 2016; the method of MRTSampleSize)."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    study = parser.add_argument_group("study length (days x per day, or sessions x per session)")
+    study.add_argument("--days", type=int, metavar="D", help="days in the study")
+    study.add_argument("--per-day", type=int, metavar="K", help="decision points per day")
+    study.add_argument("--sessions", type=int, metavar="S", help="lab sessions per participant")
+    study.add_argument(
+        "--per-session", type=int, metavar="K", help="decision points per lab session"
+    )
+    parser.add_argument(
+        "--prob",
+        required=True,
+        metavar="P|FILE",
+        help="randomization probability, or a file with one per decision point (or per day)",
+    )
+    avail = parser.add_argument_group("expected availability")
+    avail.add_argument("--availability-shape", choices=SHAPES, default="constant")
+    avail.add_argument("--availability-mean", type=float, required=True, metavar="M")
+    avail.add_argument("--availability-initial", type=float, metavar="I")
+    avail.add_argument(
+        "--availability-max-day", type=float, metavar="H", help="day of the turning point"
+    )
+    effect = parser.add_argument_group("standardized proximal effect")
+    effect.add_argument("--effect-shape", choices=SHAPES, default="constant")
+    effect.add_argument("--effect-mean", type=float, required=True, metavar="M")
+    effect.add_argument("--effect-initial", type=float, metavar="I")
+    effect.add_argument("--effect-max-day", type=float, metavar="H", help="day of the maximum")
+    test = parser.add_argument_group("test")
+    test.add_argument(
+        "--null-params",
+        type=int,
+        default=3,
+        metavar="Q",
+        help="parameters of the working (null) model (default 3, as the public calculator)",
+    )
+    test.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    test.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
+    test.add_argument("--n", type=int, metavar="N", help="give the power for N participants")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", metavar="FILE.png", help="save power against participants")
+    parser.set_defaults(handler=run)
+
+
+def _study_length(args) -> tuple[int, int]:
+    from labmrt.analysis.power import sessions_to_days
+    from labmrt.errors import LabmrtError, Problem
+
+    by_day = args.days is not None or args.per_day is not None
+    by_session = args.sessions is not None or args.per_session is not None
+    if by_day and by_session:
+        raise LabmrtError(
+            Problem(
+                "study length",
+                "give either --days/--per-day or --sessions/--per-session, not both",
+                "a session stands for a day",
+            )
+        )
+    if by_session:
+        if args.sessions is None or args.per_session is None:
+            raise LabmrtError(
+                Problem("study length", "--sessions needs --per-session and the other way round")
+            )
+        return sessions_to_days(args.sessions, args.per_session)
+    if args.days is None or args.per_day is None:
+        raise LabmrtError(
+            Problem(
+                "study length",
+                "missing",
+                "give --days D --per-day K (or --sessions S --per-session K)",
+            )
+        )
+    return args.days, args.per_day
+
+
+def _needs(shape: str, name: str, value, flag: str) -> None:
+    from labmrt.errors import LabmrtError, Problem
+
+    if value is None:
+        raise LabmrtError(Problem(flag, f"is required for a {shape} {name}", f"give {flag}"))
+
+
+def _trajectory(args, prefix: str, name: str):
+    from labmrt.analysis.power import Trajectory
+
+    shape = getattr(args, f"{prefix}_shape")
+    mean = getattr(args, f"{prefix}_mean")
+    initial = getattr(args, f"{prefix}_initial")
+    max_day = getattr(args, f"{prefix}_max_day")
+    flag = f"--{prefix}"
+    if shape in ("linear", "quadratic"):
+        _needs(shape, name, initial, f"{flag}-initial")
+    if shape == "quadratic":
+        _needs(shape, name, max_day, f"{flag}-max-day")
+    return Trajectory(
+        shape,
+        mean,
+        initial if shape != "constant" else None,
+        max_day if shape == "quadratic" else None,
+    )
+
+
+def _prob(text: str):
+    from labmrt.analysis.power import read_probabilities
+
+    try:
+        return float(text)
+    except ValueError:
+        return read_probabilities(Path(text))
+
+
+def run(args) -> int:
+    from labmrt.analysis import power as mrtpower
+
+    days, per_day = _study_length(args)
+    design = mrtpower.StudyDesign(
+        days=days,
+        per_day=per_day,
+        prob=_prob(args.prob),
+        availability=_trajectory(args, "availability", "availability"),
+        effect=_trajectory(args, "effect", "effect"),
+    )
+    if args.n is not None:
+        result = mrtpower.power(design, args.n, args.alpha, args.null_params)
+    else:
+        result = mrtpower.sample_size(design, args.power, args.alpha, args.null_params)
+    if args.plot:
+        mrtpower.plot_power_curve(design, args.plot, result, args.alpha, args.null_params)
+    if args.json:
+        out = result.to_dict()
+        if args.plot:
+            out["plot"] = str(args.plot)
+        print(json.dumps(out))
+        return 0
+    dp = days * per_day
+    if args.n is not None:
+        print(f"power {result.power:.4f} with {result.n} participants")
+    else:
+        print(
+            f"{result.n} participants reach power {result.power:.4f} "
+            f"(target {args.power:g}, alpha {args.alpha:g})"
+        )
+    print(
+        f"  study: {days} x {per_day} = {dp} decision points per participant; "
+        f"test F({result.df1}, {result.df2}), critical value {result.critical_value:.4f}, "
+        f"non-centrality {result.noncentrality:.3f}"
+    )
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
