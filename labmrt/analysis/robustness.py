@@ -1,0 +1,607 @@
+"""Randomization (re-draw) checks of a WCLS analysis, and re-runs over alternatives.
+
+An effect that is real should survive re-drawing the treatment: re-run the
+analysis B times with the arm at every available decision point drawn again
+from the randomization probabilities recorded there, everything else kept as
+recorded. Under these re-draws the treatment is independent of the outcome by
+construction, so about ``alpha`` of the re-drawn analyses should be
+significant, and the observed estimate's position in the re-drawn null
+distribution is a randomization p-value. A naive shuffle (permuting the
+recorded arms over the available decision points, which ignores
+context-dependent probabilities) is offered too and labelled as such.
+
+Why it is fast: with the arm at a decision point restricted to a few values,
+every per-row quantity of a WCLS fit (the design row ``[g_t, (A_t - p~_t)
+S_t]``, the weight ``I_t W_t`` and their products) is a function of the drawn
+arm only. So each participant's sufficient statistics ``X_i' W_i X_i`` and
+``X_i' W_i y_i`` are the recorded-arm-0 values plus one-hot arm indicators
+times per-row differences: one matrix product for all draws. The estimate,
+the participant scores ``U_i = X_i' W_i y_i - X_i' W_i X_i theta`` and the
+sandwich follow from these alone. The Mancl-DeRouen correction
+``(I - H_ii)^{-1} r_i`` with ``H_ii = X_i B X_i' W_i`` needs no n_i x n_i
+matrix either: by the Woodbury identity the corrected score is
+``B^{-1} (B^{-1} - X_i' W_i X_i)^{-1} U_i``, a k x k solve per participant and
+draw, so the corrected variance is ``sum_i v_i v_i'`` with
+``v_i = (B^{-1} - X_i' W_i X_i)^{-1} U_i``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from labmrt.errors import LabmrtError, Problem
+
+Method = Literal["redraw", "shuffle"]
+METHOD_LABELS = {
+    "redraw": "re-drawn from the recorded randomization probabilities",
+    "shuffle": "naive shuffle of the recorded arms (ignores the randomization probabilities)",
+}
+# MRTAnalysis wcls(): the small-sample correction applies up to this many effective participants.
+SMALL_SAMPLE_MAX_N = 50
+
+ProgressCallback = Callable[[int, int], "bool | None"]
+
+
+@dataclass
+class ArmDesign:
+    """A WCLS analysis written as a function of the arm drawn at each row.
+
+    ``x_by_arm[a, r]`` and ``w_by_arm[a, r]`` are the design row and the weight
+    row ``r`` would have if arm ``a`` had been drawn there; ``probs[r, a]`` the
+    randomization probability of arm ``a`` recorded at row ``r``;
+    ``observed[r]`` the arm actually drawn; ``randomized[r]`` whether the row
+    was randomized (available). Rows that were not randomized keep their
+    recorded arm in every draw.
+    """
+
+    y: np.ndarray
+    cluster: np.ndarray
+    x_by_arm: np.ndarray
+    w_by_arm: np.ndarray
+    probs: np.ndarray
+    observed: np.ndarray
+    randomized: np.ndarray
+    names: list[str]
+    effect_index: list[int]
+    arms: list[str]
+    small_sample: bool | None = None  # None: as MRTAnalysis (n_effective <= 50)
+    n_effective: int = 0
+    df: int = 0
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.y = np.asarray(self.y, dtype=float)
+        _, self.cluster = np.unique(np.asarray(self.cluster), return_inverse=True)
+        self.observed = np.asarray(self.observed, dtype=np.int64)
+        self.randomized = np.asarray(self.randomized, dtype=bool)
+        self.x_by_arm = np.asarray(self.x_by_arm, dtype=float)
+        self.w_by_arm = np.asarray(self.w_by_arm, dtype=float)
+        self.probs = np.asarray(self.probs, dtype=float)
+        w_any = (self.w_by_arm != 0).any(axis=0)
+        self.n_effective = int(np.unique(self.cluster[w_any]).size)
+        p = len(self.effect_index)
+        q = len(self.names) - p
+        self.df = self.n_effective - p - q
+        if self.small_sample is None:
+            self.small_sample = self.n_effective <= SMALL_SAMPLE_MAX_N
+
+    @property
+    def n_arms(self) -> int:
+        return self.x_by_arm.shape[0]
+
+    @property
+    def effect_names(self) -> list[str]:
+        return [self.names[j] for j in self.effect_index]
+
+
+@dataclass
+class _RowStats:
+    """Per-row sufficient statistics for arm 0 and their change for every other arm."""
+
+    base_xx: np.ndarray  # (N, k*k): per participant, arm 0 everywhere
+    base_xy: np.ndarray  # (N, k)
+    delta: np.ndarray  # (A-1, n, k*k + k) per-row change when arm a (>= 1) is drawn
+    row_slices: list[slice]
+    k: int
+
+
+def _row_stats(design: ArmDesign) -> _RowStats:
+    order = np.argsort(design.cluster, kind="stable")
+    if np.any(order != np.arange(order.size)):
+        raise LabmrtError(Problem("robustness", "rows must be grouped by participant"))
+    n_arms, n, k = design.x_by_arm.shape
+    per_arm = []
+    for a in range(n_arms):
+        x = design.x_by_arm[a]
+        w = design.w_by_arm[a]
+        xx = (w[:, None, None] * x[:, :, None] * x[:, None, :]).reshape(n, k * k)
+        xy = (w * design.y)[:, None] * x
+        per_arm.append(np.concatenate([xx, xy], axis=1))
+    bounds = np.flatnonzero(np.diff(design.cluster)) + 1
+    starts = np.r_[0, bounds]
+    ends = np.r_[bounds, n]
+    slices = [slice(s, e) for s, e in zip(starts, ends, strict=True)]
+    base = np.add.reduceat(per_arm[0], starts, axis=0)
+    delta = np.stack([per_arm[a] - per_arm[0] for a in range(1, n_arms)]) if n_arms > 1 else None
+    if delta is None:
+        delta = np.zeros((0, n, k * k + k))
+    return _RowStats(base[:, : k * k], base[:, k * k :], delta, slices, k)
+
+
+@dataclass
+class BatchFit:
+    """Estimates, standard errors and two-sided p-values of B fits (rows: fits)."""
+
+    estimate: np.ndarray
+    se: np.ndarray
+    p_value: np.ndarray
+
+
+def fit_batch(design: ArmDesign, arms: np.ndarray, stats_: _RowStats | None = None) -> BatchFit:
+    """WCLS fits for each row of ``arms`` (B x n arm indices), as batched linear algebra."""
+    rs = stats_ or _row_stats(design)
+    arms = np.atleast_2d(arms)
+    b = arms.shape[0]
+    k = rs.k
+    n_part = len(rs.row_slices)
+    suff = np.empty((b, n_part, k * k + k))
+    base = np.concatenate([rs.base_xx, rs.base_xy], axis=1)
+    suff[:] = base[None]
+    for a in range(1, design.n_arms):
+        onehot = (arms == a).astype(float)
+        d = rs.delta[a - 1]
+        for i, sl in enumerate(rs.row_slices):
+            suff[:, i, :] += onehot[:, sl] @ d[sl]
+    cxx = suff[:, :, : k * k].reshape(b, n_part, k, k)
+    cxy = suff[:, :, k * k :]
+    bread_inv = cxx.sum(axis=1)  # (B, k, k) = X'WX
+    theta = np.linalg.solve(bread_inv, cxy.sum(axis=1)[..., None])[..., 0]
+    scores = cxy - np.einsum("bikl,bl->bik", cxx, theta)  # U_i
+    if design.small_sample:
+        v = np.linalg.solve(bread_inv[:, None] - cxx, scores[..., None])[..., 0]
+    else:
+        v = np.linalg.solve(np.broadcast_to(bread_inv[:, None], cxx.shape), scores[..., None])[
+            ..., 0
+        ]
+    idx = design.effect_index
+    var = np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx])
+    se = np.sqrt(var)
+    est = theta[:, idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = est / se
+    p = 2 * stats.t.sf(np.abs(t), max(design.df, 1))
+    return BatchFit(est, se, p)
+
+
+def fit_loop(design: ArmDesign, arms: np.ndarray) -> BatchFit:
+    """The same fits one at a time from the rows (weighted LS + sandwich); the baseline."""
+    arms = np.atleast_2d(arms)
+    rows = np.arange(design.y.size)
+    out_e, out_s = [], []
+    bounds = np.flatnonzero(np.diff(design.cluster)) + 1
+    starts = np.r_[0, bounds]
+    ends = np.r_[bounds, design.y.size]
+    idx = design.effect_index
+    for draw in arms:
+        x = design.x_by_arm[draw, rows]
+        w = design.w_by_arm[draw, rows]
+        xtw = x.T * w
+        bread = np.linalg.inv(xtw @ x)
+        theta = bread @ (xtw @ design.y)
+        r = design.y - x @ theta
+        meat = np.zeros_like(bread)
+        for s, e in zip(starts, ends, strict=True):
+            xi, wi, ri = x[s:e], w[s:e], r[s:e]
+            if design.small_sample:
+                h = xi @ bread @ (xi.T * wi)
+                ri = np.linalg.solve(np.eye(e - s) - h, ri)
+            u = xi.T @ (wi * ri)
+            meat += np.outer(u, u)
+        cov = bread @ meat @ bread
+        out_e.append(theta[idx])
+        out_s.append(np.sqrt(np.diag(cov)[idx]))
+    est, se = np.array(out_e), np.array(out_s)
+    p = 2 * stats.t.sf(np.abs(est / se), max(design.df, 1))
+    return BatchFit(est, se, p)
+
+
+def draw_arms(
+    design: ArmDesign, rng: np.random.Generator, draws: int, method: Method = "redraw"
+) -> np.ndarray:
+    """``draws`` x n arm indices: re-drawn per row from its recorded probabilities, or shuffled."""
+    n = design.y.size
+    out = np.broadcast_to(design.observed, (draws, n)).copy()
+    rand = np.flatnonzero(design.randomized)
+    if rand.size == 0:
+        return out
+    if method == "redraw":
+        cum = np.cumsum(design.probs[rand], axis=1)
+        cum /= cum[:, -1:]
+        u = rng.random((draws, rand.size))
+        # The arm is the first whose cumulative probability exceeds the uniform.
+        picked = (u[:, :, None] >= cum[None, :, :]).sum(axis=2)
+        out[:, rand] = np.minimum(picked, design.n_arms - 1)
+    elif method == "shuffle":
+        recorded = design.observed[rand]
+        out[:, rand] = recorded[rng.permuted(np.tile(np.arange(rand.size), (draws, 1)), axis=1)]
+    else:
+        raise LabmrtError(Problem("method", f"unknown {method!r}", "use redraw or shuffle"))
+    return out
+
+
+@dataclass
+class TermResult:
+    """One effect term: the observed fit and its place among the re-drawn fits."""
+
+    name: str
+    estimate: float
+    se: float
+    p_value: float
+    share_significant: float
+    randomization_p: float
+    null_estimates: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict:
+        null = self.null_estimates
+        return {
+            "term": self.name,
+            "estimate": self.estimate,
+            "se": self.se,
+            "p_value": self.p_value,
+            "share_significant": self.share_significant,
+            "randomization_p": self.randomization_p,
+            "null_mean": float(null.mean()) if null.size else None,
+            "null_sd": float(null.std(ddof=1)) if null.size > 1 else None,
+        }
+
+
+@dataclass
+class RandomizationResult:
+    """Per term: share significant at alpha among re-drawn fits and the randomization p-value."""
+
+    method: Method
+    draws_requested: int
+    draws_done: int
+    seed: int | None
+    alpha: float
+    cancelled: bool
+    terms: list[TermResult]
+    seconds: float
+    label: str = ""
+
+    @property
+    def method_label(self) -> str:
+        return METHOD_LABELS[self.method]
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "method_label": self.method_label,
+            "draws_requested": self.draws_requested,
+            "draws": self.draws_done,
+            "seed": self.seed,
+            "alpha": self.alpha,
+            "cancelled": self.cancelled,
+            "seconds": self.seconds,
+            "analysis": self.label,
+            "terms": [t.to_dict() for t in self.terms],
+        }
+
+
+def _should_stop(cancel, progress, done: int, total: int) -> bool:
+    if progress is not None and progress(done, total) is False:
+        return True
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def randomization_test(
+    design: ArmDesign,
+    draws: int = 5000,
+    *,
+    seed: int | None = None,
+    method: Method = "redraw",
+    alpha: float = 0.05,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | Callable[[], bool] | None = None,
+    chunk: int = 250,
+) -> RandomizationResult:
+    """Re-run ``design``'s fit ``draws`` times with the treatment re-drawn.
+
+    ``progress(done, total)`` is called after each chunk; returning ``False``
+    stops the run, as does setting ``cancel`` (an Event or a callable). A
+    stopped run returns what it has (``cancelled=True``). The same ``seed``
+    gives the same draws whatever the chunk size.
+    """
+    if int(draws) != draws or draws < 1:
+        raise LabmrtError(Problem("draws", f"must be a positive whole number, got {draws!r}"))
+    if not 0 < alpha < 1:
+        raise LabmrtError(Problem("alpha", f"must lie strictly between 0 and 1, got {alpha:g}"))
+    if design.df < 1:
+        raise LabmrtError(
+            Problem(
+                "analysis",
+                f"{design.n_effective} participants leave no degrees of freedom for "
+                f"{len(design.names)} coefficients",
+                "use fewer moderators or controls",
+            )
+        )
+    start = time.perf_counter()
+    rs = _row_stats(design)
+    observed = fit_batch(design, design.observed[None, :], rs)
+    seq = np.random.SeedSequence(seed)
+    parts_e, parts_p = [], []
+    done = 0
+    cancelled = _should_stop(cancel, progress, 0, draws)
+    chunk_index = 0
+    while done < draws and not cancelled:
+        m = min(chunk, draws - done)
+        # One child stream per fixed block of 250 draws keeps results chunk-size independent.
+        arms = _draw_blocks(design, seq, done, m, method)
+        fit = fit_batch(design, arms, rs)
+        parts_e.append(fit.estimate)
+        parts_p.append(fit.p_value)
+        done += m
+        chunk_index += 1
+        cancelled = done < draws and _should_stop(cancel, progress, done, draws)
+    if progress is not None and not cancelled:
+        progress(done, draws)
+    k = len(design.effect_index)
+    est = np.concatenate(parts_e) if parts_e else np.empty((0, k))
+    pv = np.concatenate(parts_p) if parts_p else np.empty((0, k))
+    terms = []
+    for j, name in enumerate(design.effect_names):
+        obs = float(observed.estimate[0, j])
+        null = est[:, j]
+        extreme = int(np.sum(np.abs(null) >= abs(obs) - 1e-12 * max(1.0, abs(obs))))
+        terms.append(
+            TermResult(
+                name=name,
+                estimate=obs,
+                se=float(observed.se[0, j]),
+                p_value=float(observed.p_value[0, j]),
+                share_significant=float(np.mean(pv[:, j] < alpha)) if done else float("nan"),
+                randomization_p=(1 + extreme) / (1 + done),
+                null_estimates=null,
+            )
+        )
+    return RandomizationResult(
+        method=method,
+        draws_requested=int(draws),
+        draws_done=done,
+        seed=seed,
+        alpha=alpha,
+        cancelled=cancelled,
+        terms=terms,
+        seconds=time.perf_counter() - start,
+        label=design.label,
+    )
+
+
+_BLOCK = 250
+
+
+def _draw_blocks(
+    design: ArmDesign, seq: np.random.SeedSequence, start: int, m: int, method: Method
+) -> np.ndarray:
+    """Draws ``start .. start+m`` from per-block child streams (reproducible across chunkings)."""
+    out = []
+    pos = start
+    end = start + m
+    while pos < end:
+        block = pos // _BLOCK
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seq.entropy, spawn_key=(block,)))
+        )
+        arms = draw_arms(design, rng, _BLOCK, method)
+        lo = pos - block * _BLOCK
+        hi = min(_BLOCK, end - block * _BLOCK)
+        out.append(arms[lo:hi])
+        pos = block * _BLOCK + hi
+    return np.concatenate(out)
+
+
+def plot_null_distributions(result: RandomizationResult, path: str | Path) -> Path:
+    """Histogram of each term's re-drawn estimates with the observed estimate marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = max(1, len(result.terms))
+    fig, axes = plt.subplots(1, k, figsize=(4.2 * k, 3.4), dpi=100, squeeze=False)
+    for ax, term in zip(axes[0], result.terms, strict=False):
+        null = term.null_estimates
+        if null.size:
+            ax.hist(null, bins=min(60, max(10, null.size // 50)), color="#90a4ae", edgecolor="none")
+        ax.axvline(term.estimate, color="#c62828", lw=2, label=f"observed {term.estimate:.3g}")
+        ax.axvline(-term.estimate, color="#c62828", lw=1, ls=":")
+        ax.set_title(
+            f"{term.name}\nrandomization p = {term.randomization_p:.4f}, "
+            f"significant {100 * term.share_significant:.1f}%",
+            fontsize=9,
+        )
+        ax.set_xlabel("estimate under re-drawn treatment")
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(f"{result.draws_done} draws, {result.method_label}", fontsize=9, y=0.995)
+    fig.tight_layout()
+    out = Path(path)
+    try:
+        fig.savefig(out)
+    except OSError as err:
+        raise LabmrtError(
+            Problem(str(out), f"cannot write the plot: {err.strerror or err}", "check the folder")
+        ) from err
+    finally:
+        plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------- design from a table
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """The options of one WCLS analysis, as ``labmrt analyze`` takes them.
+
+    Binary treatment: ``treatment`` (0/1 column) and ``prob`` (column name or a
+    number). Multi-arm data: ``arm`` column with ``prob_<arm>`` columns,
+    ``treatment_arm`` and optionally ``control_arms`` (default: every other
+    arm, i.e. "treatment arm vs not"); rows drawn to another arm get weight 0.
+    """
+
+    outcome: str
+    participant: str = "participant"
+    moderators: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    availability: str | None = "available"
+    treatment: str | None = None
+    prob: str | float | None = None
+    arm: str | None = None
+    treatment_arm: str | None = None
+    control_arms: tuple[str, ...] | None = None
+    numerator_prob: float = 0.5
+
+
+def _columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> np.ndarray:
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise LabmrtError(
+            Problem(
+                what,
+                f"column(s) {', '.join(missing)} not in the data",
+                f"choose from: {', '.join(map(str, frame.columns[:30]))}",
+            )
+        )
+    parts = [np.ones((len(frame), 1))]
+    for c in names:
+        col = pd.to_numeric(frame[c], errors="coerce")
+        if col.isna().any():
+            raise LabmrtError(
+                Problem(f"{what} {c}", f"{int(col.isna().sum())} values are missing or not numbers")
+            )
+        parts.append(col.to_numpy(float)[:, None])
+    return np.hstack(parts)
+
+
+def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
+    """Build the arm-indexed WCLS design (MRTAnalysis ``wcls()`` conventions) from a table."""
+    if spec.outcome not in frame.columns:
+        raise LabmrtError(Problem("outcome", f"column {spec.outcome!r} not in the data"))
+    if spec.participant not in frame.columns:
+        raise LabmrtError(Problem("participant", f"column {spec.participant!r} not in the data"))
+    frame = frame.sort_values(spec.participant, kind="stable").reset_index(drop=True)
+    n = len(frame)
+    if spec.availability is None:
+        avail = np.ones(n, dtype=bool)
+    else:
+        if spec.availability not in frame.columns:
+            raise LabmrtError(Problem("availability", f"column {spec.availability!r} not found"))
+        avail = pd.to_numeric(frame[spec.availability], errors="coerce").fillna(0).to_numpy() == 1
+
+    if spec.arm is not None:
+        arms = [c.removeprefix("prob_") for c in frame.columns if c.startswith("prob_")]
+        if spec.treatment_arm not in arms:
+            raise LabmrtError(
+                Problem(
+                    "treatment arm",
+                    f"{spec.treatment_arm!r} has no prob_ column",
+                    f"arms with probabilities: {', '.join(arms)}",
+                )
+            )
+        probs = frame[[f"prob_{a}" for a in arms]].to_numpy(float)
+        recorded = frame[spec.arm].astype("string")
+        observed = np.zeros(n, dtype=np.int64)
+        for j, a in enumerate(arms):
+            observed[(recorded == a).fillna(False).to_numpy()] = j
+        bad = avail & ~recorded.isin(arms).fillna(False).to_numpy()
+        if bad.any():
+            raise LabmrtError(
+                Problem("arm", f"{int(bad.sum())} available rows have an arm without prob_ column")
+            )
+        controls_set = (
+            set(spec.control_arms)
+            if spec.control_arms is not None
+            else {a for a in arms if a != spec.treatment_arm}
+        )
+        t = arms.index(spec.treatment_arm)
+        ctrl_idx = [arms.index(a) for a in controls_set]
+        p_t = probs[:, t]
+        p_pair = p_t + probs[:, ctrl_idx].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p1 = np.where(p_pair > 0, p_t / p_pair, np.nan)
+        a_of_arm = np.array([1.0 if j == t else 0.0 for j in range(len(arms))])
+        included = np.array([j == t or j in ctrl_idx for j in range(len(arms))])
+    else:
+        if spec.treatment is None or spec.treatment not in frame.columns:
+            raise LabmrtError(Problem("treatment", f"column {spec.treatment!r} not in the data"))
+        arms = ["0", "1"]
+        observed = pd.to_numeric(frame[spec.treatment], errors="coerce").fillna(0)
+        observed = observed.to_numpy().astype(np.int64)
+        if isinstance(spec.prob, str):
+            p1 = pd.to_numeric(frame[spec.prob], errors="coerce").to_numpy(float)
+        else:
+            p1 = np.full(n, float(spec.prob))
+        probs = np.column_stack([1 - p1, p1])
+        a_of_arm = np.array([0.0, 1.0])
+        included = np.array([True, True])
+
+    bad = avail & ~((p1 > 0) & (p1 < 1))
+    if bad.any():
+        raise LabmrtError(
+            Problem(
+                "randomization probability",
+                f"{int(bad.sum())} available rows have a probability outside (0, 1)",
+                "check the recorded probabilities",
+            )
+        )
+    y = pd.to_numeric(frame[spec.outcome], errors="coerce").to_numpy(float)
+    if np.isnan(y[avail]).any():
+        raise LabmrtError(
+            Problem(
+                f"outcome {spec.outcome}",
+                f"{int(np.isnan(y[avail]).sum())} available rows have no outcome",
+                "drop them with --subset or fill them in the export",
+            )
+        )
+    y = np.where(np.isnan(y), 0.0, y)
+    g = _columns(frame, spec.controls, "control")
+    s = _columns(frame, spec.moderators, "moderator")
+    pt = float(spec.numerator_prob)
+    n_arms = len(arms)
+    k = g.shape[1] + s.shape[1]
+    x_by_arm = np.empty((n_arms, n, k))
+    w_by_arm = np.empty((n_arms, n))
+    p1s = np.where(np.isnan(p1), 0.5, p1)
+    for j in range(n_arms):
+        a = a_of_arm[j]
+        x_by_arm[j, :, : g.shape[1]] = g
+        x_by_arm[j, :, g.shape[1] :] = (a - pt) * s
+        w = (pt / p1s) if a == 1 else ((1 - pt) / (1 - p1s))
+        w_by_arm[j] = np.where(avail & included[j], w, 0.0)
+    names = ["(Intercept)", *spec.controls, "(Intercept)", *spec.moderators]
+    return ArmDesign(
+        y=y,
+        cluster=frame[spec.participant].to_numpy(),
+        x_by_arm=x_by_arm,
+        w_by_arm=w_by_arm,
+        probs=probs,
+        observed=observed,
+        randomized=avail,
+        names=names,
+        effect_index=list(range(g.shape[1], k)),
+        arms=arms,
+        label=spec.outcome,
+    )
