@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -470,11 +470,26 @@ class StudyStore:
         code = validate_participant_code(participant)
         protocol_hash = str(protocol.content_hash)
         text = _protocol_text(protocol)
-        with self._lock:
-            existing = self._conn.execute(
-                "SELECT id, session_no FROM sessions WHERE participant = ? ORDER BY session_no",
-                (code,),
-            ).fetchall()
+        with self._lock:  # check and insert as one step for this process
+            return self._create_session_locked(
+                code, protocol_hash, text, workstation, streams, session_no, started_t, resume_of
+            )
+
+    def _create_session_locked(
+        self,
+        code: str,
+        protocol_hash: str,
+        text: str,
+        workstation: str,
+        streams: list[dict] | None,
+        session_no: int | None,
+        started_t: float,
+        resume_of: int | None,
+    ) -> int:
+        existing = self._conn.execute(
+            "SELECT id, session_no FROM sessions WHERE participant = ? ORDER BY session_no",
+            (code,),
+        ).fetchall()
         if resume_of is not None:
             prior = self._session_row(resume_of)
             if prior[1] != code:
@@ -540,17 +555,17 @@ class StudyStore:
             raise LabmrtError(
                 Problem("status", f"unknown session status {status!r}", f"use one of {STATUSES}")
             )
-        self._session_row(sid)
-        latest = self._latest_status(sid)[0]
-        if latest in TERMINAL_STATUSES:
-            raise LabmrtError(
-                Problem(
-                    f"session {sid}",
-                    f"is already {latest}; its status cannot change to {status}",
-                    "start a new session to record more",
-                )
-            )
         with self._writing("recording the session status") as conn:
+            self._session_row(sid)
+            latest = self._latest_status(sid)[0]
+            if latest in TERMINAL_STATUSES:
+                raise LabmrtError(
+                    Problem(
+                        f"session {sid}",
+                        f"is already {latest}; its status cannot change to {status}",
+                        "start a new session to record more",
+                    )
+                )
             conn.execute(
                 "INSERT INTO session_status (session_id, status, t, reason, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -718,8 +733,10 @@ class StudyStore:
             )
             conn.execute("COMMIT")
 
-    def add_state(self, sid: int, row: dict) -> None:
-        """Record one affective-state update of the classifier."""
+    def add_state(self, sid: int, row: dict | Any) -> None:
+        """Record one affective-state update (a dict, or an :class:`AffectState` itself)."""
+        if is_dataclass(row) and not isinstance(row, type):
+            row = asdict(row)
         with self._writing("recording a state update") as conn:
             conn.execute(
                 "INSERT INTO states (session_id, t, label, p_aroused, features_json, "

@@ -16,6 +16,7 @@ import pytest
 
 from labmrt import store_schema
 from labmrt.errors import LabmrtError
+from labmrt.state import AffectState
 from labmrt.store import DB_NAME, StudyStore, validate_participant_code
 
 
@@ -121,6 +122,7 @@ def test_round_trip_of_every_record_survives_reopen(tmp_path: Path):
                 "reason": "",
             },
         )
+        st.add_state(sid, AffectState(t=99.5, label="aroused", p_aroused=0.9, reason="x"))
         st.add_marker(sid, 100.0, '{"type": "decision"}')
         st.add_clock_offset(sid, "abc", 100.0, -0.25)
 
@@ -148,6 +150,7 @@ def test_round_trip_of_every_record_survives_reopen(tmp_path: Path):
             out.set_index("name").loc["log_help", "value"]
         )
         assert st.states(sid).loc[0, "features"] == {"hr": 70.0}
+        assert list(st.states(sid)["label"]) == ["calm", "aroused"]
         assert st.markers(sid).loc[0, "marker"] == '{"type": "decision"}'
         assert st.clock_offsets(sid).loc[0, "offset"] == -0.25
         assert st.phases(sid).loc[0, "phase"] == "rest"
