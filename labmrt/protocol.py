@@ -977,6 +977,15 @@ def _read_toml(path: Path, shown: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as err:
         msg = str(err)
         where = shown
+        if msg.endswith("(at end of document)"):
+            msg = msg.removesuffix(" (at end of document)")
+            raise LabmrtError(
+                Problem(
+                    f"{shown}: end of file",
+                    f"is not valid TOML: {msg}",
+                    "the file looks truncated: complete or restore it",
+                )
+            ) from None
         if "(at line" in msg:
             msg, _, pos = msg.partition(" (at ")
             where = f"{shown}: {pos.rstrip(')')}"

@@ -58,6 +58,8 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
     """``did you mean 'x'?`` for the closest option, else the list of options."""
     options = [str(o) for o in options]
     close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    if not close and len(str(word)) >= 3:
+        close = [o for o in options if o.lower().startswith(str(word).lower())][:1]
     if close:
         return f"did you mean '{close[0]}'?"
     if options:
