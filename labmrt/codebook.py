@@ -75,8 +75,16 @@ class TableDoc:
         return name
 
 
-def finish_codebook(docs: list[TableDoc], frames: dict[str, pd.DataFrame], study: dict) -> dict:
-    """Combine descriptions and the actual frames; every column must be described."""
+def finish_codebook(
+    docs: list[TableDoc],
+    frames: dict[str, pd.DataFrame],
+    study: dict,
+    rows: dict[str, int] | None = None,
+) -> dict:
+    """Combine descriptions and the actual frames; every column must be described.
+
+    ``frames`` may hold only the first rows of a large table; ``rows`` then gives its length.
+    """
     tables = []
     for doc in docs:
         frame = frames[doc.table]
@@ -88,7 +96,12 @@ def finish_codebook(docs: list[TableDoc], frames: dict[str, pd.DataFrame], study
             for name in frame.columns
         ]
         tables.append(
-            {"table": doc.table, "meaning": doc.meaning, "rows": len(frame), "columns": cols}
+            {
+                "table": doc.table,
+                "meaning": doc.meaning,
+                "rows": (rows or {}).get(doc.table, len(frame)),
+                "columns": cols,
+            }
         )
     return {**study, "tables": tables}
 

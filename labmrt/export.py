@@ -25,7 +25,7 @@ from labmrt import __version__
 from labmrt.codebook import FEATURE_UNITS, TableDoc, finish_codebook, write_codebook
 from labmrt.errors import LabmrtError, Problem
 from labmrt.store import StudyStore
-from labmrt.xdf import XdfStream, write_xdf
+from labmrt.xdf import XdfStream, XdfWriter
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 CLOCK = "s (LSL local_clock)"
@@ -479,70 +479,135 @@ def _to_local(timestamps: np.ndarray, offsets: pd.DataFrame) -> np.ndarray:
     return timestamps + np.interp(timestamps, source_t[order], offsets["offset"].to_numpy()[order])
 
 
-def signal_exports(store: StudyStore) -> tuple[dict[str, pd.DataFrame], list[XdfStream]]:
-    """Raw signals per kind (tables) and every stream plus the markers of each session (XDF)."""
-    tables: dict[str, list[pd.DataFrame]] = {}
-    xdf_streams: list[XdfStream] = []
+class _SignalTable:
+    """One signal table per kind, appended stream by stream (CSV or Parquet row groups)."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path = path
+        self.fmt = fmt
+        self.tmp = path.with_name(path.name + ".part")
+        self.columns: list[str] | None = None
+        self.head: pd.DataFrame | None = None
+        self.rows = 0
+        self._writer = None
+
+    def append(self, frame: pd.DataFrame) -> None:
+        if self.columns is None:
+            self.columns = list(frame.columns)
+            self.head = frame.head(20)
+        if self.fmt == "csv":
+            frame.to_csv(
+                self.tmp, index=False, mode="a" if self.rows else "w", header=not self.rows
+            )
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._writer is None:
+                schema = pa.Table.from_pandas(frame, preserve_index=False).schema
+                self._writer = pq.ParquetWriter(self.tmp, schema)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            self._writer.write_table(table.cast(self._writer.schema))
+        self.rows += len(frame)
+
+    def close(self) -> Path:
+        if self._writer is not None:
+            self._writer.close()
+        self.tmp.replace(self.path)
+        return self.path
+
+
+def _export_signals(
+    store: StudyStore, out: Path, fmt: str
+) -> tuple[dict[str, Path], list[TableDoc], dict[str, pd.DataFrame], dict[str, int]]:
+    """Stream every raw stream (one in memory at a time) to signals.xdf and per-kind tables.
+
+    The XDF file also gets each session's ``labmrt markers`` stream. Returns the files written,
+    the codebook entries, the first rows of each table (for column types) and the row counts.
+    """
     streams = store.sample_streams()
     offsets_all = store.clock_offsets()
     markers_all = store.markers()
-    for sid in store.sessions()["session"]:
-        info = store.session_info(int(sid))
-        label = f"{info.participant}/s{info.session_no}"
-        for row in streams[streams["session"] == sid].itertuples(index=False):
-            data, ts = store.samples(int(sid), row.kind, row.source_id)
-            meta = _stream_meta(info.streams, row.source_id, row.kind)
-            labels = _channel_labels(meta, row.kind, data.shape[1])
-            offsets = offsets_all[
-                (offsets_all["session"] == sid) & (offsets_all["source_id"] == row.source_id)
-            ]
-            frame = pd.DataFrame(data, columns=labels)
-            frame.insert(0, "t_local", _to_local(ts, offsets))
-            frame.insert(0, "t", ts)
-            frame.insert(0, "source_id", row.source_id)
-            frame.insert(0, "session", int(sid))
-            frame.insert(0, "participant", info.participant)
-            tables.setdefault(row.kind, []).append(frame)
-            xdf_streams.append(
-                XdfStream(
-                    name=f"{label} {meta.get('name', row.kind)}",
-                    type=str(meta.get("type", row.kind)).upper(),
-                    source_id=f"{row.source_id}@{label}",
-                    data=data,
-                    timestamps=ts,
-                    nominal_srate=float(row.sfreq),
-                    channel_labels=labels,
-                    unit=str(meta.get("unit", "")),
-                    clock_offsets=list(
-                        zip(
-                            offsets["t"].astype(float), offsets["offset"].astype(float), strict=True
-                        )
-                    ),
-                    hostname=info.workstation,
+    if streams.empty and markers_all.empty:
+        return {}, [], {}, {}
+    ext = "csv" if fmt == "csv" else "parquet"
+    tables: dict[str, _SignalTable] = {}
+    with XdfWriter(out / "signals.xdf") as xdf:
+        for sid in store.sessions()["session"]:
+            info = store.session_info(int(sid))
+            label = f"{info.participant}/s{info.session_no}"
+            for row in streams[streams["session"] == sid].itertuples(index=False):
+                data, ts = store.samples(int(sid), row.kind, row.source_id)
+                meta = _stream_meta(info.streams, row.source_id, row.kind)
+                labels = _channel_labels(meta, row.kind, data.shape[1])
+                offsets = offsets_all[
+                    (offsets_all["session"] == sid) & (offsets_all["source_id"] == row.source_id)
+                ]
+                xdf.write_stream(
+                    XdfStream(
+                        name=f"{label} {meta.get('name', row.kind)}",
+                        type=str(meta.get("type", row.kind)).upper(),
+                        source_id=f"{row.source_id}@{label}",
+                        data=data,
+                        timestamps=ts,
+                        nominal_srate=float(row.sfreq),
+                        channel_labels=labels,
+                        unit=str(meta.get("unit", "")),
+                        clock_offsets=list(
+                            zip(
+                                offsets["t"].astype(float),
+                                offsets["offset"].astype(float),
+                                strict=True,
+                            )
+                        ),
+                        hostname=info.workstation,
+                    )
                 )
-            )
-        marks = markers_all[markers_all["session"] == sid]
-        if len(marks):
-            ts = marks["t"].to_numpy(dtype=float)
-            xdf_streams.append(
-                XdfStream(
-                    name=f"{label} labmrt markers",
-                    type="Markers",
-                    source_id=f"labmrt-markers@{label}",
-                    data=list(marks["marker"]),
-                    timestamps=ts,
-                    channel_labels=["marker"],
-                    # markers are stamped with the local clock itself: offset 0 by definition
-                    clock_offsets=[(float(ts[0]), 0.0), (float(ts[-1]), 0.0)],
-                    hostname=info.workstation,
+                key = row.kind
+                table = tables.get(key)
+                if table is not None and len(table.columns or []) - 5 != data.shape[1]:
+                    key = f"{row.kind}_{data.shape[1]}ch"  # another channel layout: own table
+                    table = tables.get(key)
+                if table is None:
+                    table = tables[key] = _SignalTable(out / f"signals_{key}.{ext}", fmt)
+                frame = pd.DataFrame(data, columns=table.columns[5:] if table.columns else labels)
+                frame.insert(0, "t_local", _to_local(ts, offsets))
+                frame.insert(0, "t", ts)
+                frame.insert(0, "source_id", row.source_id)
+                frame.insert(0, "session", int(sid))
+                frame.insert(0, "participant", info.participant)
+                table.append(frame)
+                del data, ts, frame
+            marks = markers_all[markers_all["session"] == sid]
+            if len(marks):
+                ts = marks["t"].to_numpy(dtype=float)
+                xdf.write_stream(
+                    XdfStream(
+                        name=f"{label} labmrt markers",
+                        type="Markers",
+                        source_id=f"labmrt-markers@{label}",
+                        data=list(marks["marker"]),
+                        timestamps=ts,
+                        channel_labels=["marker"],
+                        # markers are stamped with the local clock itself: offset 0 by definition
+                        clock_offsets=[(float(ts[0]), 0.0), (float(ts[-1]), 0.0)],
+                        hostname=info.workstation,
+                    )
                 )
-            )
-    merged = {kind: pd.concat(parts, ignore_index=True) for kind, parts in tables.items()}
-    return merged, xdf_streams
+    written: dict[str, Path] = {"signals_xdf": out / "signals.xdf"}
+    docs, heads, rows = [], {}, {}
+    for key, table in tables.items():
+        name = f"signals_{key}"
+        written[name] = table.close()
+        assert table.head is not None
+        docs.append(_signal_doc(key, name, table.head))
+        heads[name] = table.head
+        rows[name] = table.rows
+    return written, docs, heads, rows
 
 
-def _signal_doc(kind: str, frame: pd.DataFrame) -> TableDoc:
-    doc = TableDoc(f"signals_{kind}", f"Raw `{kind}` samples as recorded, one row per sample.")
+def _signal_doc(kind: str, name: str, frame: pd.DataFrame) -> TableDoc:
+    doc = TableDoc(name, f"Raw `{kind}` samples as recorded, one row per sample.")
     doc.add("participant", "", "participant code")
     doc.add("session", "", "session id")
     doc.add("source_id", "", "LSL source_id of the stream")
@@ -604,26 +669,26 @@ def export_study(
         dp, dp_doc = decision_point_table(store, summaries)
         ev, ev_doc = events_table(store)
         st, st_doc = states_table(store)
-        signal_frames, xdf_streams = signal_exports(store) if signals else ({}, [])
         schema_version = store.schema_version()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise LabmrtError(Problem(str(out), f"cannot create the export folder: {err}", "")) from err
-
-    ext = "csv" if format == "csv" else "parquet"
-    frames = {"decision_points": dp, "events": ev, "states": st, "sessions": sessions_frame}
-    docs = [dp_doc, ev_doc, st_doc, sessions_doc]
-    written: dict[str, Path] = {}
-    for name, frame in frames.items():
-        written[name] = _write_table(frame, out / f"{name}.{ext}", format)
-    for kind, frame in signal_frames.items():
-        name = f"signals_{kind}"
-        frames[name] = frame
-        docs.append(_signal_doc(kind, frame))
-        written[name] = _write_table(frame, out / f"{name}.{ext}", format)
-    if xdf_streams:
-        written["signals_xdf"] = write_xdf(out / "signals.xdf", xdf_streams)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise LabmrtError(
+                Problem(str(out), f"cannot create the export folder: {err}", "")
+            ) from err
+        ext = "csv" if format == "csv" else "parquet"
+        frames = {"decision_points": dp, "events": ev, "states": st, "sessions": sessions_frame}
+        docs = [dp_doc, ev_doc, st_doc, sessions_doc]
+        written: dict[str, Path] = {}
+        for name, frame in frames.items():
+            written[name] = _write_table(frame, out / f"{name}.{ext}", format)
+        rows = {name: len(frame) for name, frame in frames.items()}
+        if signals:
+            sig_written, sig_docs, sig_heads, sig_rows = _export_signals(store, out, format)
+            written.update(sig_written)
+            docs += sig_docs
+            frames.update(sig_heads)
+            rows.update(sig_rows)
 
     baselines = sorted({s.baseline_arm for s in summaries.values() if s.baseline_arm})
     arms = [c.removeprefix("prob_") for c in dp.columns if c.startswith("prob_")]
@@ -642,6 +707,8 @@ def export_study(
                 "arms": s.arms,
                 "baseline_arm": s.baseline_arm,
                 "outcomes": s.outcomes,
+                "moderators": s.moderators,
+                "controls": s.controls,
             }
             for s in summaries.values()
         ],
@@ -653,7 +720,7 @@ def export_study(
         "format": format,
         "files": {k: p.name for k, p in written.items()},
     }
-    codebook = finish_codebook(docs, frames, study)
+    codebook = finish_codebook(docs, frames, study, rows)
     written["codebook_json"], written["codebook_md"] = write_codebook(codebook, out)
     return written
 

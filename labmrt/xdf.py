@@ -171,41 +171,76 @@ def _footer(stamps: np.ndarray, offsets: list[tuple[float, float]]) -> bytes:
     return _xml(info)
 
 
-def write_xdf(path: str | Path, streams: Sequence[XdfStream]) -> Path:
-    """Write ``streams`` to an XDF 1.0 file at ``path`` (atomically: temp file + rename)."""
-    path = Path(path)
-    prepared = [_prepare(s) for s in streams]
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as fh:
-        fh.write(b"XDF:")
+class XdfWriter:
+    """Write an XDF file one stream at a time, so only one stream is in memory at once.
+
+    Each stream is written whole (header, clock offsets, samples, boundary, footer);
+    the file appears under its name only when :meth:`close` succeeds.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._tmp = self.path.with_name(self.path.name + ".part")
+        self._fh = self._tmp.open("wb")
+        self._next_id = 1
+        self._fh.write(b"XDF:")
         file_info = ET.Element("info")
         _sub(file_info, "version", "1.0")
         _sub(file_info, "writer", "labmrt")
-        fh.write(_chunk(TAG_FILE_HEADER, _xml(file_info)))
-        for sid, (stream, (_, _, fmt, n_ch)) in enumerate(zip(streams, prepared, strict=True), 1):
-            fh.write(_chunk(TAG_STREAM_HEADER, struct.pack("<I", sid) + _header(stream, fmt, n_ch)))
-        for sid, (stream, (values, stamps, _, _)) in enumerate(
-            zip(streams, prepared, strict=True), 1
-        ):
-            remote_offsets = [(t - off, off) for t, off in stream.clock_offsets]
-            for when, value in remote_offsets:
-                fh.write(
-                    _chunk(TAG_CLOCK_OFFSET, struct.pack("<Idd", sid, float(when), float(value)))
-                )
-            for start in range(0, stamps.size, SAMPLES_PER_CHUNK):
-                stop = start + SAMPLES_PER_CHUNK
-                if isinstance(values, list):
-                    body = _string_samples(values[start:stop], stamps[start:stop])
-                else:
-                    body = _numeric_samples(values[start:stop], stamps[start:stop])
-                fh.write(_chunk(TAG_SAMPLES, struct.pack("<I", sid) + body))
-            fh.write(_chunk(TAG_BOUNDARY, BOUNDARY_UUID))
-        for sid, (stream, (_, stamps, _, _)) in enumerate(zip(streams, prepared, strict=True), 1):
-            remote_offsets = [(t - off, off) for t, off in stream.clock_offsets]
-            fh.write(
-                _chunk(TAG_STREAM_FOOTER, struct.pack("<I", sid) + _footer(stamps, remote_offsets))
-            )
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+        self._fh.write(_chunk(TAG_FILE_HEADER, _xml(file_info)))
+
+    def __enter__(self) -> XdfWriter:
+        return self
+
+    def __exit__(self, exc_type, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write_stream(self, stream: XdfStream) -> int:
+        """Append one whole stream; returns its stream id in the file."""
+        values, stamps, fmt, n_ch = _prepare(stream)
+        header = _header(stream, fmt, n_ch)
+        sid = self._next_id
+        self._next_id += 1
+        fh = self._fh
+        fh.write(_chunk(TAG_STREAM_HEADER, struct.pack("<I", sid) + header))
+        remote_offsets = [(t - off, off) for t, off in stream.clock_offsets]
+        for when, value in remote_offsets:
+            fh.write(_chunk(TAG_CLOCK_OFFSET, struct.pack("<Idd", sid, float(when), float(value))))
+        for start in range(0, stamps.size, SAMPLES_PER_CHUNK):
+            stop = start + SAMPLES_PER_CHUNK
+            if isinstance(values, list):
+                body = _string_samples(values[start:stop], stamps[start:stop])
+            else:
+                body = _numeric_samples(values[start:stop], stamps[start:stop])
+            fh.write(_chunk(TAG_SAMPLES, struct.pack("<I", sid) + body))
+        fh.write(_chunk(TAG_BOUNDARY, BOUNDARY_UUID))
+        fh.write(
+            _chunk(TAG_STREAM_FOOTER, struct.pack("<I", sid) + _footer(stamps, remote_offsets))
+        )
+        return sid
+
+    def close(self) -> Path:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def write_xdf(path: str | Path, streams: Sequence[XdfStream]) -> Path:
+    """Write ``streams`` to an XDF 1.0 file at ``path`` (atomically: temp file + rename)."""
+    for stream in streams:
+        _prepare(stream)  # refuse bad input before creating anything
+    with XdfWriter(path) as writer:
+        for stream in streams:
+            writer.write_stream(stream)
+    return Path(path)

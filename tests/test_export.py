@@ -327,6 +327,8 @@ def test_xdf_is_read_by_pyxdf_with_markers_and_clock_offsets(study, tmp_path):
     np.testing.assert_array_equal(p01["ecg"], study["ecg-P01"][0][:, 0])
     eda_csv = pd.read_csv(files["signals_eda"])
     assert {"eda_left", "eda_right"} <= set(eda_csv.columns)
+    rows = {t["table"]: t["rows"] for t in read_codebook(tmp_path / "out")["tables"]}
+    assert rows["signals_ecg"] == 2000 and rows["signals_eda"] == 80
 
 
 def test_xdf_writer_drifting_clock_matches_pyxdf_sync(tmp_path):
@@ -393,6 +395,9 @@ def test_cli_export_and_sessions(study, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "exported 8 decision points of 2 participant(s)" in text
     assert (out / "decision_points.parquet").is_file() and (out / "signals.xdf").is_file()
+    ecg = pd.read_parquet(out / "signals_ecg.parquet")
+    assert len(ecg) == 2000 and list(ecg["participant"].unique()) == ["P01", "P02"]
+    np.testing.assert_array_equal(ecg["ecg"].to_numpy()[1000:], study["ecg-P02"][0][:, 0])
     assert main(["export", str(tmp_path / "missing")]) == 2
     assert "no labmrt study database" in capsys.readouterr().err
     assert main(["sessions", str(study["dir"])]) == 0
