@@ -696,7 +696,7 @@ def export_study(
     study = {
         "labmrt_version": __version__,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "study_dir": str(study_dir),
+        "study": study_dir.resolve().name,
         "schema_version": schema_version,
         "time_base": CLOCK,
         "protocol_hashes": list(summaries),

@@ -242,7 +242,7 @@ class StudyStore:
                         where,
                         f"the study database has schema version {version}, this labmrt reads "
                         f"version {store_schema.current_version()}",
-                        "open it once for writing (e.g. labmrt sessions) to upgrade it",
+                        "open it once for writing to upgrade it (labmrt run into this folder does)",
                     )
                 )
             conn = sqlite3.connect(
