@@ -9,7 +9,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = PROJECT_ROOT / "screenshots"
+PROTOCOLS = PROJECT_ROOT / "protocols"
 
 
 class FakeClock:
@@ -24,6 +26,11 @@ class FakeClock:
     def advance(self, seconds: float) -> float:
         self.t += seconds
         return self.t
+
+
+@pytest.fixture
+def protocols_dir() -> Path:
+    return PROTOCOLS
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""Turn protocol objects into what the participant screen shows.
+
+The participant screen takes plain display records (:class:`TaskDisplay`,
+:class:`FeatureSpec`) so it never sees the protocol's arms. This module is the
+one place that reads a task and its features from the protocol and builds
+those records, given the text the engine decided to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui.features import FeatureSpec
+from ui.task_view import TaskDisplay
+
+
+def feature_specs(protocol: Any, task: Any) -> tuple[FeatureSpec, ...]:
+    """The features offered in ``task``, with task-specific content (hint, help, table)."""
+    specs = []
+    for feature in protocol.task_features(task):
+        content = feature.content
+        table = None
+        if feature.kind == "hint" and task.hint:
+            content = task.hint
+        elif feature.kind in ("help", "search") and task.help:
+            content = task.help
+        elif feature.kind == "comparison_table" and task.table is not None:
+            table = {
+                "columns": list(task.table.columns),
+                "rows": [list(r) for r in task.table.rows],
+            }
+        specs.append(FeatureSpec(feature.id, feature.kind, feature.label, content, table))
+    return tuple(specs)
+
+
+def task_display(
+    protocol: Any,
+    task_index: int,
+    text: str,
+    *,
+    decision_point: int | None = None,
+    n_tasks: int | None = None,
+) -> TaskDisplay:
+    """The display record of task ``task_index`` showing ``text`` (already framed)."""
+    task = protocol.tasks[task_index]
+    control = protocol.control
+    total = n_tasks if n_tasks is not None else len(protocol.tasks)
+    return TaskDisplay(
+        task_index=task_index,
+        task_id=task.id,
+        text=text,
+        features=feature_specs(protocol, task),
+        heading=f"Task {task_index + 1} of {total}",
+        question=task.question,
+        answer_kind=task.answer_kind,
+        choices=tuple(task.choices),
+        control=control.mode,
+        min_dwell_s=float(control.min_dwell_s),
+        time_limit_s=task.time_limit_s,
+        decision_point=decision_point,
+    )
