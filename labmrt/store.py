@@ -423,6 +423,11 @@ class StudyStore:
                 if _disk_full(err):
                     self._failure = error
                 raise error from err
+            except BaseException:  # e.g. Ctrl+C mid-transaction: leave the connection usable
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                raise
 
     def _query(self, sql: str, params: tuple = ()) -> pd.DataFrame:
         with self._lock:
