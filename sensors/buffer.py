@@ -152,6 +152,7 @@ class StreamBuffer:
         self._next_resolve = 0.0
         self._next_offset = 0.0
         self._last_ts: float | None = None
+        self._offset_pending = True
 
         self.gaps: list[tuple[float, float]] = []
         self.clock_offsets: deque[tuple[float, float]] = deque(maxlen=2000)
@@ -433,11 +434,9 @@ class StreamBuffer:
                 processing_flags=self.processing_flags,
             )
             inlet.open_stream(timeout=timeout)
-            offset = inlet.time_correction(timeout=timeout)
         except (LostError, TimeoutError, RuntimeError) as err:
             log.info("could not open %s: %s", self.name, err)
             return False
-        self.clock_offsets.append((pylsl.local_clock(), float(offset)))
         dtype = np.float64 if info.channel_format() == pylsl.cf_double64 else np.float32
         if info.channel_format() in (pylsl.cf_int32, pylsl.cf_int16, pylsl.cf_int8):
             dtype = {pylsl.cf_int32: np.int32, pylsl.cf_int16: np.int16, pylsl.cf_int8: np.int8}[
@@ -450,7 +449,10 @@ class StreamBuffer:
         self._inlet_uid = info.uid()
         now = pylsl.local_clock()
         self._last_rx = now
-        self._next_offset = now + 5.0
+        # The first clock offset takes ~0.6 s to estimate: the acquisition step
+        # fetches it, so connect() returns at once.
+        self._next_offset = now
+        self._offset_pending = True
         return True
 
     def _drop_inlet(self) -> None:
@@ -483,8 +485,11 @@ class StreamBuffer:
 
     def _refresh_offset(self, now: float) -> None:
         self._next_offset = now + 5.0
+        timeout = 2.0 if self._offset_pending else 0.0
         with contextlib.suppress(TimeoutError, LostError):
-            self.clock_offsets.append((now, float(self._inlet.time_correction(timeout=0.0))))
+            offset = float(self._inlet.time_correction(timeout=timeout))
+            self.clock_offsets.append((pylsl.local_clock(), offset))
+            self._offset_pending = False
 
     def _mark_lost(self, reason: str) -> None:
         self._lost_since = pylsl.local_clock()

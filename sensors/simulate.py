@@ -1,0 +1,606 @@
+"""Simulated physiology with a known arousal truth, offline or as real LSL outlets.
+
+The waveforms come from NeuroKit2 (``ecg_simulate`` with the ECGSYN model,
+``ppg_simulate``, and the skin-conductance response shape of
+``eda_simulate``); this module decides *what* a participant's body does in each
+state of an :class:`~sensors.schedule.ArousalSchedule` and stitches the pieces
+into one continuous signal per kind:
+
+* calm: lower heart rate, higher heart-rate variability, tonic skin
+  conductance near the participant's baseline, few and small SCRs;
+* aroused: higher heart rate, lower variability, tonic level raised by
+  1.5-3.5 uS, frequent and larger SCRs.
+
+Physiology parameters are drawn once per schedule segment from the seed (so
+ECG and PPG of one simulation share the heart rate). Signals are generated in
+blocks of at most ``BLOCK_S`` seconds. ECG and PPG blocks are cut at a quiet
+point of the cardiac cycle (ECG: 62% into the R-R interval, inside the T-P
+segment; PPG: the pulse onset) so no beat is ever split, and the residual
+baseline step is ramped out over 100 ms. Skin conductance is built on one
+continuous timeline: the tonic level follows each segment's target with a
+first-order lag (time constant ``SCL_TAU_S``), and SCRs are overlap-added, so a
+response that starts near a block end carries into the next block.
+
+Because generation is sequential and seeded per kind, the same seed and
+schedule always give the same samples, whether generated offline by
+:func:`generate_recording` or streamed by :class:`SimulatedSensors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+
+import neurokit2 as nk
+import numpy as np
+import pylsl
+
+from sensors.schedule import ArousalSchedule
+
+log = logging.getLogger(__name__)
+
+BLOCK_S = 10.0  # longest block generated at once (s)
+SCL_TAU_S = 8.0  # time constant of the tonic skin-conductance response to a state change (s)
+SCR_SHAPE_S = 10  # length of one simulated skin-conductance response (s)
+KIND_CODES = {"ecg": 1, "ppg": 2, "eda": 3}
+STREAM_TYPES = {"ecg": "ECG", "ppg": "PPG", "eda": "EDA"}
+UNITS = {"ecg": "millivolts", "ppg": "arbitrary", "eda": "microsiemens"}
+# Noise amplitudes at noise=1.0, in the signal's units: laplace noise plus 50 Hz mains.
+NOISE_AT_1 = {"ecg": (0.03, 0.01), "ppg": (0.03, 0.0), "eda": (0.004, 0.0)}
+NOISE_FREQS = {"ecg": [10.0, 40.0], "ppg": [5.0, 10.0], "eda": [1.0, 5.0]}
+
+
+@dataclass(frozen=True)
+class Physiology:
+    """What the body does in one segment of the schedule."""
+
+    state: str
+    hr: float  # mean heart rate (bpm)
+    hr_std: float  # heart-rate standard deviation within the segment (bpm), ECGSYN
+    ibi_randomness: float  # PPG inter-beat randomness (NeuroKit2 ppg_simulate)
+    scl: float  # tonic skin-conductance target (uS)
+    scr_per_min: float  # mean rate of skin-conductance responses
+    scr_amp: tuple[float, float]  # range of SCR amplitudes (uS)
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """Everything that determines the samples (together with the schedule)."""
+
+    seed: int = 0
+    hr_calm: tuple[float, float] = (60.0, 72.0)
+    hr_aroused: tuple[float, float] = (85.0, 100.0)
+    noise: float = 1.0
+    nan_share: float = 0.0
+
+    def physiology(self, segment: int, state: str) -> Physiology:
+        rng = np.random.default_rng([self.seed, 101, segment])
+        baseline = np.random.default_rng([self.seed, 103]).uniform(1.5, 4.0)
+        if state == "aroused":
+            return Physiology(
+                state=state,
+                hr=float(rng.uniform(*self.hr_aroused)),
+                hr_std=float(rng.uniform(1.0, 2.0)),
+                ibi_randomness=float(rng.uniform(0.02, 0.05)),
+                scl=float(baseline + rng.uniform(1.5, 3.5)),
+                scr_per_min=float(rng.uniform(5.0, 10.0)),
+                scr_amp=(0.2, 0.8),
+            )
+        return Physiology(
+            state=state,
+            hr=float(rng.uniform(*self.hr_calm)),
+            hr_std=float(rng.uniform(3.5, 6.0)),
+            ibi_randomness=float(rng.uniform(0.10, 0.18)),
+            scl=float(baseline * rng.uniform(0.9, 1.1)),
+            scr_per_min=float(rng.uniform(0.5, 2.0)),
+            scr_amp=(0.03, 0.15),
+        )
+
+
+class SignalSynth:
+    """One kind's endless signal, produced block by block, deterministic per seed."""
+
+    def __init__(self, kind: str, rate: float, schedule: ArousalSchedule, params: SimulationParams):
+        if kind not in KIND_CODES:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.kind, self.rate = kind, float(rate)
+        self.schedule, self.params = schedule, params
+        self.rng = np.random.default_rng([params.seed, KIND_CODES[kind]])
+        self.n = 0  # samples produced so far
+        self._last = None  # last sample produced (for stitching)
+        self._scl: float | None = None
+        self._carry = np.zeros(0)  # phasic EDA spilling into the next block
+        self._pending = np.zeros(0)  # produced but not yet taken (take() only)
+
+    def next_block(self) -> np.ndarray:
+        t = self.n / self.rate
+        seg = self.schedule.segment_index(t)
+        state = self.schedule.segments[seg][1]
+        change = self.schedule.next_change_after(t)
+        end = t + BLOCK_S if change is None else min(t + BLOCK_S, change)
+        target = max(1, int(round(end * self.rate)) - self.n)
+        phys = self.params.physiology(seg, state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NeuroKit2 chatters about short signals
+            block = getattr(self, f"_{self.kind}")(target, phys)
+            block = self._distort(block)
+        block = self._stitch(block)
+        if self.params.nan_share > 0:
+            block[self.rng.random(len(block)) < self.params.nan_share] = np.nan
+        self.n += len(block)
+        return block
+
+    def take(self, n_samples: int) -> np.ndarray:
+        """Exactly the next ``n_samples`` samples (offline recordings)."""
+        parts, have = [self._pending], len(self._pending)
+        while have < n_samples:
+            parts.append(self.next_block())
+            have += len(parts[-1])
+        out = np.concatenate(parts)
+        self._pending = out[n_samples:]
+        return out[:n_samples]
+
+    # ------------------------------------------------------------ per kind
+    def _seed(self) -> int:
+        return int(self.rng.integers(2**31 - 1))
+
+    def _ecg(self, target: int, phys: Physiology) -> np.ndarray:
+        fs = self.rate
+        dur = max(8, int(math.ceil(target / fs + 4)))
+        clean = nk.ecg_simulate(
+            duration=dur,
+            sampling_rate=int(fs),
+            heart_rate=phys.hr,
+            heart_rate_std=phys.hr_std,
+            noise=0,
+            random_state=self._seed(),
+        )
+        _, info = nk.ecg_peaks(clean, sampling_rate=int(fs))
+        r = np.asarray(info["ECG_R_Peaks"])
+        cuts = np.round(r[:-1] + 0.62 * np.diff(r)).astype(int)
+        return _cut(clean, cuts, target)
+
+    def _ppg(self, target: int, phys: Physiology) -> np.ndarray:
+        fs = self.rate
+        dur = max(8, int(math.ceil(target / fs + 4)))
+        clean = nk.ppg_simulate(
+            duration=dur,
+            sampling_rate=int(fs),
+            heart_rate=phys.hr,
+            # NeuroKit2's slow (0.05 Hz) rate modulation restarts at phase 0 in every
+            # block and would bias short blocks' rate low; variability comes from
+            # the inter-beat randomness instead.
+            frequency_modulation=0.0,
+            ibi_randomness=phys.ibi_randomness,
+            drift=0,
+            motion_amplitude=0,
+            powerline_amplitude=0,
+            burst_number=0,
+            random_state=self._seed(),
+        )
+        peaks = np.asarray(nk.ppg_findpeaks(clean, sampling_rate=int(fs))["PPG_Peaks"])
+        onsets = np.array(
+            [a + int(np.argmin(clean[a:b])) for a, b in zip(peaks[:-1], peaks[1:], strict=True)]
+        )
+        return _cut(clean, onsets, target)
+
+    def _eda(self, target: int, phys: Physiology) -> np.ndarray:
+        fs = self.rate
+        if self._scl is None:
+            self._scl = phys.scl
+        k = np.arange(1, target + 1)
+        tonic = phys.scl + (self._scl - phys.scl) * np.exp(-k / (SCL_TAU_S * fs))
+        self._scl = float(tonic[-1])
+        shape_len = int(SCR_SHAPE_S * fs)
+        phasic = np.zeros(target + shape_len)
+        phasic[: len(self._carry)] += self._carry
+        n_scr = self.rng.poisson(phys.scr_per_min / 60.0 * target / fs)
+        for onset in np.sort(self.rng.integers(0, target, size=n_scr)):
+            shape = nk.eda_simulate(
+                duration=SCR_SHAPE_S,
+                sampling_rate=int(fs),
+                scr_number=1,
+                drift=0,
+                noise=0,
+                random_state=self._seed(),
+            )
+            shape = shape[:shape_len] - 1.0  # eda_simulate sits on a tonic level of 1
+            peak = shape.max()
+            if peak > 0:
+                phasic[onset : onset + shape_len] += shape / peak * self.rng.uniform(*phys.scr_amp)
+        self._carry = phasic[target:]
+        return tonic + phasic[:target]
+
+    # ------------------------------------------------------------ shared steps
+    def _distort(self, block: np.ndarray) -> np.ndarray:
+        """Add NeuroKit2 noise in absolute units (uS, mV), the same level in every block.
+
+        ``signal_distort`` scales noise by the signal's own SD; distorting zeros
+        makes the amplitude absolute, so a quiet EDA block is as noisy as a busy one.
+        """
+        amp, mains = NOISE_AT_1[self.kind]
+        scale = self.params.noise
+        if scale <= 0:
+            return block
+        # NeuroKit2 only renders frequencies up to a tenth of the sampling rate.
+        freqs = [f for f in NOISE_FREQS[self.kind] if f <= 0.1 * self.rate] or [0.1 * self.rate]
+        noise = nk.signal_distort(
+            np.zeros(len(block)),
+            sampling_rate=int(self.rate),
+            noise_amplitude=amp * scale,
+            noise_frequency=freqs,
+            powerline_amplitude=mains * scale if self.rate >= 500 else 0.0,
+            random_state=self._seed(),
+            silent=True,
+        )
+        return block + np.asarray(noise, dtype=float)
+
+    def _stitch(self, block: np.ndarray) -> np.ndarray:
+        """Ramp out the baseline step between the previous block and this one."""
+        block = np.array(block, dtype=float)
+        if self._last is not None and self.kind != "eda":
+            m = min(len(block), max(1, int(0.1 * self.rate)))
+            step = self._last - block[0]
+            block[:m] += step * np.linspace(1.0, 0.0, m)
+        finite = block[np.isfinite(block)]
+        if len(finite):
+            self._last = float(finite[-1])
+        return block
+
+
+def _cut(clean: np.ndarray, cuts: np.ndarray, target: int) -> np.ndarray:
+    """From the first quiet point to the quiet point nearest ``target`` samples later."""
+    cuts = cuts[(cuts > 0) & (cuts < len(clean))]
+    if len(cuts) < 2:
+        return np.asarray(clean[:target], dtype=float)
+    start = int(cuts[0])
+    later = cuts[cuts > start]
+    end = int(later[np.argmin(np.abs(later - (start + target)))])
+    return np.asarray(clean[start:end], dtype=float)
+
+
+@dataclass
+class Recording:
+    """An offline simulation: per kind ``(data, timestamps)``, plus the truth."""
+
+    signals: dict[str, tuple[np.ndarray, np.ndarray]]
+    truth: ArousalSchedule
+    t0: float = 0.0
+    sfreq: dict[str, float] = field(default_factory=dict)
+    params: SimulationParams = field(default_factory=SimulationParams)
+
+    def __getitem__(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.signals[kind]
+
+    def state_at(self, t: float) -> str:
+        """True state at timestamp ``t`` (same clock as the signals' timestamps)."""
+        return self.truth.state_at(t - self.t0)
+
+    def states_at(self, t) -> np.ndarray:
+        return self.truth.states_at(np.asarray(t, dtype=float) - self.t0)
+
+
+def _rates(ecg, ppg, eda, ecg_rate, ppg_rate, eda_rate) -> dict[str, float]:
+    rates = {}
+    if ecg:
+        rates["ecg"] = float(ecg_rate)
+    if ppg:
+        rates["ppg"] = float(ppg_rate)
+    if eda:
+        rates["eda"] = float(eda_rate)
+    if not rates:
+        raise ValueError("simulate at least one of ecg, ppg, eda")
+    for kind, rate in rates.items():
+        if not (rate >= 16 and float(rate).is_integer()):
+            raise ValueError(f"{kind} rate must be a whole number of Hz >= 16, got {rate}")
+    return rates
+
+
+def generate_recording(
+    seed: int = 0,
+    schedule: ArousalSchedule | None = None,
+    duration_s: float = 600.0,
+    *,
+    ecg: bool = True,
+    ppg: bool = False,
+    eda: bool = True,
+    ecg_rate: float = 500,
+    ppg_rate: float = 100,
+    eda_rate: float = 64,
+    hr_calm: tuple[float, float] = (60.0, 72.0),
+    hr_aroused: tuple[float, float] = (85.0, 100.0),
+    noise: float = 1.0,
+    nan_share: float = 0.0,
+    t0: float = 0.0,
+) -> Recording:
+    """The same signals :class:`SimulatedSensors` would stream, without LSL or waiting.
+
+    Sample ``i`` of a kind at rate ``fs`` is stamped ``t0 + i / fs``, exactly as
+    the live simulator stamps it relative to its start. ``schedule=None`` is
+    ``ArousalSchedule.random(seed, duration_s)``.
+    """
+    schedule = schedule or ArousalSchedule.random(seed, duration_s)
+    params = SimulationParams(int(seed), tuple(hr_calm), tuple(hr_aroused), noise, nan_share)
+    rates = _rates(ecg, ppg, eda, ecg_rate, ppg_rate, eda_rate)
+    signals = {}
+    for kind, rate in rates.items():
+        n = int(round(duration_s * rate))
+        data = SignalSynth(kind, rate, schedule, params).take(n)
+        signals[kind] = (data, t0 + np.arange(n) / rate)
+    return Recording(signals, schedule, t0, rates, params)
+
+
+class _Feed:
+    """Samples generated ahead of the pusher for one kind."""
+
+    def __init__(self, synth: SignalSynth):
+        self.synth = synth
+        self.blocks: deque[np.ndarray] = deque()
+        self.generated = 0  # samples in self.blocks + already pushed
+        self.pushed = 0
+        self.outlet: pylsl.StreamOutlet | None = None
+        self.paused = False
+
+    def take(self, n: int) -> np.ndarray:
+        parts, have = [], 0
+        while have < n and self.blocks:
+            block = self.blocks.popleft()
+            if have + len(block) > n:
+                self.blocks.appendleft(block[n - have :])
+                block = block[: n - have]
+            parts.append(block)
+            have += len(block)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+class SimulatedSensors:
+    """NeuroKit2 physiology following an arousal schedule, as real LSL outlets.
+
+    One outlet per simulated kind (type ``ECG``/``PPG``/``EDA``, name
+    ``<name_prefix>-<kind>``, two double channels: the signal and the sample
+    index), plus a ``Markers`` outlet ``<name_prefix>-truth`` that sends the
+    true state at the start and at every change, stamped at the change. Sample
+    ``i`` is stamped ``t0 + i / rate`` on the local LSL clock, where ``t0`` is
+    the clock at :meth:`start`. Blocks are generated ``lead_s`` ahead on a
+    background thread, so pushing (every ``chunk_s``) never waits for NeuroKit2.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        ecg: bool = True,
+        ppg: bool = False,
+        eda: bool = True,
+        schedule: ArousalSchedule | None = None,
+        ecg_rate: float = 500,
+        ppg_rate: float = 100,
+        eda_rate: float = 64,
+        hr_calm: tuple[float, float] = (60.0, 72.0),
+        hr_aroused: tuple[float, float] = (85.0, 100.0),
+        noise: float = 1.0,
+        name_prefix: str = "labmrt-sim",
+        source_id_prefix: str | None = None,
+        duration: float | None = None,
+        chunk_s: float = 0.05,
+        nan_share: float = 0.0,
+        lead_s: float = 12.0,
+    ):
+        self.rates = _rates(ecg, ppg, eda, ecg_rate, ppg_rate, eda_rate)
+        self.seed = int(seed)
+        self.schedule = schedule or ArousalSchedule.random(seed, duration or 24 * 3600.0)
+        self.params = SimulationParams(
+            self.seed, tuple(hr_calm), tuple(hr_aroused), noise, nan_share
+        )
+        self.name_prefix = name_prefix
+        self.source_id_prefix = source_id_prefix or f"labmrt-sim-{uuid.uuid4().hex[:12]}"
+        self.duration = duration
+        self.chunk_s = float(chunk_s)
+        self.lead_s = float(lead_s)
+        self.t0: float | None = None
+        self.underruns = 0
+        self._feeds: dict[str, _Feed] = {}
+        self._truth: pylsl.StreamOutlet | None = None
+        self._truth_sent = 0  # segments announced
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._done = threading.Event()
+
+    # ------------------------------------------------------------ description
+    def stream_name(self, kind: str) -> str:
+        return f"{self.name_prefix}-{kind}"
+
+    def source_id(self, kind: str) -> str:
+        return f"{self.source_id_prefix}-{kind}"
+
+    @property
+    def streams(self) -> list[dict[str, object]]:
+        """The outlets this simulator opens: name, type, rate, source_id, kind."""
+        rows = [
+            {
+                "name": self.stream_name(k),
+                "type": STREAM_TYPES[k],
+                "rate": r,
+                "source_id": self.source_id(k),
+                "kind": k,
+            }
+            for k, r in self.rates.items()
+        ]
+        rows.append(
+            {
+                "name": self.stream_name("truth"),
+                "type": "Markers",
+                "rate": 0.0,
+                "source_id": self.source_id("truth"),
+                "kind": "truth",
+            }
+        )
+        return rows
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and not self._done.is_set()
+
+    def truth_at(self, lsl_time: float) -> str:
+        """The true state at an LSL time (after :meth:`start`)."""
+        if self.t0 is None:
+            raise RuntimeError("the simulator has not started")
+        return self.schedule.state_at(lsl_time - self.t0)
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> SimulatedSensors:
+        if self._threads:
+            raise RuntimeError("the simulator is already running")
+        for kind, rate in self.rates.items():
+            feed = _Feed(SignalSynth(kind, rate, self.schedule, self.params))
+            feed.outlet = pylsl.StreamOutlet(self._info(kind, rate), 0, 60)
+            self._feeds[kind] = feed
+            self._fill(feed, until_s=1.0)  # the first second is ready before t0
+        self._truth = pylsl.StreamOutlet(self._truth_info(), 1, 60)
+        self._stop.clear()
+        self._done.clear()
+        self.t0 = pylsl.local_clock()
+        self._threads = [
+            threading.Thread(target=self._generate_loop, name="sim-generate", daemon=True),
+            threading.Thread(target=self._push_loop, name="sim-push", daemon=True),
+        ]
+        for th in self._threads:
+            th.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop pushing and close the outlets (inlets see the streams disappear)."""
+        self._stop.set()
+        for th in self._threads:
+            th.join(timeout=5.0)
+        self._threads = []
+        for feed in self._feeds.values():
+            feed.outlet = None
+        self._truth = None
+        self._done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until ``duration`` has been streamed (or stop); True when finished."""
+        return self._done.wait(timeout)
+
+    def pause(self, *kinds: str) -> None:
+        """Stop pushing the given kinds (all when none given): a stalled device.
+
+        The samples that fall due meanwhile are dropped on :meth:`resume`, so
+        receivers see a real gap in the timeline.
+        """
+        for kind in kinds or tuple(self._feeds):
+            self._feeds[kind].paused = True
+
+    def resume(self, *kinds: str) -> None:
+        for kind in kinds or tuple(self._feeds):
+            self._feeds[kind].paused = False
+
+    def __enter__(self) -> SimulatedSensors:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ threads
+    def _fill(self, feed: _Feed, until_s: float) -> None:
+        target = int(until_s * feed.synth.rate)
+        while feed.generated < target and not self._stop.is_set():
+            block = feed.synth.next_block()
+            feed.blocks.append(block)
+            feed.generated += len(block)
+
+    def _generate_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                elapsed = pylsl.local_clock() - self.t0
+                for feed in self._feeds.values():
+                    self._fill(feed, elapsed + self.lead_s)
+                self._stop.wait(0.25)
+        except Exception:  # noqa: BLE001 - report and stop rather than die silently
+            log.exception("signal generation failed")
+            self._stop.set()
+
+    def _push_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                now = pylsl.local_clock()
+                elapsed = now - self.t0
+                if self.duration is not None:
+                    elapsed = min(elapsed, self.duration)
+                self._push_truth(elapsed)
+                for kind, feed in self._feeds.items():
+                    self._push(kind, feed, elapsed)
+                if self.duration is not None and elapsed >= self.duration:
+                    break
+                self._stop.wait(self.chunk_s)
+        except Exception:  # noqa: BLE001
+            log.exception("pushing simulated samples failed")
+        finally:
+            self._done.set()
+
+    def _push(self, kind: str, feed: _Feed, elapsed: float) -> None:
+        rate = feed.synth.rate
+        due = int(math.floor(elapsed * rate)) + 1 - feed.pushed
+        if due <= 0:
+            return
+        values = feed.take(due)
+        if len(values) < due:
+            self.underruns += 1
+        if len(values) == 0:
+            return
+        first = feed.pushed
+        feed.pushed += len(values)
+        if feed.paused:
+            return  # the device is stalled: these samples are never sent
+        chunk = np.column_stack([values, np.arange(first, first + len(values), dtype=float)])
+        stamp = self.t0 + (feed.pushed - 1) / rate
+        outlet = feed.outlet
+        if outlet is not None:
+            outlet.push_chunk(np.ascontiguousarray(chunk), stamp)
+
+    def _push_truth(self, elapsed: float) -> None:
+        while self._truth_sent < len(self.schedule.segments):
+            start, state = self.schedule.segments[self._truth_sent]
+            if start > elapsed:
+                break
+            if self._truth is not None:
+                self._truth.push_sample([state], self.t0 + start)
+            self._truth_sent += 1
+
+    # ------------------------------------------------------------ stream info
+    def _info(self, kind: str, rate: float) -> pylsl.StreamInfo:
+        info = pylsl.StreamInfo(
+            self.stream_name(kind), STREAM_TYPES[kind], 2, rate, "double64", self.source_id(kind)
+        )
+        desc = info.desc()
+        desc.append_child_value("manufacturer", "labmrt simulator")
+        chans = desc.append_child("channels")
+        for label, unit, ctype in (
+            (STREAM_TYPES[kind], UNITS[kind], STREAM_TYPES[kind]),
+            ("sample_index", "count", "MISC"),
+        ):
+            ch = chans.append_child("channel")
+            ch.append_child_value("label", label)
+            ch.append_child_value("unit", unit)
+            ch.append_child_value("type", ctype)
+        sim = desc.append_child("labmrt")
+        sim.append_child_value("seed", str(self.seed))
+        sim.append_child_value("noise", str(self.params.noise))
+        return info
+
+    def _truth_info(self) -> pylsl.StreamInfo:
+        info = pylsl.StreamInfo(
+            self.stream_name("truth"),
+            "Markers",
+            1,
+            pylsl.IRREGULAR_RATE,
+            "string",
+            self.source_id("truth"),
+        )
+        info.desc().append_child_value("manufacturer", "labmrt simulator")
+        return info
