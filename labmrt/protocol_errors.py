@@ -165,7 +165,9 @@ def issues_from_validation_error(err: ValidationError, root: type[BaseModel]) ->
                     "write an integer such as 3",
                 )
             )
-        elif kind in ("float_type", "float_parsing", "finite_number"):
+        elif kind == "finite_number":
+            issues.append(Issue(loc, f"must be a finite number, got {value!r}", "write a number"))
+        elif kind in ("float_type", "float_parsing"):
             issues.append(
                 Issue(
                     loc,

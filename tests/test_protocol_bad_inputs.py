@@ -8,6 +8,8 @@ exact ``FILE: where: what (fix)`` text (or its distinctive part).
 from __future__ import annotations
 
 import json
+import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -443,6 +445,30 @@ CASES: list[tuple[str, str | bytes, str | None, str]] = [
         None,
         "{f}: tasks[1].difficulty: must be a number, got text 'easy' (write it without quotes)",
     ),
+    (
+        "infinite number",
+        edit(BASE, 'select = "all"', 'select = "all"\nmin_spacing_s = inf'),
+        None,
+        "{f}: decision_rules.min_spacing_s: must be a finite number, got inf",
+    ),
+    (
+        "probabilities given as a list",
+        edit(
+            MINIMAL,
+            "probabilities = { neutral = 0.5, gain = 0.5 }",
+            "probabilities = [0.5, 0.5]",
+        ),
+        None,
+        "{f}: randomization.probabilities: must be a table, got a list [0.5, 0.5]",
+    ),
+    (
+        "per-task wording for an unknown arm",
+        with_csv(),
+        CSV_BASE.replace("id,text,", "id,framing_gian,text,")
+        .replace("t1,", "t1,Gain!,", 1)
+        .replace("t2,", "t2,,", 1),
+        "{c}: line 2 (task t1): framings.gian: 'gian' is not an arm (did you mean 'gain'?)",
+    ),
     ("missing tasks CSV", with_csv(), None, "{c}: tasks file not found"),
     ("empty tasks CSV", with_csv(), "", "{c}: is empty"),
     (
@@ -533,3 +559,28 @@ def test_table_json_error_names_the_position(tmp_path, capsys):
     assert code == 2
     assert "is not valid JSON (Expecting property name enclosed in double quotes" in err
     json.dumps(err)  # the message is plain text
+
+
+def test_random_damage_never_escapes_as_a_traceback(tmp_path, capsys):
+    """Truncations, deleted lines and wrong values anywhere: exit 0 or 2, never 1."""
+    rng = random.Random(20240917)
+    wrong = ['"x"', "3", "-1", "0", "1.5", "true", "[]", "{}", '["a"]', "nan", "inf", '""']
+    base_lines = BASE.splitlines()
+    codes = Counter()
+    for _ in range(300):
+        lines = list(base_lines)
+        op = rng.randrange(3)
+        if op == 0:
+            text = BASE[: rng.randrange(len(BASE))]
+        elif op == 1:
+            del lines[rng.randrange(len(lines))]
+            text = "\n".join(lines)
+        else:
+            j = rng.choice([i for i, ln in enumerate(lines) if " = " in ln])
+            lines[j] = lines[j].split(" = ")[0] + " = " + rng.choice(wrong)
+            text = "\n".join(lines)
+        code, err, _ = run_validate(tmp_path, capsys, text)
+        assert code in (0, 2), err
+        assert "unexpected error" not in err
+        codes[code] += 1
+    assert codes[2] > 200  # the damage mostly breaks the file, and every break is reported
