@@ -629,3 +629,85 @@ def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
         arms=arms,
         label=spec.outcome,
     )
+
+
+# --------------------------------------------------------------------------- alternatives
+
+
+@dataclass
+class Variant:
+    """One re-run of the analysis: another outcome and/or a subset of the rows."""
+
+    outcome: str
+    subset: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.outcome + (f" [{self.subset}]" if self.subset else "")
+
+
+def apply_subset(frame: pd.DataFrame, expr: str | None) -> pd.DataFrame:
+    """Rows selected by a pandas ``query`` expression, with a clear error when it is wrong."""
+    if not expr:
+        return frame
+    try:
+        out = frame.query(expr, engine="python")
+    except Exception as err:  # noqa: BLE001 - any parse/name error is the user's expression
+        raise LabmrtError(
+            Problem(
+                f"--subset {expr!r}",
+                f"cannot select rows: {type(err).__name__}: {err}",
+                'write a pandas query over the table\'s columns, e.g. "task_index < 20"',
+            )
+        ) from None
+    if not isinstance(out, pd.DataFrame) or out.empty:
+        raise LabmrtError(Problem(f"--subset {expr!r}", "selects no rows", "loosen the condition"))
+    return out
+
+
+def compare_analyses(
+    frame: pd.DataFrame,
+    spec: AnalysisSpec,
+    outcomes: Sequence[str] = (),
+    subsets: Sequence[str] = (),
+    *,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """The same analysis over the main and alternative outcomes x all rows and each subset.
+
+    One row per variant and effect term: estimate, SE, (1 - alpha) CI, p-value,
+    participants and rows used. This is the comparison table of phase 7.
+    """
+    from dataclasses import replace
+
+    variants = [
+        Variant(o, s) for s in (None, *subsets) for o in dict.fromkeys((spec.outcome, *outcomes))
+    ]
+    records = []
+    for v in variants:
+        part = apply_subset(frame, v.subset)
+        design = design_from_table(part, replace(spec, outcome=v.outcome))
+        if design.df < 1:
+            raise LabmrtError(
+                Problem(v.label, f"{design.n_effective} participants are too few for the model")
+            )
+        fit = fit_batch(design, design.observed[None])
+        tcrit = stats.t.isf(alpha / 2, design.df)
+        for j, name in enumerate(design.effect_names):
+            est, se = float(fit.estimate[0, j]), float(fit.se[0, j])
+            records.append(
+                {
+                    "outcome": v.outcome,
+                    "subset": v.subset or "(all rows)",
+                    "term": name,
+                    "estimate": est,
+                    "se": se,
+                    "ci_lower": est - tcrit * se,
+                    "ci_upper": est + tcrit * se,
+                    "p_value": float(fit.p_value[0, j]),
+                    "df": design.df,
+                    "participants": design.n_effective,
+                    "rows": int(len(part)),
+                }
+            )
+    return pd.DataFrame.from_records(records)
