@@ -16,19 +16,16 @@ change that could change the study. That is what ties data to the exact
 pre-registered protocol.
 
 Validation happens in three layers and every layer reports all it finds:
-bytes/TOML (:func:`load_protocol`), structure and types (pydantic), and the
-study rules that span fields (:meth:`Protocol._check_study_rules`), e.g.
+bytes/TOML/CSV (:mod:`labmrt.protocol_files`), structure and types (pydantic), and the
+study rules that span fields (:mod:`labmrt.protocol_rules`), e.g.
 exactly one baseline arm or every probability set summing to 1.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -48,21 +45,16 @@ from pydantic import (
 
 from labmrt.errors import LabmrtError, Problem
 from labmrt.protocol_errors import (
-    Issue,
     ProtocolInvalid,
     TaskRows,
-    did_you_mean,
     issues_from_validation_error,
     to_problems,
 )
-from labmrt.state import STATE_LABELS
-
-#: Tolerance for "each probability set sums to 1".
-SUM_TOLERANCE = 1e-9
-#: The placeholder in an arm's framing template that the task text replaces.
-TASK_PLACEHOLDER = "{task}"
-#: Context variable whose values are the classifier's labels (calm/aroused/unknown).
-AFFECT_CONTEXT = "affect_state"
+from labmrt.protocol_files import read_tasks_csv, read_toml, sha256_file
+from labmrt.protocol_rules import (
+    TASK_PLACEHOLDER,
+    study_rule_issues,
+)
 
 FEATURE_KINDS = ("help", "hint", "calculator", "notes", "comparison_table", "search", "other")
 STREAM_KINDS = ("ecg", "ppg", "eda")
@@ -330,7 +322,7 @@ class Protocol(_Model):
     # ------------------------------------------------------------------ study rules
     @model_validator(mode="after")
     def _check_study_rules(self) -> Protocol:
-        issues = list(_study_rule_issues(self))
+        issues = list(study_rule_issues(self))
         if issues:
             raise ProtocolInvalid(issues)
         return self
@@ -519,489 +511,7 @@ def _probs_text(probs: Mapping[str, float]) -> str:
     return "  ".join(f"{a}={p:.4g}" for a, p in probs.items())
 
 
-# --------------------------------------------------------------------------- study rules
-def _duplicates(items: list[str]) -> list[tuple[int, str]]:
-    seen: set[str] = set()
-    out = []
-    for i, item in enumerate(items):
-        if item in seen:
-            out.append((i, item))
-        seen.add(item)
-    return out
-
-
-def _check_probability_set(
-    probs: Mapping[str, float], arm_ids: list[str], loc: tuple
-) -> list[Issue]:
-    issues = []
-    for key in probs:
-        if key not in arm_ids:
-            issues.append(Issue(loc + (key,), f"'{key}' is not an arm", did_you_mean(key, arm_ids)))
-    missing = [a for a in arm_ids if a not in probs]
-    if missing:
-        issues.append(
-            Issue(
-                loc,
-                "has no probability for arm(s) " + ", ".join(missing),
-                "give every arm a probability strictly between 0 and 1",
-            )
-        )
-    if not issues:
-        total = math.fsum(probs.values())
-        if abs(total - 1.0) > SUM_TOLERANCE:
-            issues.append(
-                Issue(
-                    loc,
-                    f"probabilities sum to {total:.12g}, not 1",
-                    'make them add up to 1 (within 1e-9); write thirds as "1/3"',
-                )
-            )
-    return issues
-
-
-def _study_rule_issues(p: Protocol):  # noqa: C901 - one flat list of independent rules
-    arm_ids = [a.id for a in p.arms]
-    feature_ids = [f.id for f in p.features]
-    task_ids = [t.id for t in p.tasks]
-
-    # arms
-    for i, dup in _duplicates(arm_ids):
-        yield Issue(("arms", i, "id"), f"duplicate arm id '{dup}'", "give every arm its own id")
-    baselines = [i for i, a in enumerate(p.arms) if a.baseline]
-    if not baselines:
-        yield Issue(
-            ("arms",),
-            "no baseline arm",
-            "mark exactly one arm (the neutral, do-nothing wording) with baseline = true",
-        )
-    elif len(baselines) > 1:
-        names = ", ".join(p.arms[i].id for i in baselines)
-        yield Issue(
-            ("arms", baselines[1], "baseline"),
-            f"more than one baseline arm ({names})",
-            "keep baseline = true on exactly one arm",
-        )
-    for i, a in enumerate(p.arms):
-        if a.framing is None:
-            lacking = [t.id for t in p.tasks if a.id not in t.framings]
-            if lacking:
-                yield Issue(
-                    ("arms", i, "framing"),
-                    f"arm '{a.id}' has no framing template and task(s) "
-                    f"{', '.join(lacking[:5])}{' ...' if len(lacking) > 5 else ''} "
-                    "give no wording for it",
-                    'add framing = "... {task} ..." or a framings entry to every task',
-                )
-        elif TASK_PLACEHOLDER not in a.framing:
-            yield Issue(
-                ("arms", i, "framing"),
-                "does not contain the {task} placeholder, so the task text would not be shown",
-                'write e.g. framing = "Think of what you can gain. {task}"',
-            )
-
-    # randomization
-    r = p.randomization
-    if r.probabilities is not None and r.table is not None:
-        yield Issue(
-            ("randomization",),
-            "has both probabilities and table",
-            "use probabilities for constant randomization or context + table, not both",
-        )
-    elif r.probabilities is None and r.table is None:
-        yield Issue(
-            ("randomization",),
-            "has neither probabilities nor table",
-            "add probabilities = { arm = p, ... } or context = ... with [randomization.table.*]",
-        )
-    elif r.probabilities is not None:
-        yield from _check_probability_set(
-            r.probabilities, arm_ids, ("randomization", "probabilities")
-        )
-        if r.context is not None:
-            yield Issue(
-                ("randomization", "context"),
-                "is set but the probabilities are constant",
-                "remove context, or give a table per context value",
-            )
-    else:
-        assert r.table is not None
-        if r.context is None:
-            yield Issue(
-                ("randomization", "context"),
-                "is required with a probability table",
-                f'name the context variable, e.g. context = "{AFFECT_CONTEXT}"',
-            )
-        if not r.table:
-            yield Issue(("randomization", "table"), "is empty", "add a row per context value")
-        for key, row in r.table.items():
-            yield from _check_probability_set(row, arm_ids, ("randomization", "table", key))
-            if r.context == AFFECT_CONTEXT and key not in STATE_LABELS:
-                yield Issue(
-                    ("randomization", "table", key),
-                    f"'{key}' is not an affective state",
-                    did_you_mean(key, STATE_LABELS),
-                )
-        if r.table and r.fallback not in r.table:
-            yield Issue(
-                ("randomization", "fallback"),
-                f"row '{r.fallback}' is not in the table, so a context value without a row "
-                "could not be randomized",
-                f"add [randomization.table.{r.fallback}] or set fallback to one of: "
-                + ", ".join(r.table),
-            )
-        if r.context is not None and r.context not in p.moderators:
-            yield Issue(
-                ("randomization", "context"),
-                f"'{r.context}' is not listed in moderators, so it would not be recorded",
-                f'add "{r.context}" to moderators',
-            )
-        if r.context == AFFECT_CONTEXT and p.sensors is None:
-            yield Issue(
-                ("randomization", "context"),
-                f"{AFFECT_CONTEXT} needs physiological sensors",
-                "add a [sensors] table (streams and classifier)",
-            )
-
-    # features
-    for i, dup in _duplicates(feature_ids):
-        yield Issue(
-            ("features", i, "id"), f"duplicate feature id '{dup}'", "give every feature its own id"
-        )
-    table_features = {f.id for f in p.features if f.kind == "comparison_table"}
-
-    # tasks
-    for i, dup in _duplicates(task_ids):
-        yield Issue(("tasks", i, "id"), f"duplicate task id '{dup}'", "give every task its own id")
-    for i, t in enumerate(p.tasks):
-        for j, fid in enumerate(t.features or []):
-            if fid not in feature_ids:
-                yield Issue(
-                    ("tasks", i, "features", j),
-                    f"unknown feature '{fid}'",
-                    did_you_mean(fid, feature_ids)
-                    if feature_ids
-                    else "define it under [[features]]",
-                )
-        for arm_id in t.framings:
-            if arm_id not in arm_ids:
-                yield Issue(
-                    ("tasks", i, "framings", arm_id),
-                    f"'{arm_id}' is not an arm",
-                    did_you_mean(arm_id, arm_ids),
-                )
-        if t.answer_kind == "choice" and len(t.choices) < 2:
-            yield Issue(
-                ("tasks", i, "choices"),
-                "a choice task needs at least two choices",
-                "list them, or set answer_kind to text or number",
-            )
-        if t.correct is not None and t.answer_kind == "choice" and t.correct not in t.choices:
-            yield Issue(
-                ("tasks", i, "correct"),
-                f"'{t.correct}' is not one of the choices",
-                did_you_mean(t.correct, t.choices),
-            )
-        if t.correct is not None and t.answer_kind == "number":
-            try:
-                float(t.correct)
-            except ValueError:
-                yield Issue(
-                    ("tasks", i, "correct"),
-                    f"'{t.correct}' is not a number but answer_kind is number",
-                    "write the expected number",
-                )
-        if t.table is not None:
-            ncol = len(t.table.columns)
-            for k, row in enumerate(t.table.rows):
-                if len(row) != ncol:
-                    yield Issue(
-                        ("tasks", i, "table", "rows", k),
-                        f"has {len(row)} cells but there are {ncol} columns",
-                        "give every row one value per column",
-                    )
-        offered = set(feature_ids if t.features is None else t.features)
-        if t.table is None and offered & table_features:
-            yield Issue(
-                ("tasks", i, "table"),
-                "the task offers a comparison table but gives no table data",
-                'add table = {"columns": [...], "rows": [[...], ...]}',
-            )
-
-    # decision rules
-    rules = p.decision_rules
-    if rules.select == "list":
-        if not rules.task_ids:
-            yield Issue(
-                ("decision_rules", "task_ids"),
-                'is empty but select = "list"',
-                "list the ids of the tasks that are decision points",
-            )
-        for j, tid in enumerate(rules.task_ids):
-            if tid not in task_ids:
-                yield Issue(
-                    ("decision_rules", "task_ids", j),
-                    f"unknown task '{tid}'",
-                    did_you_mean(tid, task_ids),
-                )
-        for j, dup in _duplicates(list(rules.task_ids)):
-            yield Issue(("decision_rules", "task_ids", j), f"task '{dup}' is listed twice", "")
-    elif rules.task_ids:
-        yield Issue(
-            ("decision_rules", "task_ids"),
-            f'is only used with select = "list" (select is "{rules.select}")',
-            'set select = "list" or remove task_ids',
-        )
-    if rules.select == "every_k" and rules.start_task > len(p.tasks):
-        yield Issue(
-            ("decision_rules", "start_task"),
-            f"is {rules.start_task} but there are only {len(p.tasks)} tasks",
-            "choose a task number within the session",
-        )
-    if (rules.require_signal or rules.min_quality is not None) and p.sensors is None:
-        yield Issue(
-            ("decision_rules",),
-            "availability depends on the physiological signal but there is no [sensors] table",
-            "add [sensors], or set require_signal = false and remove min_quality",
-        )
-
-    # outcomes
-    for i, dup in _duplicates([o.name for o in p.outcomes]):
-        yield Issue(
-            ("outcomes", i, "name"), f"duplicate outcome '{dup}'", "give every outcome its own name"
-        )
-    for i, o in enumerate(p.outcomes):
-        for j, fid in enumerate(o.features):
-            if fid not in feature_ids:
-                yield Issue(
-                    ("outcomes", i, "features", j),
-                    f"unknown feature '{fid}'",
-                    did_you_mean(fid, feature_ids)
-                    if feature_ids
-                    else "define it under [[features]]",
-                )
-        if o.measure == "any" and o.transform != "none":
-            yield Issue(
-                ("outcomes", i, "transform"),
-                f"{o.transform} of a 0/1 outcome (measure any) changes nothing useful",
-                'use transform = "none" with measure = "any"',
-            )
-
-    # calibration and sensors
-    cal = p.calibration
-    if cal is not None and cal.stressor_s > 0 and cal.stressor == "none":
-        yield Issue(
-            ("calibration", "stressor"),
-            f'is "none" but stressor_s is {cal.stressor_s:g}',
-            'set stressor = "arithmetic" or stressor_s = 0',
-        )
-    if (
-        p.sensors is not None
-        and p.sensors.classifier == "calibration"
-        and (cal is None or cal.rest_s <= 0)
-    ):
-        yield Issue(
-            ("sensors", "classifier"),
-            '"calibration" needs a calibration phase with rest_s > 0',
-            "add [calibration] with rest_s (and stressor_s), or name a trained model file",
-        )
-    if p.sensors is not None:
-        for j, dup in _duplicates(list(p.sensors.streams)):
-            yield Issue(("sensors", "streams", j), f"stream '{dup}' is listed twice", "")
-
-    # moderators and controls
-    for name in ("moderators", "controls"):
-        for j, dup in _duplicates(list(getattr(p, name))):
-            yield Issue((name, j), f"'{dup}' is listed twice", "list each variable once")
-
-
 # --------------------------------------------------------------------------- loading
-TASK_CSV_COLUMNS = (
-    "id",
-    "text",
-    "question",
-    "answer_kind",
-    "choices",
-    "correct",
-    "difficulty",
-    "features",
-    "time_limit_s",
-    "hint",
-    "help",
-    "table",
-)
-FRAMING_COLUMN_PREFIX = "framing_"
-
-
-def _split_list(cell: str) -> list[str]:
-    """List cells in the tasks CSV are separated by ``;`` (commas are common in text)."""
-    return [part.strip() for part in cell.split(";") if part.strip()]
-
-
-def _csv_number(cell: str) -> Any:
-    try:
-        return float(cell)
-    except ValueError:
-        return cell  # reported by the model as "must be a number"
-
-
-def read_tasks_csv(path: Path, shown: str) -> tuple[list[dict[str, Any]], TaskRows]:
-    """Read the tasks CSV into task dicts; raise a located error for file-level problems.
-
-    Columns: those of :data:`TASK_CSV_COLUMNS` plus ``framing_<arm id>`` for
-    per-task wording; empty cells mean "not given". ``features`` and
-    ``choices`` are ``;``-separated; ``table`` is JSON.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise LabmrtError(
-            Problem(shown, "tasks file not found", "check tasks_file, relative to the protocol")
-        ) from None
-    except IsADirectoryError:
-        raise LabmrtError(
-            Problem(shown, "is a folder, not a CSV file", "name the CSV file")
-        ) from None
-    except OSError as err:
-        raise LabmrtError(Problem(shown, f"cannot be read ({err.strerror})", "")) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LabmrtError(
-            Problem(shown, "is not a UTF-8 text file", "save the tasks as CSV (UTF-8)")
-        ) from None
-    if "\x00" in text:
-        raise LabmrtError(Problem(shown, "is not a text file", "save the tasks as CSV (UTF-8)"))
-    if not text.strip():
-        raise LabmrtError(
-            Problem(shown, "is empty", "write a header row (id,text,...) and one row per task")
-        )
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-        records = []
-        for row in reader:
-            records.append((reader.line_num, row))
-    except csv.Error as err:
-        raise LabmrtError(
-            Problem(f"{shown}: line {reader.line_num}", f"is not valid CSV ({err})", "")
-        ) from None
-    problems = []
-    for col in ("id", "text"):
-        if col not in header:
-            problems.append(
-                Problem(f"{shown}: line 1", f"has no '{col}' column", f"add a {col} column")
-            )
-    for _i, dup in _duplicates(header):
-        problems.append(Problem(f"{shown}: line 1", f"column '{dup}' appears twice", ""))
-    for name in header:
-        if name not in TASK_CSV_COLUMNS and not name.startswith(FRAMING_COLUMN_PREFIX):
-            problems.append(
-                Problem(
-                    f"{shown}: line 1",
-                    f"unknown column '{name}'",
-                    did_you_mean(name, TASK_CSV_COLUMNS + ("framing_<arm id>",)),
-                )
-            )
-    if problems:
-        raise LabmrtError(problems)
-    tasks: list[dict[str, Any]] = []
-    lines: list[int] = []
-    ids: list[str] = []
-    for line, row in records:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            problems.append(
-                Problem(
-                    f"{shown}: line {line}",
-                    f"has {len(row)} cells but the header has {len(header)} columns",
-                    "quote cells that contain commas",
-                )
-            )
-            continue
-        task: dict[str, Any] = {}
-        framings: dict[str, str] = {}
-        for name, cell in zip(header, row, strict=True):
-            cell = cell.strip()
-            if not cell:
-                continue
-            if name.startswith(FRAMING_COLUMN_PREFIX):
-                framings[name[len(FRAMING_COLUMN_PREFIX) :]] = cell
-            elif name in ("features", "choices"):
-                task[name] = _split_list(cell)
-            elif name in ("difficulty", "time_limit_s"):
-                task[name] = _csv_number(cell)
-            else:
-                task[name] = cell
-        if framings:
-            task["framings"] = framings
-        tasks.append(task)
-        lines.append(line)
-        ids.append(str(task.get("id", "")))
-    if problems:
-        raise LabmrtError(problems)
-    if not tasks:
-        raise LabmrtError(Problem(shown, "has a header but no tasks", "add one row per task"))
-    return tasks, TaskRows(Path(shown), lines, ids)
-
-
-def _read_toml(path: Path, shown: str) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise LabmrtError(Problem(shown, "file not found", "check the path")) from None
-    except IsADirectoryError:
-        raise LabmrtError(
-            Problem(shown, "is a folder, not a protocol file", "name a .toml file")
-        ) from None
-    except OSError as err:
-        raise LabmrtError(Problem(shown, f"cannot be read ({err.strerror})", "")) from None
-    if not data.strip():
-        raise LabmrtError(
-            Problem(shown, "is empty", "start from protocols/minimal.toml (see README)")
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LabmrtError(
-            Problem(shown, "is not a text file (not UTF-8)", "a protocol is a TOML text file")
-        ) from None
-    if "\x00" in text:
-        raise LabmrtError(
-            Problem(
-                shown, "is not a text file (contains NUL bytes)", "a protocol is a TOML text file"
-            )
-        )
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        msg = str(err)
-        where = shown
-        if msg.endswith("(at end of document)"):
-            msg = msg.removesuffix(" (at end of document)")
-            raise LabmrtError(
-                Problem(
-                    f"{shown}: end of file",
-                    f"is not valid TOML: {msg}",
-                    "the file looks truncated: complete or restore it",
-                )
-            ) from None
-        if "(at line" in msg:
-            msg, _, pos = msg.partition(" (at ")
-            where = f"{shown}: {pos.rstrip(')')}"
-        raise LabmrtError(
-            Problem(where, f"is not valid TOML: {msg}", "fix the syntax there (see README)")
-        ) from None
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_protocol(path: str | Path) -> Protocol:
     """Read, validate and freeze a protocol file.
 
@@ -1010,7 +520,7 @@ def load_protocol(path: str | Path) -> Protocol:
     """
     path = Path(path)
     shown = str(path)
-    raw = _read_toml(path, shown)
+    raw = read_toml(path, shown)
     if "source_path" in raw:
         raise LabmrtError(
             Problem(f"{shown}: source_path", "unknown key 'source_path'", "remove it")
@@ -1057,7 +567,7 @@ def load_protocol(path: str | Path) -> Protocol:
                     )
                 )
             raw = dict(raw)
-            raw["sensors"] = {**sensors, "classifier_sha256": _sha256_file(model)}
+            raw["sensors"] = {**sensors, "classifier_sha256": sha256_file(model)}
     try:
         return Protocol.model_validate({**raw, "source_path": path.resolve()})
     except ValidationError as err:
