@@ -51,10 +51,34 @@ from labmrt.protocol_errors import (
     to_problems,
 )
 from labmrt.protocol_files import read_tasks_csv, read_toml, sha256_file
-from labmrt.protocol_rules import (
+from labmrt.protocol_rules import (  # re-exported: part of this module's public API
+    AFFECT_CONTEXT,
+    SUM_TOLERANCE,
     TASK_PLACEHOLDER,
     study_rule_issues,
 )
+
+__all__ = [
+    "AFFECT_CONTEXT",
+    "FEATURE_KINDS",
+    "STREAM_KINDS",
+    "SUM_TOLERANCE",
+    "TASK_PLACEHOLDER",
+    "Arm",
+    "Calibration",
+    "ComparisonTable",
+    "Control",
+    "DecisionRules",
+    "Feature",
+    "Outcome",
+    "ProbabilityLookup",
+    "Protocol",
+    "Randomization",
+    "Sensors",
+    "Study",
+    "Task",
+    "load_protocol",
+]
 
 FEATURE_KINDS = ("help", "hint", "calculator", "notes", "comparison_table", "search", "other")
 STREAM_KINDS = ("ecg", "ppg", "eda")
