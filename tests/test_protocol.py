@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -219,3 +220,36 @@ def test_direct_construction_applies_the_study_rules(framing):
     # The dump round-trips to an equal protocol with the same hash.
     again = Protocol.model_validate(framing.model_dump())
     assert again.content_hash == framing.content_hash
+
+
+def _offer_scores(task) -> dict[str, float]:
+    """Independent re-computation of each shipped task's answer from its text and table.
+
+    The score is money kept (higher is better); offers that miss a stated
+    requirement are left out.
+    """
+    nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", task.text)]
+    rows = task.table.rows
+    kind = re.match(r"[a-z]+", task.id).group()
+    if kind == "phone":
+        return {r[0]: -(r[4] + 24 * r[1]) for r in rows if r[2] >= nums[0]}
+    if kind == "savings":
+        return {r[0]: nums[0] * r[1] / 100 - 12 * r[2] for r in rows if r[3] <= nums[0]}
+    if kind == "power":
+        return {r[0]: -(12 * r[1] + nums[0] * r[2] - r[3]) for r in rows}
+    if kind == "car":
+        days, km = nums
+        return {r[0]: -(days * r[1] + max(0.0, km - days * r[2]) * r[3]) for r in rows}
+    if kind == "laptop":
+        return {r[0]: -r[1] for r in rows if r[2] >= nums[0] and r[3] >= nums[1]}
+    raise AssertionError(f"unexpected task kind {kind}")
+
+
+def test_shipped_answers_are_the_unique_best_offer(framing):
+    for task in framing.tasks:
+        scores = _offer_scores(task)
+        ranked = sorted(scores.values(), reverse=True)
+        assert len(ranked) >= 2, f"{task.id}: the comparison is trivial"
+        # A clear winner (at least EUR 5), so "correct" is not a matter of rounding.
+        assert ranked[0] - ranked[1] >= 5, task.id
+        assert max(scores, key=scores.get) == task.correct, task.id
