@@ -368,6 +368,21 @@ class Protocol(_Model):
         """sha256 (hex) of :attr:`canonical_json`."""
         return hashlib.sha256(self.canonical_json.encode("utf-8")).hexdigest()
 
+    @classmethod
+    def from_canonical_json(cls, text: str) -> Protocol:
+        """Rebuild the protocol a session stored (its :attr:`canonical_json`).
+
+        The result has the same content hash, so a study folder is
+        self-contained: export and analysis need not find the original file.
+        """
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as err:
+            issues = issues_from_validation_error(err, cls)
+            raise LabmrtError(to_problems(issues, "stored protocol")) from None
+        except ProtocolInvalid as err:
+            raise LabmrtError(to_problems(err.issues, "stored protocol")) from None
+
     @property
     def short_hash(self) -> str:
         return self.content_hash[:12]

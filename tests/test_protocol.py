@@ -253,3 +253,14 @@ def test_shipped_answers_are_the_unique_best_offer(framing):
         # A clear winner (at least EUR 5), so "correct" is not a matter of rounding.
         assert ranked[0] - ranked[1] >= 5, task.id
         assert max(scores, key=scores.get) == task.correct, task.id
+
+
+def test_stored_canonical_json_rebuilds_the_same_protocol(framing):
+    again = Protocol.from_canonical_json(framing.canonical_json)
+    assert again.content_hash == framing.content_hash
+    assert again.probabilities({"affect_state": "aroused"}) == framing.probabilities(
+        {"affect_state": "aroused"}
+    )
+    broken = framing.canonical_json.replace('"baseline":false', '"baseline":true', 1)
+    with pytest.raises(LabmrtError, match="stored protocol: arms\\[2\\].baseline: more than one"):
+        Protocol.from_canonical_json(broken)
