@@ -33,6 +33,34 @@ def feature_specs(protocol: Any, task: Any) -> tuple[FeatureSpec, ...]:
     return tuple(specs)
 
 
+def display_of_framed_task(task: Any) -> TaskDisplay:
+    """The display record of an engine ``FramedTask``; its ``arm`` is deliberately dropped."""
+    specs = []
+    for feature in task.features:
+        content, table = feature.content, None
+        if feature.kind == "hint" and task.hint:
+            content = task.hint
+        elif feature.kind in ("help", "search") and task.help:
+            content = task.help
+        elif feature.kind == "comparison_table" and task.table is not None:
+            table = {"columns": list(task.table["columns"]), "rows": list(task.table["rows"])}
+        specs.append(FeatureSpec(feature.id, feature.kind, feature.label, content, table))
+    return TaskDisplay(
+        task_index=task.task_index,
+        task_id=task.task_id,
+        text=task.text,
+        features=tuple(specs),
+        heading=f"Task {task.number} of {task.total}",
+        question=task.question,
+        answer_kind=task.answer_kind,
+        choices=tuple(task.choices),
+        control=task.control,
+        min_dwell_s=float(task.min_dwell_s),
+        time_limit_s=task.time_limit_s,
+        decision_point=task.decision_point,
+    )
+
+
 def task_display(
     protocol: Any,
     task_index: int,

@@ -26,7 +26,7 @@ class EngineBridge(QObject):
     phase_ended = Signal(str, float)
     state_read = Signal(object)
     decision_made = Signal(object)
-    task_shown = Signal(object)
+    task_shown = Signal(object, object)  # the framed task, and (engine >= 1) when it was shown
     feature_used = Signal(object)
     task_ended = Signal(object)
     outcomes_recorded = Signal(int, object)
@@ -62,4 +62,24 @@ class EngineBridge(QObject):
         return post
 
     def _dispatch(self, name: str, args: tuple) -> None:
+        # Tolerate an engine passing fewer or more arguments than declared (e.g. an added
+        # timestamp): pad with None / drop extras rather than lose the notification.
+        n = _ARITY[name]
+        args = tuple(args[:n]) + (None,) * max(0, n - len(args))
         getattr(self, name).emit(*args)
+
+
+_ARITY = {
+    "status_changed": 3,
+    "phase_started": 3,
+    "phase_ended": 2,
+    "state_read": 1,
+    "decision_made": 1,
+    "task_shown": 2,
+    "feature_used": 1,
+    "task_ended": 1,
+    "outcomes_recorded": 2,
+    "progress": 2,
+    "failed": 1,
+    "ended": 2,
+}

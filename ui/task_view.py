@@ -225,6 +225,10 @@ class TaskView(QWidget):
         self._interacted()
         self._finish(timed_out=False)
 
+    def end_now(self) -> None:
+        """End the task at once (the session is being stopped); keeps what was typed."""
+        self._finish(timed_out=False)
+
     def _finish(self, *, timed_out: bool) -> None:
         if self._done:
             return

@@ -27,7 +27,7 @@ def test_every_engine_signal_is_mirrored_and_delivered_on_the_gui_thread(qtbot):
         "phase_ended": ("rest", 193.0),
         "state_read": ("state",),
         "decision_made": ({"decision_point": 0, "arm": "gain"},),
-        "task_shown": ("framed task",),
+        "task_shown": ("framed task", 14.0),
         "feature_used": ({"feature": "help", "action": "open"},),
         "task_ended": ({"decision_point": 0, "received": True},),
         "outcomes_recorded": (0, {"help_s": 1.5}),
@@ -46,6 +46,10 @@ def test_every_engine_signal_is_mirrored_and_delivered_on_the_gui_thread(qtbot):
     worker.join()
     qtbot.waitUntil(lambda: len(got) == len(sample), timeout=3000)
     assert [(n, a) for n, a, _ in got] == list(sample.items())
+    signals.task_shown.emit("only the task")  # fewer arguments than the Qt signal: padded
+    qtbot.waitUntil(lambda: len(got) == len(sample) + 1, timeout=3000)
+    assert got[-1][1] == ("only the task", None)
+    got.pop()
     assert all(on_gui for _, _, on_gui in got)
     bridge.detach()
     signals.progress.emit(2, 30)
