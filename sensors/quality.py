@@ -20,7 +20,9 @@ Thresholds (stated once, here):
   values (each repeated at least 3 times);
 * EDA in microsiemens: a median below 0.05 uS means no skin contact, above
   100 uS or negative values are not physiological (wrong units or a fault);
-  slopes above 10 uS/s are artefacts.
+  slopes above 10 uS/s are artefacts; sample-to-sample variation that is
+  noise-like (var of differences > var of the signal) and above 0.05 uS is
+  not skin conductance.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ CLIP_SHARE = 0.01
 TEMPLATE_OK = 0.86
 EDA_RANGE_US = (0.05, 100.0)
 EDA_MAX_SLOPE_US_S = 10.0
+EDA_NOISE_US = 0.05
 
 
 def signal_quality(
@@ -160,7 +163,13 @@ def _eda_parts(x: np.ndarray, sfreq: float) -> list[tuple[float, str]]:
         return [(0.0, f"level {level:.3f} uS: no skin contact")]
     if level > EDA_RANGE_US[1]:
         return [(0.0, f"level {level:.0f} uS is not physiological (units not microsiemens?)")]
-    jumps = np.mean(np.abs(np.diff(x)) * sfreq > EDA_MAX_SLOPE_US_S)
+    steps = np.diff(x)
+    # Skin conductance is slow: white noise has var(diff) = 2 var(x), a smooth
+    # signal far less. Only sizeable noise counts (sensor quantisation is fine).
+    roughness = steps.var() / (2 * x.var())
+    if roughness > 0.5 and steps.std() > EDA_NOISE_US:
+        return [(0.0, "noise-like EDA without slow skin-conductance dynamics")]
+    jumps = np.mean(np.abs(steps) * sfreq > EDA_MAX_SLOPE_US_S)
     if jumps > 0:
         return [(1.0 - 20.0 * jumps, f"{jumps:.1%} of samples jump faster than 10 uS/s")]
     return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-SENSOR_SUBCOMMANDS: list[str] = []
+SENSOR_SUBCOMMANDS: list[str] = ["sensors_simulate", "sensors_list"]
 
 
 def register(subparsers) -> None:

@@ -96,3 +96,9 @@ def test_eda_jumps(rec):
     x[300:] += 2.0  # electrode moved: a 2 uS step within one sample
     score, reason = signal_quality("eda", x, 64)
     assert score < 1.0 and "jump faster" in reason
+
+
+def test_white_noise_is_not_eda():
+    x = np.random.default_rng(2).uniform(0, 1, 640)  # a generator sending rand()
+    score, reason = signal_quality("eda", x, 64)
+    assert score == 0.0 and "noise-like" in reason

@@ -149,3 +149,46 @@ def test_bad_rates_are_rejected():
         SimulatedSensors(ecg=False, eda=False)
     with pytest.raises(ValueError, match="whole number of Hz"):
         generate_recording(0, None, 1, ecg_rate=250.5)
+
+
+def test_cli_simulate_streams_and_list_finds_them(capsys):
+    import json
+    import subprocess
+    import sys
+
+    from labmrt.cli import main
+
+    prefix = f"t-cli-{uuid.uuid4().hex[:8]}"
+    cmd = [sys.executable, "-m", "labmrt.cli", "sensors", "simulate", "--ppg", "--eda"]
+    cmd += ["--seed", "4", "--duration", "3", "--name-prefix", prefix, "--mean-segment", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        rows = []
+        for _ in range(4):
+            assert main(["sensors", "list", "--json", "--timeout", "0.5"]) == 0
+            rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+            rows = [r for r in rows if r["name"].startswith(prefix)]
+            if len(rows) == 2:
+                break
+        assert {(r["name"], r["kind"], r["srate"], r["status"]) for r in rows} == {
+            (f"{prefix}-ppg", "ppg", 100.0, "ok"),
+            (f"{prefix}-eda", "eda", 64.0, "ok"),
+        }
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert f"{prefix}-truth" in out and "Markers" in out
+    assert "t=     0.0 s" in out  # the first true state is announced
+
+
+def test_cli_simulate_rejects_bad_options(capsys, tmp_path):
+    from labmrt.cli import main
+
+    assert main(["sensors", "simulate", "--ecg-rate", "100"]) == 2
+    assert "--ecg-rate: 100 Hz is outside 250-1000 Hz" in capsys.readouterr().err
+    bad = tmp_path / "s.csv"
+    bad.write_text("start_s,state\n0,sleepy\n")
+    assert main(["sensors", "simulate", "--schedule", str(bad)]) == 2
+    assert "unknown state 'sleepy'" in capsys.readouterr().err
+    assert main(["sensors", "list", "--timeout", "0"]) == 2
