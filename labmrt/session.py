@@ -213,7 +213,7 @@ class _History:
     next_task_index: int = 0
     events: list[FeatureEvent] = field(default_factory=list)
     last_available_t: float | None = None
-    last_outcomes: dict[str, float | None] = field(default_factory=dict)
+    previous: tuple[float, float | None] | None = None  # last decision: (t, its task's end)
 
 
 def _chain(store: Any, sid: int) -> list[Any]:
@@ -372,7 +372,6 @@ class SessionEngine:
         self._decided_since_break = True
         self._current: tuple[int | None, int | None] = (None, None)  # (decision point, task)
         self._pending: list[tuple[int, float, float | None]] = []  # (dp, t, task end)
-        self._last_outcomes: dict[str, float | None] = {}
         self.status = "created"
         self.error: LabmrtError | None = None
         self.tasks_done = 0
@@ -414,7 +413,7 @@ class SessionEngine:
         self.next_decision_point = history.next_decision_point
         self._events: list[FeatureEvent] = list(history.events)
         self._last_available_t = history.last_available_t
-        self._last_outcomes = dict(history.last_outcomes)
+        self._previous = history.previous
         self.randomizer = MicroRandomizer(protocol, participant, history.stream_session_no)
         self.randomizer.resume_at(self.next_decision_point)
         self._markers = markers
@@ -461,13 +460,10 @@ class SessionEngine:
             if not pres.empty and pres["task_index"].notna().any():
                 last_task = max(last_task, int(pres["task_index"].max()))
             hist.events += as_events(store.events(s.id).itertuples(index=False))
-            out = store.outcomes(s.id)
-            if not out.empty and last_dp >= 0:
-                last = out[out["decision_point"] == out["decision_point"].max()]
-                hist.last_outcomes = {
-                    r.name: (None if r.value is None or math.isnan(r.value) else float(r.value))
-                    for r in last.itertuples(index=False)
-                }
+            if not dec.empty:
+                last = dec.iloc[-1]
+                ends = pres[pres["decision_point"] == last["decision_point"]]["end_t"].dropna()
+                hist.previous = (float(last["t"]), float(ends.iloc[-1]) if len(ends) else None)
         hist.next_decision_point = last_dp + 1
         hist.next_task_index = last_task + 1
         hist.events.sort(key=lambda e: e.t)
@@ -674,6 +670,7 @@ class SessionEngine:
         self.signals.task_ended.emit(presentation)
         if dp is not None:
             self._pending.append((dp, t, presentation["end_t"]))
+            self._previous = (t, presentation["end_t"])
         self._record_due_outcomes(self.clock.now())
 
     # ------------------------------------------------------------------ a decision point
@@ -720,8 +717,23 @@ class SessionEngine:
         }
         values.update(state.features)
         values.update({f"quality_{k}": v for k, v in state.quality.items()})
+        values.update(self.prior_outcomes(t))
+        return values
+
+    def prior_outcomes(self, now: float) -> dict[str, float | None]:
+        """``prior_<outcome>``: each outcome at the previous decision point, once its window
+        has closed (``None`` while open; 0 before the first decision point: nothing was used)."""
+        if self._previous is None:
+            return {f"prior_{o.name}": 0.0 for o in self.protocol.outcomes}
+        t_prev, end_prev = self._previous
+        values: dict[str, float | None] = {}
         for o in self.protocol.outcomes:
-            values[f"prior_{o.name}"] = self._last_outcomes.get(o.name, 0.0)
+            end = outcome_window(o.window, t_prev, end_prev)[1]
+            values[f"prior_{o.name}"] = (
+                None
+                if end is None or end > now
+                else compute_outcomes([o], self._events, t_prev, end_prev)[o.name]
+            )
         return values
 
     def _decide(self, dp: int, task_index: int, t: float) -> dict:
@@ -817,7 +829,6 @@ class SessionEngine:
                     values[o.name] = compute_outcomes([o], self._events, t, end_t)[o.name]
             if outcomes:
                 self.store.add_outcomes(self.session_id, dp, values)
-            self._last_outcomes = values
             self.signals.outcomes_recorded.emit(dp, values)
         self._pending = keep
 
