@@ -78,6 +78,11 @@ class ArmDesign:
     n_effective: int = 0
     df: int = 0
     label: str = ""
+    # EMEE (binary outcome, log relative risk) needs the pieces of the design row:
+    estimator: Literal["wcls", "emee"] = "wcls"
+    a_of_arm: np.ndarray | None = None  # the contrast's A_t for each arm
+    moderators: np.ndarray | None = None  # S_t (n x p), intercept first
+    numerator: np.ndarray | None = None  # p~_t per row
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=float)
@@ -89,6 +94,10 @@ class ArmDesign:
         self.probs = np.asarray(self.probs, dtype=float)
         w_any = (self.w_by_arm != 0).any(axis=0)
         self.n_effective = int(np.unique(self.cluster[w_any]).size)
+        if self.estimator == "emee":
+            # MRTAnalysis emee(): every participant counts, the correction always applies.
+            self.n_effective = int(np.unique(self.cluster).size)
+            self.small_sample = True
         p = len(self.effect_index)
         q = len(self.names) - p
         self.df = self.n_effective - p - q
@@ -155,6 +164,8 @@ class BatchFit:
 
 def fit_batch(design: ArmDesign, arms: np.ndarray, stats_: _RowStats | None = None) -> BatchFit:
     """WCLS fits for each row of ``arms`` (B x n arm indices), as batched linear algebra."""
+    if design.estimator == "emee":
+        return fit_batch_emee(design, arms)
     rs = stats_ or _row_stats(design)
     arms = np.atleast_2d(arms)
     b = arms.shape[0]
@@ -188,6 +199,8 @@ def fit_batch(design: ArmDesign, arms: np.ndarray, stats_: _RowStats | None = No
 
 def fit_loop(design: ArmDesign, arms: np.ndarray) -> BatchFit:
     """The same fits one at a time from the rows (weighted LS + sandwich); the baseline."""
+    if design.estimator == "emee":
+        return fit_loop_emee(design, arms)
     arms = np.atleast_2d(arms)
     rows = np.arange(design.y.size)
     out_e, out_s = [], []
@@ -216,6 +229,190 @@ def fit_loop(design: ArmDesign, arms: np.ndarray) -> BatchFit:
     est, se = np.array(out_e), np.array(out_s)
     p = 2 * stats.t.sf(np.abs(est / se), max(design.df, 1))
     return BatchFit(est, se, p)
+
+
+# --------------------------------------------------------------------------- EMEE
+
+
+def _emee_parts(design: ArmDesign, arms: np.ndarray):
+    """Per draw and row: A, weight, and the fixed g_t, S_t, p~_t, y (the EMEE ingredients)."""
+    rows = np.arange(design.y.size)
+    q = design.effect_index[0]
+    g = design.x_by_arm[0][:, :q]
+    a = design.a_of_arm[arms]
+    w = design.w_by_arm[arms, rows]
+    return g, design.moderators, design.numerator, design.y, a, w
+
+
+def _emee_terms(g, s, pt, y, a, w, theta):
+    """Estimating-function pieces of Qian et al. (2021) for B draws at once.
+
+    ``U = sum_t D_t r_t`` with ``r_t = Y - exp(g'alpha + A S'beta)`` (zero weight
+    rows drop out) and ``D_t = W_t exp(-A S'beta) [g ; (A - p~) S]``; ``R_t`` is
+    the derivative of ``r_t`` and ``dD`` that of ``D_t`` in theta.
+    """
+    q = g.shape[1]
+    alpha, beta = theta[:, :q], theta[:, q:]
+    ga = g @ alpha.T  # (n, B)
+    sb = s @ beta.T
+    ga, sb = ga.T, sb.T  # (B, n)
+    mean = np.exp(ga + a * sb)
+    r = (y[None] - mean) * (w != 0)
+    pre = w * np.exp(-a * sb)
+    c = a - pt[None]
+    d = np.concatenate([pre[..., None] * g[None], (pre * c)[..., None] * s[None]], axis=2)
+    rr = -mean[..., None] * np.concatenate(
+        [np.broadcast_to(g, (a.shape[0], *g.shape)), a[..., None] * s[None]], axis=2
+    )
+    rr *= (w != 0)[..., None]
+    return r, d, rr, pre, c
+
+
+def _emee_jacobian(g, s, r, d, rr, pre, a, c):
+    """Sum over rows of d(D_t r_t)/d theta, (B, k, k)."""
+    q = g.shape[1]
+    jac = np.matmul(d.transpose(0, 2, 1), rr)
+    f = pre * a * r  # the dD/dbeta factor
+    jac[:, :q, q:] -= np.matmul(f[:, None, :] * g.T[None], s)
+    jac[:, q:, q:] -= np.matmul((f * c)[:, None, :] * s.T[None], s)
+    return jac
+
+
+def _padding(cluster: np.ndarray) -> tuple[int, np.ndarray, int]:
+    """Number of participants, each row's position within its participant, the largest count."""
+    sizes = np.bincount(cluster)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    pos = np.arange(cluster.size) - np.repeat(starts, sizes)
+    return sizes.size, pos, int(sizes.max())
+
+
+def fit_batch_emee(
+    design: ArmDesign, arms: np.ndarray, tol: float = 1e-10, start: np.ndarray | None = None
+) -> BatchFit:
+    """EMEE fits (log relative risk) for B draws: batched Newton steps, then the sandwich.
+
+    Written with (B x n) row weights times fixed per-row outer products, so no
+    (B x n x k) array is formed: with ``e = exp(g'alpha)``, ``D_t R_t' =
+    -W e [g g', A g S'; c S g', c A S S']`` (``c = A - p~``) because
+    ``exp(-A S'beta) exp(g'alpha + A S'beta) = e``. ``start``: initial
+    coefficients; by default log(mean outcome) for the intercept, 0 elsewhere.
+    """
+    arms = np.atleast_2d(arms)
+    g, s, pt, y, a, w = _emee_parts(design, arms)
+    b, n = a.shape
+    q, p = g.shape[1], s.shape[1]
+    k = q + p
+    c = a - pt[None]
+    gg = (g[:, :, None] * g[:, None, :]).reshape(n, q * q)
+    gs = (g[:, :, None] * s[:, None, :]).reshape(n, q * p)
+    sg = (s[:, :, None] * g[:, None, :]).reshape(n, p * q)
+    ss = (s[:, :, None] * s[:, None, :]).reshape(n, p * p)
+    theta = np.zeros((b, k))
+    if start is not None:
+        theta[:] = start
+    else:
+        used = w != 0
+        ybar = (y[None] * used).sum(axis=1) / np.maximum(used.sum(axis=1), 1)
+        theta[:, 0] = np.log(np.clip(ybar, 1e-6, None))
+
+    def pieces(th, rows):
+        aa, ww, cc = a[rows], w[rows], c[rows]
+        e = np.exp(th[:, :q] @ g.T)  # (b, n)
+        pre = ww * np.exp(-aa * (th[:, q:] @ s.T))
+        pr = pre * y[None] - ww * e  # pre * r, since pre * exp(g'a + A S'b) = W e
+        we = ww * e
+        return aa, cc, pre, pr, we
+
+    def jacobian(aa, cc, pre, pr, we, rows_b):
+        jac = np.empty((rows_b, k, k))
+        jac[:, :q, :q] = -(we @ gg).reshape(rows_b, q, q)
+        jac[:, :q, q:] = -((we * aa + pr * aa) @ gs).reshape(rows_b, q, p)
+        jac[:, q:, :q] = -((we * cc) @ sg).reshape(rows_b, p, q)
+        jac[:, q:, q:] = -((we * cc * aa + pr * aa * cc) @ ss).reshape(rows_b, p, p)
+        return jac
+
+    active = np.ones(b, dtype=bool)
+    for _ in range(100):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        aa, cc, pre, pr, we = pieces(theta[idx], idx)
+        u = np.concatenate([pr @ g, (pr * cc) @ s], axis=1)
+        step = np.linalg.solve(jacobian(aa, cc, pre, pr, we, idx.size), u[..., None])[..., 0]
+        theta[idx] -= step
+        done = np.abs(step).max(axis=1) < tol * (1 + np.abs(theta[idx]).max(axis=1))
+        active[idx[done]] = False
+    everyone = np.arange(b)
+    aa, cc, pre, pr, we = pieces(theta, everyone)
+    jac = jacobian(aa, cc, pre, pr, we, b)
+    # Per participant: u_i = D_i' r_i and C_i = D_i' R_i, rows padded to (participant, position).
+    n_part, pos, n_max = _padding(design.cluster)
+
+    def per_participant(weights, features):
+        pad_w = np.zeros((n_part, b, n_max))
+        pad_w[design.cluster, :, pos] = weights.T
+        pad_f = np.zeros((n_part, n_max, features.shape[1]))
+        pad_f[design.cluster, pos] = features
+        return np.matmul(pad_w, pad_f).transpose(1, 0, 2)  # (B, N, m)
+
+    u_i = np.concatenate([per_participant(pr, g), per_participant(pr * cc, s)], axis=2)
+    c_i = np.empty((b, n_part, k, k))
+    c_i[:, :, :q, :q] = -per_participant(we, gg).reshape(b, n_part, q, q)
+    c_i[:, :, :q, q:] = -per_participant(we * aa, gs).reshape(b, n_part, q, p)
+    c_i[:, :, q:, :q] = -per_participant(we * cc, sg).reshape(b, n_part, p, q)
+    c_i[:, :, q:, q:] = -per_participant(we * cc * aa, ss).reshape(b, n_part, p, p)
+    # Corrected score J (J - C_i)^{-1} u_i (Woodbury form of (I - H_ii)^{-1} r_i).
+    v = np.linalg.solve(jac[:, None] - c_i, u_i[..., None])[..., 0]
+    idx = design.effect_index
+    se = np.sqrt(np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx]))
+    est = theta[:, idx]
+    pval = 2 * stats.t.sf(np.abs(est / se), max(design.df, 1))
+    if active.any():  # draws whose Newton steps did not settle are reported as missing
+        est[active], se[active], pval[active] = np.nan, np.nan, np.nan
+    return BatchFit(est, se, pval)
+
+
+def fit_loop_emee(design: ArmDesign, arms: np.ndarray) -> BatchFit:
+    """EMEE one draw at a time with the explicit n_i x n_i hat matrix (the baseline/check)."""
+    arms = np.atleast_2d(arms)
+    out_e, out_s = [], []
+    bounds = np.r_[0, np.flatnonzero(np.diff(design.cluster)) + 1, design.y.size]
+    idx = design.effect_index
+    for draw in arms:
+        g, s, pt, y, a, w = _emee_parts(design, draw[None])
+        theta = _emee_root(design, draw)
+        r, d, rr, pre, c = _emee_terms(g, s, pt, y, a, w, theta[None])
+        jac = _emee_jacobian(g, s, r, d, rr, pre, a, c)[0]
+        jinv = np.linalg.inv(jac)
+        meat = np.zeros_like(jac)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            di, ri, rri = d[0, lo:hi], r[0, lo:hi], rr[0, lo:hi]
+            h = rri @ jinv @ di.T
+            rstar = np.linalg.solve(np.eye(hi - lo) - h, ri)
+            ui = di.T @ rstar
+            meat += np.outer(ui, ui)
+        cov = jinv @ meat @ jinv.T
+        out_e.append(theta[idx])
+        out_s.append(np.sqrt(np.diag(cov)[idx]))
+    est, se = np.array(out_e), np.array(out_s)
+    return BatchFit(est, se, 2 * stats.t.sf(np.abs(est / se), max(design.df, 1)))
+
+
+def _emee_root(design: ArmDesign, draw: np.ndarray) -> np.ndarray:
+    """All EMEE coefficients for one draw, from scipy's root finder (independent of Newton)."""
+    from scipy import optimize
+
+    g, s, pt, y, a, w = _emee_parts(design, draw[None])
+
+    def ee(theta):
+        r, d, *_ = _emee_terms(g, s, pt, y, a, w, theta[None])
+        return np.einsum("bnk,bn->bk", d, r)[0]
+
+    used = w[0] != 0
+    start = np.zeros(g.shape[1] + s.shape[1])
+    start[0] = np.log(max(y[used].mean(), 1e-6))
+    sol = optimize.root(ee, start, method="hybr", options={"xtol": 1e-13})
+    return sol.x
 
 
 def draw_arms(
@@ -363,7 +560,7 @@ def _single_threaded_blas():
 
 def _randomization_test(design, draws, seed, method, alpha, progress, cancel, chunk):
     start = time.perf_counter()
-    rs = _row_stats(design)
+    rs = _row_stats(design) if design.estimator == "wcls" else None
     observed = fit_batch(design, design.observed[None, :], rs)
     seq = np.random.SeedSequence(seed)
     parts_e, parts_p = [], []
@@ -497,6 +694,7 @@ class AnalysisSpec:
     treatment_arm: str | None = None
     control_arms: tuple[str, ...] | None = None
     numerator_prob: float = 0.5
+    estimator: Literal["wcls", "emee"] = "wcls"
 
 
 def _columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> np.ndarray:
@@ -628,6 +826,10 @@ def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
         effect_index=list(range(g.shape[1], k)),
         arms=arms,
         label=spec.outcome,
+        estimator=spec.estimator,
+        a_of_arm=a_of_arm,
+        moderators=s,
+        numerator=np.full(n, pt),
     )
 
 

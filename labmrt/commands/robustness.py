@@ -49,6 +49,12 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
         help="availability column (available); 'none' if every point was available",
     )
     g.add_argument(
+        "--estimator",
+        choices=("wcls", "emee"),
+        default="wcls",
+        help="wcls (continuous outcome) or emee (binary outcome, log relative risk)",
+    )
+    g.add_argument(
         "--numerator-prob",
         type=float,
         default=0.5,
@@ -133,6 +139,7 @@ def spec_from_args(args, frame):
         controls=tuple(args.controls),
         availability=availability,
         numerator_prob=args.numerator_prob,
+        estimator=args.estimator,
     )
     if not 0 < args.numerator_prob < 1:
         raise LabmrtError(Problem("--numerator-prob", "must lie strictly between 0 and 1"))
