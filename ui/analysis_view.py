@@ -1,0 +1,713 @@
+"""The analysis view: pick the analysis from the codebook, run it off the GUI thread, save it.
+
+Everything statistical is :mod:`labmrt.analysis`; this window loads an export
+(or exports a study folder first), offers outcomes, contrasts, moderators and
+controls as lists built from the codebook (:mod:`ui.analysis_data`), runs the
+fit and the randomization check on a worker thread (:mod:`ui.worker`) with a
+progress bar and a cancel button, shows the effect table and the
+effect-by-moderator plot, and saves CSV, JSON, PNG/SVG and a short HTML report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labmrt.errors import LabmrtError, Problem
+from ui import style  # noqa: F401 - pyqtgraph colours
+from ui.analysis_data import AnalysisData, load_folder
+from ui.dialogs import show_error
+from ui.power_dialog import SampleSizeDialog
+from ui.worker import Job, run_in_background
+
+METHODS = {
+    "wcls": "WCLS: continuous outcome (effect on the mean)",
+    "emee": "EMEE: binary outcome (log relative risk)",
+}
+
+
+@dataclass
+class AnalysisChoice:
+    """What the analyst picked; everything names a column of the decision-point table."""
+
+    method: str
+    outcome: str
+    treatment_arm: str
+    control_arms: tuple[str, ...] | None
+    moderators: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    numerator_prob: float | None = None
+
+    @property
+    def contrast_label(self) -> str:
+        versus = " + ".join(self.control_arms) if self.control_arms else "all other arms"
+        return f"{self.treatment_arm} vs {versus}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "outcome": self.outcome,
+            "contrast": self.contrast_label,
+            "treatment_arm": self.treatment_arm,
+            "control_arms": list(self.control_arms) if self.control_arms else None,
+            "moderators": list(self.moderators),
+            "controls": list(self.controls),
+            "numerator_prob": self.numerator_prob,
+        }
+
+
+@dataclass
+class AnalysisOutcome:
+    """The result shown and saved: an effect table plus what produced it."""
+
+    choice: AnalysisChoice
+    table: pd.DataFrame
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    curve: pd.DataFrame | None = None  # moderator value, estimate, lower, upper
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "analysis": self.choice.to_dict(),
+            "effects": json.loads(self.table.to_json(orient="records")),
+            "summary": self.summary,
+            **self.details,
+        }
+
+
+# --------------------------------------------------------------------------- running
+def _spec(data: AnalysisData, choice: AnalysisChoice):
+    from labmrt.analysis.robustness import AnalysisSpec
+
+    return AnalysisSpec(
+        outcome=choice.outcome,
+        participant="participant",
+        moderators=tuple(choice.moderators),
+        controls=tuple(choice.controls),
+        availability="available",
+        arm="arm",
+        treatment_arm=choice.treatment_arm,
+        control_arms=choice.control_arms,
+        numerator_prob=0.5 if choice.numerator_prob is None else choice.numerator_prob,
+    )
+
+
+def prepared_frame(data: AnalysisData, choice: AnalysisChoice) -> pd.DataFrame:
+    """The decision-point table with indicator columns for a categorical moderator.
+
+    ``affect_state`` is text (calm/aroused/unknown); a model needs numbers, so
+    choosing it adds ``state_aroused`` and ``state_unknown`` (calm is the
+    reference level) and the fit uses those.
+    """
+    frame = data.frame
+    if "affect_state" in choice.moderators or "affect_state" in choice.controls:
+        frame = frame.copy()
+        state = frame["affect_state"].fillna("unknown").astype(str)
+        frame["state_aroused"] = (state == "aroused").astype(float)
+        frame["state_unknown"] = (state == "unknown").astype(float)
+    return frame
+
+
+def expand_categorical(names: tuple[str, ...], frame: pd.DataFrame) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        if name == "affect_state":
+            out += [c for c in ("state_aroused", "state_unknown") if frame[c].any()]
+        else:
+            out.append(name)
+    return tuple(out)
+
+
+def run_analysis(data: AnalysisData, choice: AnalysisChoice) -> AnalysisOutcome:
+    """Fit the chosen analysis (worker thread)."""
+    from dataclasses import replace
+
+    frame = prepared_frame(data, choice)
+    choice_fit = replace(
+        choice,
+        moderators=expand_categorical(choice.moderators, frame),
+        controls=expand_categorical(choice.controls, frame),
+    )
+    if choice.method == "emee":
+        return _run_emee(frame, choice, choice_fit)
+    from labmrt.analysis.robustness import compare_analyses
+
+    table = compare_analyses(frame, _spec(data, choice_fit))
+    table = table.drop(columns=["outcome", "subset"], errors="ignore")
+    summary = (
+        f"WCLS, outcome {choice.outcome}, contrast {choice.contrast_label}; "
+        f"{int(table['participants'].iloc[0])} participants, {int(table['rows'].iloc[0])} rows, "
+        f"t-based 95% intervals with {int(table['df'].iloc[0])} degrees of freedom."
+    )
+    curve = effect_curve(frame, choice_fit, table)
+    return AnalysisOutcome(choice, table, summary, curve=curve)
+
+
+def _run_emee(frame: pd.DataFrame, choice: AnalysisChoice, fit: AnalysisChoice) -> AnalysisOutcome:
+    try:
+        from labmrt.analysis import emee  # type: ignore[attr-defined]
+    except ImportError as err:
+        raise LabmrtError(
+            Problem("EMEE", "the binary-outcome analyzer is not available in this installation")
+        ) from err
+    result = emee(
+        frame,
+        id="participant",
+        outcome=fit.outcome,
+        treatment_arm=fit.treatment_arm,
+        control_arms=fit.control_arms,
+        moderators=list(fit.moderators),
+        controls=list(fit.controls),
+        availability="available",
+        numerator_prob=fit.numerator_prob,
+    )
+    table = result.table.reset_index()
+    return AnalysisOutcome(choice, table, result.summary(), details=result.to_dict())
+
+
+def effect_curve(
+    frame: pd.DataFrame, choice: AnalysisChoice, table: pd.DataFrame
+) -> pd.DataFrame | None:
+    """Estimated effect against the one moderator, for the plot (no band without covariances)."""
+    if len(choice.moderators) != 1:
+        return None
+    name = choice.moderators[0]
+    values = pd.to_numeric(frame[name], errors="coerce").dropna()
+    if values.empty:
+        return None
+    rows = table.set_index("term")
+    if "(Intercept)" not in rows.index or name not in rows.index:
+        return None
+    b0, b1 = float(rows.loc["(Intercept)", "estimate"]), float(rows.loc[name, "estimate"])
+    uniq = np.unique(values.to_numpy(float))
+    xs = uniq if len(uniq) <= 3 else np.linspace(uniq.min(), uniq.max(), 50)
+    return pd.DataFrame({name: xs, "estimate": b0 + b1 * xs})
+
+
+def run_randomization_check(data: AnalysisData, choice: AnalysisChoice, draws: int, control):
+    """The re-draw check (worker thread); stops early when ``control`` is cancelled."""
+    from dataclasses import replace
+
+    from labmrt.analysis.robustness import design_from_table, randomization_test
+
+    frame = prepared_frame(data, choice)
+    choice_fit = replace(
+        choice,
+        moderators=expand_categorical(choice.moderators, frame),
+        controls=expand_categorical(choice.controls, frame),
+    )
+    design = design_from_table(frame, _spec(data, choice_fit))
+    return randomization_test(design, draws, seed=1, progress=control.progress)
+
+
+def save_effect_plot(outcome: AnalysisOutcome, path: Path) -> Path:
+    """The effect-by-moderator plot (or the effect terms with 95% CIs) as PNG or SVG.
+
+    Drawn with matplotlib rather than exported from the screen, so the file
+    looks the same whatever the window size and is true vector SVG.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+    ax.axhline(0, color="#999", lw=1, ls="--")
+    if outcome.curve is not None:
+        name = outcome.curve.columns[0]
+        x, y = outcome.curve[name], outcome.curve["estimate"]
+        ax.plot(x, y, color="#1565c0", lw=2, marker="o" if len(x) <= 3 else None)
+        ax.set_xlabel(name)
+        ax.set_title(f"Effect of {outcome.choice.contrast_label} by {name}", fontsize=10)
+    else:
+        t = outcome.table
+        est = t["estimate"].to_numpy(float)
+        lo, hi = t["ci_lower"].to_numpy(float), t["ci_upper"].to_numpy(float)
+        xs = np.arange(len(t))
+        ax.errorbar(xs, est, yerr=[est - lo, hi - est], fmt="o", color="#1565c0", capsize=4)
+        ax.set_xticks(xs, [str(v) for v in t["term"]])
+        ax.set_title(f"Effects of {outcome.choice.contrast_label} (95% CI)", fontsize=10)
+    ax.set_ylabel(f"effect on {outcome.choice.outcome}")
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- widgets
+def _checked(widget: QListWidget) -> tuple[str, ...]:
+    return tuple(
+        widget.item(i).data(Qt.UserRole)
+        for i in range(widget.count())
+        if widget.item(i).checkState() == Qt.Checked
+    )
+
+
+def _check_list(name: str) -> QListWidget:
+    widget = QListWidget()
+    widget.setObjectName(name)
+    widget.setMaximumHeight(120)
+    return widget
+
+
+def _fill(widget: QListWidget, names: list[str], describe) -> None:
+    widget.clear()
+    for name in names:
+        item = QListWidgetItem(name)
+        item.setData(Qt.UserRole, name)
+        item.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled)
+        item.setCheckState(Qt.Unchecked)
+        item.setToolTip(describe(name))
+        widget.addItem(item)
+
+
+def frame_to_table(widget: QTableWidget, frame: pd.DataFrame) -> None:
+    widget.clear()
+    widget.setRowCount(len(frame))
+    widget.setColumnCount(len(frame.columns))
+    widget.setHorizontalHeaderLabels([str(c) for c in frame.columns])
+    for r, row in enumerate(frame.itertuples(index=False)):
+        for c, value in enumerate(row):
+            if isinstance(value, float):
+                text = "" if math.isnan(value) else f"{value:.4g}"
+            else:
+                text = str(value)
+            item = QTableWidgetItem(text)
+            if isinstance(value, int | float):
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            widget.setItem(r, c, item)
+    widget.resizeColumnsToContents()
+
+
+class AnalysisWindow(QMainWindow):
+    """Open data, choose the analysis, run it, check it, save it."""
+
+    def __init__(self, folder: Path | None = None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("analysis_window")
+        self.setWindowTitle("labmrt: analysis")
+        self.resize(1300, 820)
+        self.setMinimumSize(960, 620)
+        self.data: AnalysisData | None = None
+        self.outcome: AnalysisOutcome | None = None
+        self.check_result = None
+        self._job: Job | None = None
+        self._check_job: Job | None = None
+
+        left = QWidget()
+        column = QVBoxLayout(left)
+        data_box = QGroupBox("Data")
+        data_layout = QVBoxLayout(data_box)
+        row = QHBoxLayout()
+        self.open_button = QPushButton("Open export or study folder…")
+        self.open_button.setObjectName("open_data")
+        self.open_button.clicked.connect(self._browse)
+        row.addWidget(self.open_button)
+        data_layout.addLayout(row)
+        self.data_label = QLabel("No data loaded.")
+        self.data_label.setObjectName("data_label")
+        self.data_label.setWordWrap(True)
+        data_layout.addWidget(self.data_label)
+        column.addWidget(data_box)
+
+        model_box = QGroupBox("Analysis")
+        form = QFormLayout(model_box)
+        self.method = QComboBox()
+        self.method.setObjectName("method")
+        for key, label in METHODS.items():
+            self.method.addItem(label, key)
+        self.outcome_combo = QComboBox()
+        self.outcome_combo.setObjectName("outcome")
+        self.contrast_combo = QComboBox()
+        self.contrast_combo.setObjectName("contrast")
+        self.moderators = _check_list("moderators")
+        self.controls = _check_list("controls")
+        self.numerator = QComboBox()
+        self.numerator.setObjectName("numerator_prob")
+        self.numerator.addItem("0.5 (as MRTAnalysis)", 0.5)
+        self.numerator.addItem("mean randomization probability", "mean")
+        form.addRow("Method", self.method)
+        form.addRow("Outcome", self.outcome_combo)
+        form.addRow("Contrast", self.contrast_combo)
+        form.addRow("Moderators", self.moderators)
+        form.addRow("Controls", self.controls)
+        form.addRow("Numerator probability", self.numerator)
+        self.run_button = QPushButton("Run analysis  (Ctrl+R)")
+        self.run_button.setObjectName("run_analysis")
+        self.run_button.setShortcut("Ctrl+R")
+        self.run_button.clicked.connect(self.run)
+        form.addRow(self.run_button)
+        column.addWidget(model_box)
+
+        check_box = QGroupBox("Randomization check")
+        check = QFormLayout(check_box)
+        self.draws = QSpinBox()
+        self.draws.setObjectName("draws")
+        self.draws.setRange(100, 100000)
+        self.draws.setSingleStep(500)
+        self.draws.setValue(5000)
+        check.addRow("Re-draws", self.draws)
+        row = QHBoxLayout()
+        self.check_button = QPushButton("Run check")
+        self.check_button.setObjectName("run_check")
+        self.check_button.clicked.connect(self.run_check)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancel_check")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_check)
+        row.addWidget(self.check_button)
+        row.addWidget(self.cancel_button)
+        check.addRow(row)
+        self.check_progress = QProgressBar()
+        self.check_progress.setObjectName("check_progress")
+        check.addRow(self.check_progress)
+        self.check_label = QLabel("")
+        self.check_label.setObjectName("check_label")
+        self.check_label.setWordWrap(True)
+        check.addRow(self.check_label)
+        column.addWidget(check_box)
+
+        row = QHBoxLayout()
+        self.sample_size_button = QPushButton("Sample size…")
+        self.sample_size_button.setObjectName("sample_size")
+        self.sample_size_button.clicked.connect(self.open_sample_size)
+        self.save_button = QPushButton("Save results…  (Ctrl+S)")
+        self.save_button.setObjectName("save_results")
+        self.save_button.setShortcut("Ctrl+S")
+        self.save_button.clicked.connect(self._save_dialog)
+        row.addWidget(self.sample_size_button)
+        row.addWidget(self.save_button)
+        column.addLayout(row)
+        column.addStretch(1)
+
+        right = QSplitter(Qt.Vertical)
+        results = QWidget()
+        results_box = QVBoxLayout(results)
+        results_box.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel("Run an analysis to see the effects.")
+        self.summary.setObjectName("analysis_summary")
+        self.summary.setWordWrap(True)
+        results_box.addWidget(self.summary)
+        self.table = QTableWidget()
+        self.table.setObjectName("effects_table")
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        results_box.addWidget(self.table)
+        right.addWidget(results)
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("effect_plot")
+        self.plot.setMinimumHeight(240)
+        self.plot.addLine(y=0, pen=pg.mkPen("#999", style=Qt.DashLine))
+        self.plot.setLabel("left", "effect")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        right.addWidget(self.plot)
+        self.details = QPlainTextEdit()
+        self.details.setObjectName("analysis_details")
+        self.details.setReadOnly(True)
+        self.details.setMaximumHeight(120)
+        right.addWidget(self.details)
+        right.setSizes([280, 360, 100])
+
+        central = QSplitter(Qt.Horizontal)
+        central.addWidget(left)
+        central.addWidget(right)
+        central.setStretchFactor(1, 1)
+        central.setSizes([420, 880])
+        self.setCentralWidget(central)
+        self._update_buttons()
+        if folder is not None:
+            self.open_folder(folder)
+
+    # ------------------------------------------------------------------ data
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export or study folder")
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path) -> Job:
+        self.data_label.setText(f"Loading {folder} …")
+        self.open_button.setEnabled(False)
+        job = run_in_background(
+            load_folder, folder, on_done=self.set_data, on_error=self._load_failed
+        )
+        job.ended.connect(lambda: self.open_button.setEnabled(True))
+        job.ended.connect(self._update_buttons)
+        self._job = job
+        return job
+
+    def _load_failed(self, message: str, details: str) -> None:
+        self.data_label.setText("No data loaded.")
+        show_error(self, "Cannot open the data", message, details)
+
+    def set_data(self, data: AnalysisData) -> None:
+        self.data = data
+        self.data_label.setText(f"{data.folder}\n{data.describe()}")
+        self.outcome_combo.clear()
+        for name in data.outcomes:
+            self.outcome_combo.addItem(name, name)
+            self.outcome_combo.setItemData(
+                self.outcome_combo.count() - 1, self._describe(name), Qt.ToolTipRole
+            )
+        self.contrast_combo.clear()
+        for label, arm, versus in data.contrasts():
+            self.contrast_combo.addItem(label, (arm, versus))
+        _fill(self.moderators, data.moderators, self._describe)
+        _fill(self.controls, data.controls, self._describe)
+        self._update_buttons()
+
+    def _describe(self, name: str) -> str:
+        if self.data is None:
+            return ""
+        col = self.data.columns.get(name, {})
+        unit = f" [{col['unit']}]" if col.get("unit") else ""
+        return f"{col.get('meaning', '')}{unit}"
+
+    # ------------------------------------------------------------------ analysis
+    def choice(self) -> AnalysisChoice:
+        if self.data is None:
+            raise LabmrtError(Problem("data", "no data loaded", "open an export first"))
+        if self.outcome_combo.currentData() is None:
+            raise LabmrtError(Problem("outcome", "the export has no outcome column"))
+        if self.contrast_combo.currentData() is None:
+            raise LabmrtError(Problem("contrast", "the export has fewer than two arms"))
+        arm, versus = self.contrast_combo.currentData()
+        numerator = self.numerator.currentData()
+        if numerator == "mean":
+            numerator = self._mean_probability(arm, versus)
+        return AnalysisChoice(
+            method=self.method.currentData(),
+            outcome=self.outcome_combo.currentData(),
+            treatment_arm=arm,
+            control_arms=(versus,) if versus else None,
+            moderators=_checked(self.moderators),
+            controls=_checked(self.controls),
+            numerator_prob=numerator,
+        )
+
+    def _mean_probability(self, arm: str, versus: str | None) -> float:
+        frame = self.data.frame
+        avail = frame[frame["available"] == 1]
+        p = avail[f"prob_{arm}"]
+        if versus:
+            p = p / (p + avail[f"prob_{versus}"])
+        return float(p.mean())
+
+    def run(self) -> Job | None:
+        try:
+            choice = self.choice()
+        except LabmrtError as err:
+            show_error(self, "Cannot run the analysis", err.message)
+            return None
+        self.run_button.setEnabled(False)
+        self.summary.setText("Running …")
+        job = run_in_background(
+            run_analysis, self.data, choice, on_done=self.show_outcome, on_error=self._run_failed
+        )
+        job.ended.connect(self._update_buttons)
+        self._job = job
+        return job
+
+    def _run_failed(self, message: str, details: str) -> None:
+        self.summary.setText("The analysis did not run.")
+        show_error(self, "The analysis did not run", message, details)
+
+    def show_outcome(self, outcome: AnalysisOutcome) -> None:
+        self.outcome = outcome
+        self.summary.setText(outcome.summary)
+        frame_to_table(self.table, outcome.table)
+        self.details.setPlainText(json.dumps(outcome.choice.to_dict(), indent=1))
+        self._plot(outcome)
+        self._update_buttons()
+
+    def _plot(self, outcome: AnalysisOutcome) -> None:
+        plot = self.plot
+        for item in list(plot.listDataItems()):
+            plot.removeItem(item)
+        for item in getattr(self, "_plot_items", []):
+            plot.removeItem(item)
+        self._plot_items = []
+        table = outcome.table
+        if outcome.curve is not None:
+            name = outcome.curve.columns[0]
+            plot.setTitle(f"Effect of {outcome.choice.contrast_label} by {name}", size="10pt")
+            plot.setLabel("bottom", name)
+            x = outcome.curve[name].to_numpy(float)
+            y = outcome.curve["estimate"].to_numpy(float)
+            symbol = "o" if len(x) <= 3 else None
+            plot.plot(x, y, pen=pg.mkPen("#1565c0", width=2), symbol=symbol, symbolBrush="#1565c0")
+            return
+        # No single moderator: each effect term with its 95% interval.
+        plot.setTitle(f"Effects of {outcome.choice.contrast_label} (95% CI)", size="10pt")
+        plot.setLabel("bottom", "term")
+        x = np.arange(len(table))
+        est = table["estimate"].to_numpy(float)
+        lo = table.get("ci_lower", pd.Series(est)).to_numpy(float)
+        hi = table.get("ci_upper", pd.Series(est)).to_numpy(float)
+        bars = pg.ErrorBarItem(x=x, y=est, top=hi - est, bottom=est - lo, beam=0.2)
+        plot.addItem(bars)
+        self._plot_items.append(bars)
+        plot.plot(x, est, pen=None, symbol="o", symbolBrush="#1565c0")
+        axis = plot.getAxis("bottom")
+        axis.setTicks([[(i, str(t)) for i, t in enumerate(table["term"])]])
+
+    # ------------------------------------------------------------------ randomization check
+    def run_check(self) -> Job | None:
+        try:
+            choice = self.choice()
+        except LabmrtError as err:
+            show_error(self, "Cannot run the check", err.message)
+            return None
+        self.check_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.check_progress.setRange(0, self.draws.value())
+        self.check_progress.setValue(0)
+        self.check_label.setText("Re-drawing the treatment …")
+        job = run_in_background(
+            run_randomization_check,
+            self.data,
+            choice,
+            self.draws.value(),
+            with_control=True,
+            on_done=self._check_done,
+            on_error=self._check_failed,
+            on_progress=self._check_progress,
+        )
+        job.ended.connect(self._check_ended)
+        self._check_job = job
+        return job
+
+    def cancel_check(self) -> None:
+        if self._check_job is not None:
+            self._check_job.cancel()
+            self.check_label.setText("Cancelling …")
+
+    def _check_progress(self, done: int, total: int) -> None:
+        self.check_progress.setRange(0, total)
+        self.check_progress.setValue(done)
+
+    def _check_done(self, result) -> None:
+        self.check_result = result
+        lines = []
+        for term in result.terms:
+            lines.append(
+                f"{term.name}: randomization p = {term.randomization_p:.4f}; "
+                f"{100 * term.share_significant:.1f}% of re-drawn fits significant"
+            )
+        state = "cancelled after" if result.cancelled else "done:"
+        self.check_label.setText(
+            f"{state} {result.draws_done} re-draws in {result.seconds:.1f} s\n" + "\n".join(lines)
+        )
+
+    def _check_failed(self, message: str, details: str) -> None:
+        self.check_label.setText("The check did not run.")
+        show_error(self, "The randomization check did not run", message, details)
+
+    def _check_ended(self) -> None:
+        self.check_button.setEnabled(self.data is not None)
+        self.cancel_button.setEnabled(False)
+
+    # ------------------------------------------------------------------ sample size, saving
+    def open_sample_size(self) -> SampleSizeDialog:
+        dialog = SampleSizeDialog(self)
+        dialog.open()
+        self._sample_size = dialog
+        return dialog
+
+    def _save_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save results into")
+        if folder:
+            self.save_results(Path(folder))
+
+    def save_results(self, folder: Path) -> dict[str, Path]:
+        """Write effects.csv, analysis.json, effect_plot.png/.svg and report.html."""
+        if self.outcome is None:
+            show_error(self, "Nothing to save", "Run an analysis first.")
+            return {}
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            written = {"csv": folder / "effects.csv", "json": folder / "analysis.json"}
+            self.outcome.table.to_csv(written["csv"], index=False)
+            payload = self.outcome.to_dict()
+            if self.check_result is not None:
+                payload["randomization_check"] = self.check_result.to_dict()
+            written["json"].write_text(json.dumps(payload, indent=2, default=str), "utf-8")
+            written["png"] = save_effect_plot(self.outcome, folder / "effect_plot.png")
+            written["svg"] = save_effect_plot(self.outcome, folder / "effect_plot.svg")
+            written["html"] = folder / "report.html"
+            written["html"].write_text(self.report_html(), "utf-8")
+        except OSError as err:
+            show_error(self, "Could not save", f"{folder}: {err.strerror or err}")
+            return {}
+        self.statusBar().showMessage(f"Saved {len(written)} files to {folder}")
+        return written
+
+    def report_html(self) -> str:
+        o = self.outcome
+        assert o is not None
+        rows = o.choice.to_dict()
+        meta = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in rows.items()
+        )
+        check = ""
+        if self.check_result is not None:
+            check = (
+                "<h2>Randomization check</h2><pre>"
+                + html.escape(self.check_label.text())
+                + "</pre>"
+            )
+        data = html.escape(self.data.describe()) if self.data else ""
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><title>labmrt analysis</title>"
+            "<style>body{font-family:sans-serif;max-width:900px;margin:2em auto}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
+            "text-align:right}th{text-align:left}</style></head><body>"
+            f"<h1>Causal excursion effect: {html.escape(o.choice.contrast_label)}</h1>"
+            f"<p>{data}</p><p>{html.escape(o.summary)}</p>"
+            f"<h2>Analysis</h2><table>{meta}</table>"
+            f"<h2>Effects</h2>{o.table.to_html(index=False, float_format=lambda v: f'{v:.4g}')}"
+            f"<h2>Plot</h2><img src='effect_plot.svg' alt='effect plot' width='800'>"
+            f"{check}</body></html>"
+        )
+
+    def _update_buttons(self) -> None:
+        has = self.data is not None
+        running = self._job is not None and self._job.running
+        self.run_button.setEnabled(has and not running)
+        checking = self._check_job is not None and self._check_job.running
+        self.check_button.setEnabled(has and not checking)
+        self.save_button.setEnabled(self.outcome is not None)
