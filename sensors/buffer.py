@@ -224,11 +224,12 @@ class StreamBuffer:
 
         return unsubscribe
 
-    def connect(self, timeout: float = 2.0, acquisition_delay: float | None = 0.02) -> StreamBuffer:
+    def connect(self, timeout: float = 2.0, acquisition_delay: float | None = 0.1) -> StreamBuffer:
         """Open the inlet and start acquiring.
 
         ``acquisition_delay`` is the longest the thread waits for a sample
-        before checking for loss and stop requests; ``None`` starts no thread
+        before checking for loss and stop requests (a chunk is taken the moment
+        it arrives, so this does not add latency); ``None`` starts no thread
         and leaves acquisition to explicit :meth:`acquire` calls (deterministic
         tests). Never raises for stream trouble: an unusable stream ends in
         state ``invalid``, an unreachable one in ``lost`` (and is retried).
@@ -323,7 +324,7 @@ class StreamBuffer:
 
     # ------------------------------------------------------------------ acquisition
     def _run(self) -> None:
-        wait = self._poll_s or 0.02
+        wait = self._poll_s or 0.1
         while not self._stop.is_set():
             try:
                 got = self._step(wait=wait)
