@@ -81,3 +81,37 @@ class VirtualClock:
 
     def sleep_until(self, t: float, wake: threading.Event | None = None) -> bool:
         return self.wait(t - self._t, wake)
+
+
+class ScaledClock:
+    """Session time running ``scale`` times faster than real time (paced simulations).
+
+    ``now()`` starts at ``start`` and advances ``scale`` seconds per real
+    second, and waits really sleep (``seconds / scale``), so other processes
+    see a session that progresses, can be interrupted, and can be killed at
+    any moment, yet a 40-minute session takes seconds.
+    """
+
+    def __init__(self, scale: float, start: float | None = None):
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.scale = float(scale)
+        self._m0 = time.monotonic()
+        if start is None:
+            from pylsl import local_clock
+
+            start = float(local_clock())
+        self._t0 = float(start)
+
+    def now(self) -> float:
+        return self._t0 + (time.monotonic() - self._m0) * self.scale
+
+    def wait(self, seconds: float, wake: threading.Event | None = None) -> bool:
+        real = max(0.0, seconds) / self.scale
+        if wake is None:
+            time.sleep(real)
+            return False
+        return wake.wait(real)
+
+    def sleep_until(self, t: float, wake: threading.Event | None = None) -> bool:
+        return self.wait(t - self.now(), wake)
