@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from labmrt.analysis.design import Design, build_design, effect_block, wcls_weight
 from labmrt.errors import LabmrtError, Problem
 
 Method = Literal["redraw", "shuffle"]
@@ -697,139 +698,156 @@ class AnalysisSpec:
     estimator: Literal["wcls", "emee"] = "wcls"
 
 
-def _columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> np.ndarray:
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        raise LabmrtError(
-            Problem(
-                what,
-                f"column(s) {', '.join(missing)} not in the data",
-                f"choose from: {', '.join(map(str, frame.columns[:30]))}",
-            )
-        )
-    parts = [np.ones((len(frame), 1))]
-    for c in names:
-        col = pd.to_numeric(frame[c], errors="coerce")
-        if col.isna().any():
-            raise LabmrtError(
-                Problem(f"{what} {c}", f"{int(col.isna().sum())} values are missing or not numbers")
-            )
-        parts.append(col.to_numpy(float)[:, None])
-    return np.hstack(parts)
+def arm_design(
+    design: Design,
+    *,
+    estimator: Literal["wcls", "emee"] = "wcls",
+    arm_names: Sequence[str] | None = None,
+    arm_probs: np.ndarray | None = None,
+    observed_arm: np.ndarray | None = None,
+    treatment_arm: str | None = None,
+    control_arms: Sequence[str] | None = None,
+    small_sample: bool | None = None,
+    label: str = "",
+) -> ArmDesign:
+    """The analyzer's :class:`~labmrt.analysis.design.Design` as a function of the drawn arm.
 
-
-def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
-    """Build the arm-indexed WCLS design (MRTAnalysis ``wcls()`` conventions) from a table."""
-    if spec.outcome not in frame.columns:
-        raise LabmrtError(Problem("outcome", f"column {spec.outcome!r} not in the data"))
-    if spec.participant not in frame.columns:
-        raise LabmrtError(Problem("participant", f"column {spec.participant!r} not in the data"))
-    frame = frame.sort_values(spec.participant, kind="stable").reset_index(drop=True)
-    n = len(frame)
-    if spec.availability is None:
-        avail = np.ones(n, dtype=bool)
-    else:
-        if spec.availability not in frame.columns:
-            raise LabmrtError(Problem("availability", f"column {spec.availability!r} not found"))
-        avail = pd.to_numeric(frame[spec.availability], errors="coerce").fillna(0).to_numpy() == 1
-
-    if spec.arm is not None:
-        arms = [c.removeprefix("prob_") for c in frame.columns if c.startswith("prob_")]
-        if spec.treatment_arm not in arms:
-            raise LabmrtError(
-                Problem(
-                    "treatment arm",
-                    f"{spec.treatment_arm!r} has no prob_ column",
-                    f"arms with probabilities: {', '.join(arms)}",
-                )
-            )
-        probs = frame[[f"prob_{a}" for a in arms]].to_numpy(float)
-        recorded = frame[spec.arm].astype("string")
-        observed = np.zeros(n, dtype=np.int64)
-        for j, a in enumerate(arms):
-            observed[(recorded == a).fillna(False).to_numpy()] = j
-        bad = avail & ~recorded.isin(arms).fillna(False).to_numpy()
-        if bad.any():
-            raise LabmrtError(
-                Problem("arm", f"{int(bad.sum())} available rows have an arm without prob_ column")
-            )
-        controls_set = (
-            set(spec.control_arms)
-            if spec.control_arms is not None
-            else {a for a in arms if a != spec.treatment_arm}
-        )
-        t = arms.index(spec.treatment_arm)
-        ctrl_idx = [arms.index(a) for a in controls_set]
-        p_t = probs[:, t]
-        p_pair = p_t + probs[:, ctrl_idx].sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p1 = np.where(p_pair > 0, p_t / p_pair, np.nan)
-        a_of_arm = np.array([1.0 if j == t else 0.0 for j in range(len(arms))])
-        included = np.array([j == t or j in ctrl_idx for j in range(len(arms))])
-    else:
-        if spec.treatment is None or spec.treatment not in frame.columns:
-            raise LabmrtError(Problem("treatment", f"column {spec.treatment!r} not in the data"))
-        arms = ["0", "1"]
-        observed = pd.to_numeric(frame[spec.treatment], errors="coerce").fillna(0)
-        observed = observed.to_numpy().astype(np.int64)
-        if isinstance(spec.prob, str):
-            p1 = pd.to_numeric(frame[spec.prob], errors="coerce").to_numpy(float)
-        else:
-            p1 = np.full(n, float(spec.prob))
-        probs = np.column_stack([1 - p1, p1])
+    Binary data (no ``arm_probs``): arm 1 = treated with the design's
+    probability. Multi-arm data: ``arm_probs`` (rows in design order, one
+    column per arm of ``arm_names``) and ``observed_arm`` (arm index per row);
+    the contrast is ``treatment_arm`` vs ``control_arms`` (default every other
+    arm) with the probability ``P(treatment | treatment or control arm)``, and
+    a row drawn to an arm outside the contrast gets weight 0.
+    """
+    q = design.g.shape[1]
+    n = design.n_rows
+    used = design.used
+    num = design.num_prob
+    if arm_probs is None:
+        names = ["0", "1"]
+        probs = np.column_stack([1 - design.prob, design.prob])
+        observed = design.a.astype(np.int64)
         a_of_arm = np.array([0.0, 1.0])
         included = np.array([True, True])
-
-    bad = avail & ~((p1 > 0) & (p1 < 1))
-    if bad.any():
-        raise LabmrtError(
-            Problem(
-                "randomization probability",
-                f"{int(bad.sum())} available rows have a probability outside (0, 1)",
-                "check the recorded probabilities",
-            )
+        p_cond = design.prob
+    else:
+        names = list(arm_names or [])
+        probs = np.asarray(arm_probs, dtype=float)
+        observed = np.asarray(observed_arm, dtype=np.int64)
+        t = names.index(treatment_arm)
+        ctrl = (
+            [names.index(c) for c in control_arms]
+            if control_arms
+            else [j for j in range(len(names)) if j != t]
         )
-    y = pd.to_numeric(frame[spec.outcome], errors="coerce").to_numpy(float)
-    if np.isnan(y[avail]).any():
-        raise LabmrtError(
-            Problem(
-                f"outcome {spec.outcome}",
-                f"{int(np.isnan(y[avail]).sum())} available rows have no outcome",
-                "drop them with --subset or fill them in the export",
+        a_of_arm = np.array([1.0 if j == t else 0.0 for j in range(len(names))])
+        included = np.array([j == t or j in ctrl for j in range(len(names))])
+        pair = probs[:, t] + probs[:, ctrl].sum(axis=1)
+        p_cond = np.where(used & (pair > 0), probs[:, t] / np.where(pair > 0, pair, 1), 0.5)
+        bad = used & ~((p_cond > 0) & (p_cond < 1))
+        if bad.any():
+            raise LabmrtError(
+                Problem(
+                    f"contrast {treatment_arm} vs {', '.join(names[j] for j in ctrl)}",
+                    f"{int(bad.sum())} available rows give the contrast a probability of 0 or 1",
+                    "check the recorded prob_<arm> columns",
+                )
             )
-        )
-    y = np.where(np.isnan(y), 0.0, y)
-    g = _columns(frame, spec.controls, "control")
-    s = _columns(frame, spec.moderators, "moderator")
-    pt = float(spec.numerator_prob)
-    n_arms = len(arms)
-    k = g.shape[1] + s.shape[1]
-    x_by_arm = np.empty((n_arms, n, k))
-    w_by_arm = np.empty((n_arms, n))
-    p1s = np.where(np.isnan(p1), 0.5, p1)
-    for j in range(n_arms):
-        a = a_of_arm[j]
-        x_by_arm[j, :, : g.shape[1]] = g
-        x_by_arm[j, :, g.shape[1] :] = (a - pt) * s
-        w = (pt / p1s) if a == 1 else ((1 - pt) / (1 - p1s))
-        w_by_arm[j] = np.where(avail & included[j], w, 0.0)
-    names = ["(Intercept)", *spec.controls, "(Intercept)", *spec.moderators]
+    k = q + design.s.shape[1]
+    x_by_arm = np.empty((len(names), n, k))
+    w_by_arm = np.empty((len(names), n))
+    for j in range(len(names)):
+        a = np.full(n, a_of_arm[j])
+        x_by_arm[j, :, :q] = design.g
+        x_by_arm[j, :, q:] = effect_block(a, num, design.s)
+        w_by_arm[j] = wcls_weight(a, p_cond, num, used & included[j])
     return ArmDesign(
-        y=y,
-        cluster=frame[spec.participant].to_numpy(),
+        y=design.y,
+        cluster=np.repeat(np.arange(design.n_participants), design.sizes),
         x_by_arm=x_by_arm,
         w_by_arm=w_by_arm,
         probs=probs,
         observed=observed,
-        randomized=avail,
-        names=names,
-        effect_index=list(range(g.shape[1], k)),
-        arms=arms,
-        label=spec.outcome,
-        estimator=spec.estimator,
+        randomized=used,
+        names=[*design.control_names, *design.effect_names],
+        effect_index=list(range(q, k)),
+        arms=names,
+        small_sample=small_sample,
+        label=label,
+        estimator=estimator,
         a_of_arm=a_of_arm,
-        moderators=s,
-        numerator=np.full(n, pt),
+        moderators=design.s,
+        numerator=num,
+    )
+
+
+def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
+    """Build the analysis with the analyzer's design code, indexed by the drawn arm."""
+    common = dict(
+        id=spec.participant,
+        outcome=spec.outcome,
+        moderators=spec.moderators,
+        controls=spec.controls,
+        availability=spec.availability,
+        numerator_prob=spec.numerator_prob,
+        binary_outcome=spec.estimator == "emee",
+    )
+    if spec.arm is None:
+        if spec.treatment is None:
+            raise LabmrtError(Problem("treatment", "not given", "name the 0/1 treatment column"))
+        design = build_design(frame, treatment=spec.treatment, rand_prob=spec.prob, **common)
+        return arm_design(design, estimator=spec.estimator, label=spec.outcome)
+    arms = [c.removeprefix("prob_") for c in frame.columns if c.startswith("prob_")]
+    if spec.arm not in frame.columns:
+        raise LabmrtError(Problem("arm", f"column {spec.arm!r} not in the data"))
+    unknown = [a for a in (spec.treatment_arm, *(spec.control_arms or ())) if a not in arms]
+    if unknown:
+        raise LabmrtError(
+            Problem(
+                "contrast",
+                f"{', '.join(map(repr, unknown))} has no prob_ column",
+                f"arms with probabilities: {', '.join(arms) or 'none'}",
+            )
+        )
+    recorded = frame[spec.arm].astype("string")
+    observed = np.full(len(frame), -1, dtype=np.int64)
+    for j, a in enumerate(arms):
+        observed[(recorded == a).fillna(False).to_numpy()] = j
+    probs = frame[[f"prob_{a}" for a in arms]].to_numpy(float)
+    t = arms.index(spec.treatment_arm)
+    ctrl = (
+        [arms.index(c) for c in spec.control_arms]
+        if spec.control_arms
+        else [j for j in range(len(arms)) if j != t]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_cond = probs[:, t] / (probs[:, t] + probs[:, ctrl].sum(axis=1))
+    design = build_design(
+        frame,
+        treatment=(observed == t).astype(float),
+        rand_prob=p_cond,
+        labels={"treatment": spec.treatment_arm, "rand_prob": f"prob_{spec.treatment_arm}"},
+        **common,
+    )
+    order = design.row_order
+    bad = design.used & (observed[order] < 0)
+    if bad.any():
+        raise LabmrtError(
+            Problem(
+                f"arm {spec.arm!r}",
+                f"{int(bad.sum())} available rows have no arm with a prob_ column",
+                "check the export",
+            )
+        )
+    return arm_design(
+        design,
+        estimator=spec.estimator,
+        arm_names=arms,
+        arm_probs=probs[order],
+        observed_arm=np.maximum(observed[order], 0),
+        treatment_arm=spec.treatment_arm,
+        control_arms=spec.control_arms,
+        label=spec.outcome,
     )
 
 
