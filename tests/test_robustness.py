@@ -245,7 +245,7 @@ def test_cli_json_and_table(tmp_path, capsys):
         (["--subset", "task_index > 1000"], "selects no rows"),
         (["--outcome-alt", "nope"], "not in the data: outcome 'nope'"),
         (["--controls", "missing_col"], "not in the data: control 'missing_col'"),
-        (["--contrast", "shout"], "'shout' has no prob_ column"),
+        (["--contrast", "shout:neutral"], "arm 'shout' has no prob_shout column"),
         (["--draws", "-1"], "--draws: must be 0 or more"),
         (["--numerator-prob", "1.5"], "--numerator-prob: must lie strictly between 0 and 1"),
     ],

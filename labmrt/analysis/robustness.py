@@ -734,21 +734,17 @@ def arm_design(
         names = list(arm_names or [])
         probs = np.asarray(arm_probs, dtype=float)
         observed = np.asarray(observed_arm, dtype=np.int64)
-        t = names.index(treatment_arm)
-        ctrl = (
-            [names.index(c) for c in control_arms]
-            if control_arms
-            else [j for j in range(len(names)) if j != t]
-        )
-        a_of_arm = np.array([1.0 if j == t else 0.0 for j in range(len(names))])
-        included = np.array([j == t or j in ctrl for j in range(len(names))])
-        pair = probs[:, t] + probs[:, ctrl].sum(axis=1)
-        p_cond = np.where(used & (pair > 0), probs[:, t] / np.where(pair > 0, pair, 1), 0.5)
+        t, ctrl = _contrast_index(names, treatment_arm, control_arms)
+        a_of_arm = np.array([1.0 if j in t else 0.0 for j in range(len(names))])
+        included = np.array([j in t or j in ctrl for j in range(len(names))])
+        p_t = probs[:, t].sum(axis=1)
+        pair = p_t + probs[:, ctrl].sum(axis=1)
+        p_cond = np.where(used & (pair > 0), p_t / np.where(pair > 0, pair, 1), 0.5)
         bad = used & ~((p_cond > 0) & (p_cond < 1))
         if bad.any():
             raise LabmrtError(
                 Problem(
-                    f"contrast {treatment_arm} vs {', '.join(names[j] for j in ctrl)}",
+                    f"contrast {treatment_arm} vs {'+'.join(names[j] for j in ctrl)}",
                     f"{int(bad.sum())} available rows give the contrast a probability of 0 or 1",
                     "check the recorded prob_<arm> columns",
                 )
@@ -781,6 +777,21 @@ def arm_design(
     )
 
 
+def _contrast_index(
+    names: Sequence[str], treatment_arm: str | None, control_arms: Sequence[str] | None
+) -> tuple[list[int], list[int]]:
+    """Indices of the treated arms (``a+b`` names several) and of the comparison arms.
+
+    Without ``control_arms`` the comparison is every other arm ("vs rest").
+    """
+    treated = [names.index(a) for a in str(treatment_arm).split("+")]
+    if control_arms:
+        ctrl = [names.index(c) for c in control_arms]
+    else:
+        ctrl = [j for j in range(len(names)) if j not in treated]
+    return treated, ctrl
+
+
 def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
     """Build the analysis with the analyzer's design code, indexed by the drawn arm."""
     common = dict(
@@ -800,7 +811,8 @@ def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
     arms = [c.removeprefix("prob_") for c in frame.columns if c.startswith("prob_")]
     if spec.arm not in frame.columns:
         raise LabmrtError(Problem("arm", f"column {spec.arm!r} not in the data"))
-    unknown = [a for a in (spec.treatment_arm, *(spec.control_arms or ())) if a not in arms]
+    treated = str(spec.treatment_arm or "").split("+")
+    unknown = [a for a in (*treated, *(spec.control_arms or ())) if a not in arms]
     if unknown:
         raise LabmrtError(
             Problem(
@@ -814,17 +826,13 @@ def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
     for j, a in enumerate(arms):
         observed[(recorded == a).fillna(False).to_numpy()] = j
     probs = frame[[f"prob_{a}" for a in arms]].to_numpy(float)
-    t = arms.index(spec.treatment_arm)
-    ctrl = (
-        [arms.index(c) for c in spec.control_arms]
-        if spec.control_arms
-        else [j for j in range(len(arms)) if j != t]
-    )
+    t, ctrl = _contrast_index(arms, spec.treatment_arm, spec.control_arms)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_cond = probs[:, t] / (probs[:, t] + probs[:, ctrl].sum(axis=1))
+        p_t = probs[:, t].sum(axis=1)
+        p_cond = p_t / (p_t + probs[:, ctrl].sum(axis=1))
     design = build_design(
         frame,
-        treatment=(observed == t).astype(float),
+        treatment=np.isin(observed, t).astype(float),
         rand_prob=p_cond,
         labels={"treatment": spec.treatment_arm, "rand_prob": f"prob_{spec.treatment_arm}"},
         **common,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 EPILOG = """\
 examples:
-  labmrt robustness export/ --outcome help_log_s --contrast loss:neutral \\
+  labmrt robustness export/ --outcome help_log_s --contrast loss-vs-baseline \\
       --moderators aroused --controls prior_help_log_s --draws 5000 --seed 1
   labmrt robustness data.csv --id userid --outcome logstep_30min --treatment intervention \\
       --prob rand_prob --availability avail --controls logstep_pre30min \\
@@ -38,9 +38,10 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--arm", default="arm", help="arm column of multi-arm data (arm)")
     g.add_argument(
         "--contrast",
-        metavar="ARM[:CONTROL,...]",
-        help="treatment arm vs the listed arms (default: vs every other arm)",
+        metavar="T-vs-C",
+        help="arm contrast of multi-arm data, e.g. loss-vs-baseline, loss:neutral, gain-vs-rest",
     )
+    g.add_argument("--baseline", metavar="ARM", help="the baseline arm (else from the codebook)")
     g.add_argument("--moderators", nargs="*", default=[], metavar="COL", help="effect moderators")
     g.add_argument("--controls", nargs="*", default=[], metavar="COL", help="control variables")
     g.add_argument(
@@ -158,14 +159,21 @@ def spec_from_args(args, frame):
             Problem(
                 "treatment",
                 "not given",
-                "give --treatment COL --prob P, or --contrast ARM[:CONTROL,...] for multi-arm data",
+                "give --treatment COL --prob P, or --contrast T-vs-C for multi-arm data",
             )
         )
     if args.arm not in frame.columns:
         raise LabmrtError(Problem("--arm", f"column {args.arm!r} not in the data"))
-    arm, _, controls = args.contrast.partition(":")
-    control_arms = tuple(c for c in controls.split(",") if c) or None
-    return AnalysisSpec(arm=args.arm, treatment_arm=arm, control_arms=control_arms, **common)
+    from labmrt.analysis.contrasts import arms_of, parse_contrast, resolve_baseline
+
+    baseline = resolve_baseline(frame, args.baseline, args.data)
+    contrast = parse_contrast(args.contrast, arms_of(frame), baseline)
+    return AnalysisSpec(
+        arm=args.arm,
+        treatment_arm="+".join(contrast.treated),
+        control_arms=tuple(contrast.control),
+        **common,
+    )
 
 
 class ProgressBar:
