@@ -1,1 +1,21 @@
-"""Analysis of MRT data: WCLS/EMEE causal excursion effects, robustness checks, sample size."""
+"""Causal excursion effects of micro-randomized trials (WCLS, EMEE), as MRTAnalysis computes them.
+
+Public entry points: :func:`wcls`, :func:`emee`, :func:`fit_analysis` and
+:func:`read_table`; the result object is :class:`EffectResult`. The pieces
+(``design``, ``wcls.fit_design``, ``sandwich``) are importable on their own
+for re-use with re-drawn treatments.
+"""
+
+from labmrt.analysis.api import emee, read_table, wcls
+from labmrt.analysis.results import EffectResult
+from labmrt.analysis.spec import AnalysisPlan, fit_analysis, load_plan
+
+__all__ = [
+    "AnalysisPlan",
+    "EffectResult",
+    "emee",
+    "fit_analysis",
+    "load_plan",
+    "read_table",
+    "wcls",
+]

@@ -1,0 +1,546 @@
+"""The WCLS design of an MRT table: which rows count, the columns, the weights.
+
+The design is built once and kept apart from the solve so that other parts
+(the randomization re-draw check, the coverage simulation) can re-use it with
+another treatment vector through :meth:`Design.with_treatment`, which rebuilds
+only the effect block and the weights.
+
+Conventions (Boruvka et al. 2018; MRTAnalysis ``wcls()``):
+
+- design row ``[g_t, (A_t - p~_t) S_t]``: the control (working-model) block
+  first, then the effect block; both have an intercept;
+- weight ``I_t (p~_t / p_t)^A_t ((1 - p~_t) / (1 - p_t))^(1 - A_t)``;
+- a row is *used* when it carries weight: available, and not excluded by a
+  contrast, the per-protocol restriction or a missing delayed outcome. Unused
+  rows stay in the design with weight 0 (their values are zeroed so that a
+  NaN there cannot leak into a sum), exactly as the reference package keeps
+  unavailable rows with weight 0.
+
+Categorical moderators and controls are dummy-coded as R's ``model.matrix``
+does with treatment contrasts: the first level is the reference, and a dummy
+is named column name + level, e.g. ``affect_statearoused`` (R style, not
+patsy's ``affect_state[T.aroused]``). Levels are taken from the used rows, in
+the order of a pandas ``Categorical``'s categories, otherwise sorted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from labmrt.errors import LabmrtError, Problem
+
+# How many offending rows an error message lists before summarizing.
+_SHOW_ROWS = 5
+
+ColumnOrValue = str | float | int | np.ndarray | None
+
+
+@dataclass
+class Design:
+    """A WCLS design: arrays sorted by participant (then decision point).
+
+    ``starts[i]`` is the first row of participant ``participants[i]``.
+    ``row_order[r]`` is the position in the input table of design row ``r``.
+    """
+
+    y: np.ndarray
+    g: np.ndarray
+    s: np.ndarray
+    a: np.ndarray
+    prob: np.ndarray
+    num_prob: np.ndarray
+    used: np.ndarray
+    starts: np.ndarray
+    participants: np.ndarray
+    control_names: list[str]
+    effect_names: list[str]
+    treatment_label: str
+    row_order: np.ndarray
+    decision_points: np.ndarray | None = None
+    factor_levels: dict[str, list] = field(default_factory=dict)
+    term_sources: dict[str, tuple[str, object]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    row_labels: RowLabels | None = field(default=None, repr=False)
+    x: np.ndarray = field(init=False, repr=False)
+    w: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.x = np.hstack([self.g, effect_block(self.a, self.num_prob, self.s)])
+        self.w = wcls_weight(self.a, self.prob, self.num_prob, self.used)
+
+    # ---- sizes
+    @property
+    def n_rows(self) -> int:
+        return int(self.y.size)
+
+    @property
+    def q(self) -> int:
+        """Columns of the control block (intercept included)."""
+        return self.g.shape[1]
+
+    @property
+    def p(self) -> int:
+        """Columns of the effect block (intercept included)."""
+        return self.s.shape[1]
+
+    @property
+    def k(self) -> int:
+        return self.q + self.p
+
+    @property
+    def n_participants(self) -> int:
+        return int(self.starts.size)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(np.r_[self.starts, self.n_rows])
+
+    @property
+    def cluster(self) -> np.ndarray:
+        """Participant code (0..N-1) of every row."""
+        return np.repeat(np.arange(self.n_participants), self.sizes)
+
+    @property
+    def n_effective(self) -> int:
+        """Participants with at least one non-zero weight (MRTAnalysis ``cluster.number``)."""
+        return int(np.count_nonzero(np.add.reduceat(self.w != 0, self.starts)))
+
+    @property
+    def n_used(self) -> int:
+        return int(np.count_nonzero(self.w))
+
+    @property
+    def design_names(self) -> list[str]:
+        """Column names as R's ``model.matrix`` writes them for the reference call."""
+        t = self.treatment_label
+        effects = [t if n == "(Intercept)" else f"{n}:{t}" for n in self.effect_names]
+        return [*self.control_names, *effects]
+
+    def with_treatment(self, a: np.ndarray) -> Design:
+        """The same design with another 0/1 treatment vector (design row order).
+
+        Only the effect block and the weights change; the probabilities, the
+        numerator probability and the used rows are kept. This is what a
+        re-drawn treatment in a randomization check needs.
+        """
+        return replace(self, a=np.asarray(a, dtype=float))
+
+
+def wcls_weight(a: np.ndarray, prob: np.ndarray, num_prob: np.ndarray, used: np.ndarray):
+    """``I_t (p~/p)^A ((1-p~)/(1-p))^(1-A)``; 0 on unused rows."""
+    w = np.where(a == 1, num_prob / prob, (1.0 - num_prob) / (1.0 - prob))
+    return np.where(used, w, 0.0)
+
+
+def effect_block(a: np.ndarray, num_prob: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``(A_t - p~_t) S_t``: the effect columns of the design."""
+    return (a - num_prob)[:, None] * s
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def missing_columns_error(frame: pd.DataFrame, missing: Sequence[str], what: str) -> LabmrtError:
+    names = ", ".join(map(str, frame.columns))
+    return LabmrtError(
+        Problem(
+            what,
+            f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"not in the data",
+            f"available columns: {names}",
+        )
+    )
+
+
+def require_columns(frame: pd.DataFrame, names: dict[str, str]) -> None:
+    """``names``: column -> role. One error listing every missing column and what is there."""
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        roles = ", ".join(f"{names[c]} {c!r}" for c in missing)
+        names_there = ", ".join(map(str, frame.columns))
+        raise LabmrtError(
+            Problem(
+                "columns",
+                f"not in the data: {roles}",
+                f"available columns: {names_there}",
+            )
+        )
+
+
+def describe_rows(bad: np.ndarray, where: RowLabels) -> str:
+    """``row 12 (participant 3, decision point 7), ...`` for the first few flagged rows."""
+    idx = np.flatnonzero(bad)
+    parts = [where.label(i) for i in idx[:_SHOW_ROWS]]
+    more = f" and {idx.size - _SHOW_ROWS} more" if idx.size > _SHOW_ROWS else ""
+    return ", ".join(parts) + more
+
+
+@dataclass
+class RowLabels:
+    """Turns a design row into the row number of the input table plus its keys."""
+
+    row_order: np.ndarray
+    ids: np.ndarray
+    decision_points: np.ndarray | None
+
+    def label(self, r: int) -> str:
+        text = f"row {int(self.row_order[r]) + 1} (participant {self.ids[r]}"
+        if self.decision_points is not None:
+            text += f", decision point {self.decision_points[r]}"
+        return text + ")"
+
+
+def _numeric(values, name: str, role: str) -> np.ndarray:
+    """A float array; text that is not a number is an error naming the column."""
+    if isinstance(values, pd.Series):
+        if values.dtype == bool or pd.api.types.is_bool_dtype(values):
+            return values.astype(float).to_numpy()
+        if pd.api.types.is_numeric_dtype(values):
+            return values.to_numpy(dtype=float, na_value=np.nan)
+        conv = pd.to_numeric(values, errors="coerce")
+        bad = conv.isna() & values.notna() & (values.astype("string").str.strip() != "")
+        if bad.any():
+            examples = ", ".join(map(repr, values[bad].unique()[:3]))
+            raise LabmrtError(
+                Problem(
+                    f"{role} {name!r}",
+                    f"is not numeric (values such as {examples})",
+                    "choose a numeric column, or give a categorical one as moderator/control",
+                )
+            )
+        return conv.to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(values, dtype=float)
+
+
+def _value(frame: pd.DataFrame, spec: ColumnOrValue, n: int, name: str) -> tuple[np.ndarray, str]:
+    """A per-row float array from a column name, a number or an array; plus its label."""
+    if isinstance(spec, str):
+        return _numeric(frame[spec], spec, name), spec
+    if isinstance(spec, np.ndarray | pd.Series):
+        arr = np.asarray(spec, dtype=float)
+        if arr.shape != (n,):
+            raise LabmrtError(Problem(name, f"has {arr.size} values for {n} rows"))
+        return arr, name
+    if isinstance(spec, bool) or not isinstance(spec, int | float | np.floating | np.integer):
+        raise LabmrtError(
+            Problem(name, f"must be a column name or a number, got {spec!r}", "e.g. 0.5")
+        )
+    return np.full(n, float(spec)), repr(float(spec)) if spec != int(spec) else str(spec)
+
+
+def is_categorical(col: pd.Series) -> bool:
+    return (
+        isinstance(col.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(col)
+        or pd.api.types.is_string_dtype(col)
+    )
+
+
+def term_columns(
+    frame: pd.DataFrame, names: Sequence[str], used: np.ndarray, role: str
+) -> tuple[np.ndarray, list[str], dict[str, list], dict[str, tuple[str, object]]]:
+    """Intercept plus the named columns, categorical ones dummy-coded R style.
+
+    Returns the matrix (rows in ``frame`` order), the term names, the levels of
+    every categorical column, and for every dummy the (column, level) it codes.
+    """
+    n = len(frame)
+    parts = [np.ones((n, 1))]
+    terms = ["(Intercept)"]
+    levels: dict[str, list] = {}
+    sources: dict[str, tuple[str, object]] = {}
+    for name in names:
+        col = frame[name]
+        if is_categorical(col):
+            present = col[used]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                lv = [c for c in col.cat.categories if (present == c).any()]
+            else:
+                lv = sorted(present.dropna().unique().tolist(), key=str)
+            if len(lv) < 2:
+                raise LabmrtError(
+                    Problem(
+                        f"{role} {name!r}",
+                        f"has {len(lv)} level{'s' if len(lv) != 1 else ''} among the analyzed "
+                        f"rows ({', '.join(map(str, lv)) or 'none'})",
+                        "a categorical variable needs at least two levels; leave it out",
+                    )
+                )
+            levels[name] = lv
+            codes = pd.Categorical(col, categories=lv).codes
+            dummies = (codes[:, None] == np.arange(1, len(lv))[None, :]).astype(float)
+            # Unknown levels (only on unused rows) and missing values: NaN, checked later.
+            dummies[codes < 0] = np.nan
+            parts.append(dummies)
+            for level in lv[1:]:
+                term = f"{name}{level}"
+                terms.append(term)
+                sources[term] = (name, level)
+        else:
+            parts.append(_numeric(col, name, role)[:, None])
+            terms.append(name)
+    return np.hstack(parts), terms, levels, sources
+
+
+def _dedupe(names: Sequence[str] | str | None) -> list[str]:
+    if names is None:
+        return []
+    if isinstance(names, str):
+        names = [names]
+    return list(dict.fromkeys(n for n in names if n not in ("1", "")))
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build_design(
+    frame: pd.DataFrame,
+    *,
+    id: str,
+    outcome: str | np.ndarray,
+    treatment: str | np.ndarray,
+    rand_prob: ColumnOrValue,
+    moderators: Sequence[str] = (),
+    controls: Sequence[str] = (),
+    availability: str | np.ndarray | None = None,
+    numerator_prob: ColumnOrValue = None,
+    decision_point: str | None = None,
+    include: np.ndarray | None = None,
+    binary_outcome: bool = False,
+    add_moderators_to_controls: bool = True,
+    labels: dict[str, str] | None = None,
+) -> Design:
+    """Check the table and build the WCLS design (MRTAnalysis ``wcls()`` conventions).
+
+    ``include`` (bool per input row) further restricts the used rows (contrast,
+    per-protocol, delayed outcome); excluded rows are treated as unavailable.
+    ``numerator_prob=None`` means 0.5, as in MRTAnalysis 0.3.0. Moderators that
+    are not among the controls are appended to them (R's formula
+    ``~ controls + I(A - p~) * (moderators)`` adds them as main effects too),
+    unless ``add_moderators_to_controls`` is false.
+    """
+    labels = labels or {}
+    moderators = _dedupe(moderators)
+    controls = _dedupe(controls)
+    needed: dict[str, str] = {id: "participant id"}
+    if decision_point is not None:
+        needed[decision_point] = "decision point"
+    for role, spec in (
+        ("outcome", outcome),
+        ("treatment", treatment),
+        ("randomization probability", rand_prob),
+        ("availability", availability),
+        ("numerator probability", numerator_prob),
+    ):
+        if isinstance(spec, str):
+            needed.setdefault(spec, role)
+    for c in moderators:
+        needed.setdefault(c, "moderator")
+    for c in controls:
+        needed.setdefault(c, "control")
+    require_columns(frame, needed)
+    notes: list[str] = []
+    if add_moderators_to_controls:
+        extra = [m for m in moderators if m not in controls]
+        if extra:
+            controls = controls + extra
+            notes.append(
+                "moderator(s) " + ", ".join(extra) + " added to the controls (working model), "
+                "as MRTAnalysis's formula does"
+            )
+
+    n = len(frame)
+    if n == 0:
+        raise LabmrtError(Problem("data", "has no rows", "check the file"))
+
+    # ---- row order: by participant (first appearance kept), then decision point
+    ids_raw = frame[id]
+    if ids_raw.isna().any():
+        bad_rows = np.flatnonzero(ids_raw.isna().to_numpy())[:_SHOW_ROWS] + 1
+        raise LabmrtError(
+            Problem(f"participant id {id!r}", f"missing in row(s) {', '.join(map(str, bad_rows))}")
+        )
+    codes, uniques = pd.factorize(ids_raw, sort=False)
+    dp = None
+    if decision_point is not None:
+        dp = _numeric(frame[decision_point], decision_point, "decision point")
+        if np.isnan(dp).any():
+            bad_rows = np.flatnonzero(np.isnan(dp))[:_SHOW_ROWS] + 1
+            raise LabmrtError(
+                Problem(
+                    f"decision point {decision_point!r}",
+                    f"missing in row(s) {', '.join(map(str, bad_rows))}",
+                )
+            )
+        order = np.lexsort((dp, codes))
+    else:
+        order = np.argsort(codes, kind="stable")
+    in_order = bool(np.all(order[1:] > order[:-1])) if n > 1 else True
+    if in_order:
+        order = np.arange(n)
+    sc = codes[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+    participants = np.asarray(uniques)[sc[starts]]
+    ids_sorted = np.asarray(ids_raw.to_numpy())[order]
+    dp_sorted = dp[order] if dp is not None else None
+    where = RowLabels(order, ids_sorted, dp_sorted)
+
+    if dp_sorted is not None and n > 1:
+        dup = np.r_[False, (sc[1:] == sc[:-1]) & (dp_sorted[1:] == dp_sorted[:-1])]
+        if dup.any():
+            raise LabmrtError(
+                Problem(
+                    "data",
+                    f"{int(dup.sum())} duplicated (participant, decision point) pair(s): "
+                    + describe_rows(dup, where),
+                    "keep one row per participant and decision point",
+                )
+            )
+
+    def take(arr: np.ndarray) -> np.ndarray:
+        return arr if in_order else arr[order]
+
+    # ---- availability and used rows
+    if availability is None:
+        avail = np.ones(n)
+        avail_label = "availability"
+    else:
+        avail, avail_label = _value(frame, availability, n, "availability")
+        avail = take(avail)
+        bad = ~np.isin(avail, (0.0, 1.0))
+        if bad.any():
+            raise LabmrtError(
+                Problem(
+                    f"availability {avail_label!r}",
+                    "must be 0 or 1 (no missing values): " + describe_rows(bad, where),
+                    "record unavailable decision points as 0",
+                )
+            )
+    used = avail == 1
+    if include is not None:
+        used &= take(np.asarray(include, dtype=bool))
+
+    # ---- treatment, probabilities, outcome
+    a, a_label = _value(frame, treatment, n, "treatment")
+    a = take(a)
+    prob, p_label = _value(frame, rand_prob, n, "randomization probability")
+    prob = take(prob)
+    if numerator_prob is None:
+        num, num_label = np.full(n, 0.5), "0.5"
+    else:
+        num, num_label = _value(frame, numerator_prob, n, "numerator probability")
+        num = take(num)
+    y, y_label = _value(frame, outcome, n, "outcome")
+    y = take(y)
+    a_label = labels.get("treatment", a_label)
+    p_label = labels.get("rand_prob", p_label)
+    y_label = labels.get("outcome", y_label)
+
+    _check_no_nan(a, used, where, f"treatment {a_label!r}")
+    bad = used & ~np.isin(a, (0.0, 1.0))
+    if bad.any():
+        raise LabmrtError(
+            Problem(
+                f"treatment {a_label!r}",
+                "must be 0 or 1 at available decision points: " + describe_rows(bad, where),
+                "code the treatment as 1 = treated, 0 = not (or name a --contrast)",
+            )
+        )
+    for arr, label in ((prob, f"randomization probability {p_label!r}"),):
+        _check_no_nan(arr, used, where, label)
+        _check_open_unit(arr, used, where, label)
+    _check_no_nan(num, used, where, f"numerator probability {num_label!r}")
+    _check_open_unit(num, used, where, f"numerator probability {num_label!r}")
+    _check_no_nan(y, used, where, f"outcome {y_label!r}")
+    if binary_outcome:
+        bad = used & ~np.isin(y, (0.0, 1.0))
+        if bad.any():
+            raise LabmrtError(
+                Problem(
+                    f"outcome {y_label!r}",
+                    "must be 0 or 1 for a binary outcome: " + describe_rows(bad, where),
+                    "use the continuous analysis (without --binary) for other outcomes",
+                )
+            )
+
+    # ---- moderator and control blocks (levels from the used rows)
+    used_in_frame = np.empty(n, dtype=bool)
+    used_in_frame[order] = used
+    g, control_names, lv_g, src_g = term_columns(frame, controls, used_in_frame, "control")
+    s, effect_names, lv_s, src_s = term_columns(frame, moderators, used_in_frame, "moderator")
+    g = take(g)
+    s = take(s)
+    for mat, names_, role in ((g, control_names, "control"), (s, effect_names, "moderator")):
+        nan_rows = used[:, None] & np.isnan(mat)
+        if nan_rows.any():
+            cols = [names_[j] for j in np.flatnonzero(nan_rows.any(axis=0))]
+            raise LabmrtError(
+                Problem(
+                    f"{role} {', '.join(map(repr, cols))}",
+                    "missing at available decision points: "
+                    + describe_rows(nan_rows.any(axis=1), where),
+                    "fill in the values, or exclude those decision points",
+                )
+            )
+
+    # ---- zero the unused rows so nothing undefined reaches a sum
+    if not used.all():
+        off = ~used
+        y = np.where(off, 0.0, y)
+        a = np.where(off, 0.0, a)
+        prob = np.where(off, 0.5, prob)
+        num = np.where(off, 0.5, num)
+        g = np.where(off[:, None], 0.0, g)
+        s = np.where(off[:, None], 0.0, s)
+
+    design = Design(
+        y=y,
+        g=g,
+        s=s,
+        a=a,
+        prob=prob,
+        num_prob=num,
+        used=used,
+        starts=starts,
+        participants=participants,
+        control_names=control_names,
+        effect_names=effect_names,
+        treatment_label=f"I({a_label} - {num_label})",
+        row_order=order,
+        decision_points=dp_sorted,
+        factor_levels={**lv_g, **lv_s},
+        term_sources={**src_g, **src_s},
+        notes=notes,
+        row_labels=where,
+    )
+    return design
+
+
+def _check_no_nan(arr: np.ndarray, used: np.ndarray, where: RowLabels, label: str) -> None:
+    bad = used & np.isnan(arr)
+    if bad.any():
+        raise LabmrtError(
+            Problem(
+                label,
+                f"missing at {int(bad.sum())} available decision point(s): "
+                + describe_rows(bad, where),
+                "fill in the values, or mark those decision points unavailable",
+            )
+        )
+
+
+def _check_open_unit(arr: np.ndarray, used: np.ndarray, where: RowLabels, label: str) -> None:
+    bad = used & ~((arr > 0) & (arr < 1))
+    if bad.any():
+        raise LabmrtError(
+            Problem(
+                label,
+                "must lie strictly between 0 and 1 at available decision points: "
+                + describe_rows(bad, where),
+                "record the probability actually used; 0 or 1 means the point was not randomized",
+            )
+        )
