@@ -408,3 +408,41 @@ def test_cli_export_and_sessions(study, tmp_path, capsys):
     assert main(["sessions", str(study["dir"]), "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert [r["interrupted"] for r in records] == [False, False, True]
+
+
+def test_export_of_a_study_run_by_the_session_engine(tmp_path, capsys):
+    """Simulated sessions through the real engine and store export consistently."""
+    shipped = Path(__file__).resolve().parents[1] / "protocols" / "framing_affect.toml"
+    if not shipped.is_file():
+        pytest.skip("shipped protocol protocols/framing_affect.toml is absent")
+    protocol = load_protocol(shipped)
+    study_dir = tmp_path / "sim"
+    args = ["simulate", str(shipped), "--participants", "3", "--seed", "2", "--out", str(study_dir)]
+    assert main(args) == 0
+    files = export_study(study_dir, tmp_path / "out")
+    dp = pd.read_csv(files["decision_points"])
+    with StudyStore.open(study_dir, readonly=True) as st:
+        n_decisions = len(st.decisions())
+        n_markers = st.markers().groupby("session").size().to_dict()
+        outcome_names = set(st.outcomes()["name"])
+    assert len(dp) == n_decisions and dp["participant"].nunique() == 3
+    assert not dp.duplicated(["participant", "decision_point"]).any()
+    prob_cols = [f"prob_{a.id}" for a in protocol.arms]
+    assert [c for c in dp.columns if c.startswith("prob_")] == prob_cols
+    avail = dp[dp["available"] == 1]
+    assert len(avail) > 0
+    np.testing.assert_allclose(avail[prob_cols].sum(axis=1), 1.0, atol=1e-12)
+    drawn = avail.apply(lambda r: r[f"prob_{r['arm']}"], axis=1)
+    assert (drawn > 0).all() and (drawn < 1).all()
+    assert dp.loc[dp["available"] == 0, "arm"].isna().all()
+    assert {o.name for o in protocol.outcomes} <= set(dp.columns) and outcome_names
+    book = read_codebook(tmp_path / "out")
+    assert book["baseline_arm"] == protocol.baseline_arm.id
+    assert book["protocol_hashes"] == [protocol.content_hash]
+    streams, _ = pyxdf.load_xdf(files["signals_xdf"])
+    marker_counts = sorted(
+        len(s["time_series"]) for s in streams if s["info"]["type"][0] == "Markers"
+    )
+    assert marker_counts == sorted(n_markers.values())
+    for s in streams:
+        json.loads(s["time_series"][0][0])  # the marker payload is JSON
