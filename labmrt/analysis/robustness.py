@@ -696,6 +696,26 @@ class AnalysisSpec:
     control_arms: tuple[str, ...] | None = None
     numerator_prob: float = 0.5
     estimator: Literal["wcls", "emee"] = "wcls"
+    options: tuple[tuple[str, object], ...] = ()  # further wcls()/emee() keywords
+
+    def analysis_kwargs(self) -> dict:
+        """The keyword arguments of :func:`labmrt.analysis.api.wcls` / ``emee`` it stands for."""
+        kw: dict = dict(
+            id=self.participant,
+            outcome=self.outcome,
+            moderators=list(self.moderators),
+            controls=list(self.controls),
+            availability=self.availability,
+            numerator_prob=self.numerator_prob,
+        )
+        if self.arm is not None:
+            treated = str(self.treatment_arm)
+            control = "+".join(self.control_arms) if self.control_arms else "rest"
+            kw.update(arm=self.arm, contrast=f"{treated}-vs-{control}")
+        else:
+            kw.update(treatment=self.treatment, rand_prob=self.prob)
+        kw.update(dict(self.options))
+        return kw
 
 
 def arm_design(
@@ -793,69 +813,91 @@ def _contrast_index(
 
 
 def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
-    """Build the analysis with the analyzer's design code, indexed by the drawn arm."""
-    common = dict(
-        id=spec.participant,
-        outcome=spec.outcome,
-        moderators=spec.moderators,
-        controls=spec.controls,
-        availability=spec.availability,
-        numerator_prob=spec.numerator_prob,
-        binary_outcome=spec.estimator == "emee",
+    """The analysis ``spec`` describes, built by the analyzer and indexed by the drawn arm."""
+    return design_from_analysis(frame, estimator=spec.estimator, **spec.analysis_kwargs())
+
+
+_A, _P = "__redraw_treatment", "__redraw_prob"
+
+
+def design_from_analysis(
+    data: pd.DataFrame | str | Path,
+    *,
+    estimator: Literal["wcls", "emee"] = "wcls",
+    small_sample: str = "auto",
+    **kw,
+) -> ArmDesign:
+    """An :class:`ArmDesign` from the keyword arguments of ``wcls()``/``emee()``.
+
+    The analyzer's own pipeline builds it (:func:`labmrt.analysis.api.prepare`,
+    then :func:`~labmrt.analysis.design.build_design`), so the checks, the
+    categorical coding, per-protocol rows, lags and delayed outcomes are
+    exactly those of ``labmrt analyze``. For an arm contrast the membership of
+    a row in the contrast depends on the arm drawn, so the contrast is applied
+    per arm here rather than as a fixed row filter. Lagged treatments and the
+    per-protocol ``received`` flag are kept as recorded in every draw.
+    """
+    from labmrt.analysis.api import prepare, read_table
+    from labmrt.analysis.contrasts import (
+        arms_of,
+        contrast_columns,
+        parse_contrast,
+        resolve_baseline,
     )
-    if spec.arm is None:
-        if spec.treatment is None:
-            raise LabmrtError(Problem("treatment", "not given", "name the 0/1 treatment column"))
-        design = build_design(frame, treatment=spec.treatment, rand_prob=spec.prob, **common)
-        return arm_design(design, estimator=spec.estimator, label=spec.outcome)
-    arms = [c.removeprefix("prob_") for c in frame.columns if c.startswith("prob_")]
-    if spec.arm not in frame.columns:
-        raise LabmrtError(Problem("arm", f"column {spec.arm!r} not in the data"))
-    treated = str(spec.treatment_arm or "").split("+")
-    unknown = [a for a in (*treated, *(spec.control_arms or ())) if a not in arms]
-    if unknown:
-        raise LabmrtError(
-            Problem(
-                "contrast",
-                f"{', '.join(map(repr, unknown))} has no prob_ column",
-                f"arms with probabilities: {', '.join(arms) or 'none'}",
-            )
-        )
-    recorded = frame[spec.arm].astype("string")
-    observed = np.full(len(frame), -1, dtype=np.int64)
+
+    source = None if isinstance(data, pd.DataFrame) else data
+    frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+    binary = estimator == "emee"
+    sample = {"auto": None, "always": True, "never": False}.get(small_sample)
+    if small_sample not in ("auto", "always", "never"):
+        raise LabmrtError(Problem("small_sample", f"unknown mode {small_sample!r}"))
+    contrast = kw.pop("contrast", None)
+    label = str(kw.get("outcome", ""))
+    if contrast is None:
+        prepared = prepare(frame, binary=binary, **kw)
+        design = build_design(prepared.frame, **prepared.kwargs)
+        return arm_design(design, estimator=estimator, small_sample=sample, label=label)
+    if kw.get("treatment") is not None or kw.get("rand_prob") is not None:
+        prepare(frame, contrast=contrast, binary=binary, **kw)  # raises the analyzer's error
+    arm_col = kw.pop("arm", "arm")
+    baseline = kw.pop("baseline", None)
+    arms = arms_of(frame)
+    con = parse_contrast(contrast, arms, resolve_baseline(frame, baseline, source))
+    availability = kw.get("availability")
+    avail = None
+    if isinstance(availability, str) and availability in frame.columns:
+        avail = (pd.to_numeric(frame[availability], errors="coerce") == 1).to_numpy(bool)
+    cc = contrast_columns(frame, con, arm_col, avail)
+    recorded = frame[arm_col].astype("string").str.strip()
+    observed = np.zeros(len(frame), dtype=np.int64)
     for j, a in enumerate(arms):
-        observed[(recorded == a).fillna(False).to_numpy()] = j
-    probs = frame[[f"prob_{a}" for a in arms]].to_numpy(float)
-    t, ctrl = _contrast_index(arms, spec.treatment_arm, spec.control_arms)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_t = probs[:, t].sum(axis=1)
-        p_cond = p_t / (p_t + probs[:, ctrl].sum(axis=1))
-    design = build_design(
-        frame,
-        treatment=np.isin(observed, t).astype(float),
-        rand_prob=p_cond,
-        labels={"treatment": spec.treatment_arm, "rand_prob": f"prob_{spec.treatment_arm}"},
-        **common,
+        observed[(recorded == a).fillna(False).to_numpy(bool)] = j
+    probs = frame[[f"prob_{a}" for a in arms]].apply(pd.to_numeric, errors="coerce")
+    probs = probs.to_numpy(dtype=float, na_value=np.nan)
+    # Rows outside the contrast enter with A = 0 and their conditional probability; their
+    # weight is set per drawn arm by arm_design.
+    p_cond = np.where(np.isfinite(cc.prob) & (cc.prob > 0) & (cc.prob < 1), cc.prob, 0.5)
+    a_obs = np.where(cc.include, cc.treatment, 0.0)
+    prepared = prepare(
+        frame.assign(**{_A: a_obs, _P: p_cond}), treatment=_A, rand_prob=_P, binary=binary, **kw
     )
+    prepared.kwargs["labels"] = {
+        **prepared.kwargs.get("labels", {}),
+        "treatment": con.label,
+        "rand_prob": f"prob_{'+'.join(con.treated)}",
+    }
+    design = build_design(prepared.frame, **prepared.kwargs)
     order = design.row_order
-    bad = design.used & (observed[order] < 0)
-    if bad.any():
-        raise LabmrtError(
-            Problem(
-                f"arm {spec.arm!r}",
-                f"{int(bad.sum())} available rows have no arm with a prob_ column",
-                "check the export",
-            )
-        )
     return arm_design(
         design,
-        estimator=spec.estimator,
+        estimator=estimator,
         arm_names=arms,
-        arm_probs=probs[order],
-        observed_arm=np.maximum(observed[order], 0),
-        treatment_arm=spec.treatment_arm,
-        control_arms=spec.control_arms,
-        label=spec.outcome,
+        arm_probs=np.nan_to_num(probs[order], nan=0.0),
+        observed_arm=observed[order],
+        treatment_arm="+".join(con.treated),
+        control_arms=con.control,
+        small_sample=sample,
+        label=label,
     )
 
 
@@ -904,37 +946,34 @@ def compare_analyses(
     """The same analysis over the main and alternative outcomes x all rows and each subset.
 
     One row per variant and effect term: estimate, SE, (1 - alpha) CI, p-value,
-    participants and rows used. This is the comparison table of phase 7.
+    participants and rows used. This is the comparison table of phase 7; each
+    row is the analyzer's own fit (:func:`labmrt.analysis.api.wcls`/``emee``).
     """
-    from dataclasses import replace
 
+    from labmrt.analysis import api
+
+    fit = api.emee if spec.estimator == "emee" else api.wcls
+    kw = spec.analysis_kwargs()
     variants = [
         Variant(o, s) for s in (None, *subsets) for o in dict.fromkeys((spec.outcome, *outcomes))
     ]
     records = []
     for v in variants:
         part = apply_subset(frame, v.subset)
-        design = design_from_table(part, replace(spec, outcome=v.outcome))
-        if design.df < 1:
-            raise LabmrtError(
-                Problem(v.label, f"{design.n_effective} participants are too few for the model")
-            )
-        fit = fit_batch(design, design.observed[None])
-        tcrit = stats.t.isf(alpha / 2, design.df)
-        for j, name in enumerate(design.effect_names):
-            est, se = float(fit.estimate[0, j]), float(fit.se[0, j])
+        result = fit(part, **{**kw, "outcome": v.outcome}, conf_level=1 - alpha)
+        for term, row in result.table.iterrows():
             records.append(
                 {
                     "outcome": v.outcome,
                     "subset": v.subset or "(all rows)",
-                    "term": name,
-                    "estimate": est,
-                    "se": se,
-                    "ci_lower": est - tcrit * se,
-                    "ci_upper": est + tcrit * se,
-                    "p_value": float(fit.p_value[0, j]),
-                    "df": design.df,
-                    "participants": design.n_effective,
+                    "term": term,
+                    "estimate": float(row["estimate"]),
+                    "se": float(row["std_error"]),
+                    "ci_lower": float(row["ci_lower"]),
+                    "ci_upper": float(row["ci_upper"]),
+                    "p_value": float(row["p_value"]),
+                    "df": int(row["df"]),
+                    "participants": int(result.n_effective),
                     "rows": int(len(part)),
                 }
             )
