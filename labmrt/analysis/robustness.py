@@ -949,18 +949,33 @@ def compare_analyses(
     participants and rows used. This is the comparison table of phase 7; each
     row is the analyzer's own fit (:func:`labmrt.analysis.api.wcls`/``emee``).
     """
+    return compare_variants(
+        frame, spec.analysis_kwargs(), outcomes, subsets, estimator=spec.estimator, alpha=alpha
+    )
 
+
+def compare_variants(
+    frame: pd.DataFrame,
+    analysis: dict,
+    outcomes: Sequence[str] = (),
+    subsets: Sequence[str] = (),
+    *,
+    estimator: Literal["wcls", "emee"] = "wcls",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """:func:`compare_analyses` for the keyword arguments of ``wcls()``/``emee()``."""
     from labmrt.analysis import api
 
-    fit = api.emee if spec.estimator == "emee" else api.wcls
-    kw = spec.analysis_kwargs()
+    fit = api.emee if estimator == "emee" else api.wcls
+    kw = dict(analysis)
+    main_outcome = kw.pop("outcome")
     variants = [
-        Variant(o, s) for s in (None, *subsets) for o in dict.fromkeys((spec.outcome, *outcomes))
+        Variant(o, s) for s in (None, *subsets) for o in dict.fromkeys((main_outcome, *outcomes))
     ]
     records = []
     for v in variants:
         part = apply_subset(frame, v.subset)
-        result = fit(part, **{**kw, "outcome": v.outcome}, conf_level=1 - alpha)
+        result = fit(part, outcome=v.outcome, conf_level=1 - alpha, **kw)
         for term, row in result.table.iterrows():
             records.append(
                 {

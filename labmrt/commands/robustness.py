@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 EPILOG = """\
 examples:
@@ -95,37 +94,9 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def read_table(path: str | Path):
-    """A decision-point table from a CSV/Parquet file or an export folder."""
-    import pandas as pd
-
-    from labmrt.errors import LabmrtError, Problem
-
-    path = Path(path)
-    if path.is_dir():
-        for name in ("decision_points.parquet", "decision_points.csv"):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            raise LabmrtError(
-                Problem(str(path), "holds no decision_points.csv or .parquet", "run labmrt export")
-            )
-    if not path.is_file():
-        raise LabmrtError(Problem(str(path), "no such file", "give a table or an export folder"))
-    try:
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except Exception as err:  # noqa: BLE001 - any reader error means an unreadable table
-        raise LabmrtError(
-            Problem(str(path), f"cannot read the table: {err}", "give a CSV or Parquet file")
-        ) from None
-
-
-def spec_from_args(args, frame):
-    """The :class:`AnalysisSpec` the options describe, checked against the table."""
-    from labmrt.analysis.robustness import AnalysisSpec
+def analysis_kwargs(args, frame) -> dict:
+    """The ``wcls()``/``emee()`` keyword arguments the analysis options describe."""
+    from labmrt.analysis.contrasts import resolve_baseline
     from labmrt.errors import LabmrtError, Problem
 
     availability = None if str(args.availability).lower() == "none" else args.availability
@@ -133,28 +104,24 @@ def spec_from_args(args, frame):
         raise LabmrtError(
             Problem("--availability", f"column {availability!r} not in the data", "or give none")
         )
-    common = dict(
-        outcome=args.outcome,
-        participant=args.id,
-        moderators=tuple(args.moderators),
-        controls=tuple(args.controls),
-        availability=availability,
-        numerator_prob=args.numerator_prob,
-        estimator=args.estimator,
-    )
     if not 0 < args.numerator_prob < 1:
         raise LabmrtError(Problem("--numerator-prob", "must lie strictly between 0 and 1"))
-    if args.treatment:
-        if args.prob is None:
-            raise LabmrtError(Problem("--prob", "is required with --treatment", "a column or P"))
-        try:
-            prob: str | float = float(args.prob)
-        except ValueError:
-            prob = args.prob
-            if prob not in frame.columns:
-                raise LabmrtError(Problem("--prob", f"column {prob!r} not in the data")) from None
-        return AnalysisSpec(treatment=args.treatment, prob=prob, **common)
-    if not args.contrast:
+    kw: dict = dict(
+        id=args.id,
+        outcome=args.outcome,
+        moderators=list(args.moderators),
+        controls=list(args.controls),
+        availability=availability,
+        numerator_prob=args.numerator_prob,
+    )
+    if args.contrast:
+        kw.update(
+            contrast=args.contrast,
+            arm=args.arm,
+            baseline=resolve_baseline(frame, args.baseline, args.data),
+        )
+        return kw
+    if not args.treatment:
         raise LabmrtError(
             Problem(
                 "treatment",
@@ -162,18 +129,14 @@ def spec_from_args(args, frame):
                 "give --treatment COL --prob P, or --contrast T-vs-C for multi-arm data",
             )
         )
-    if args.arm not in frame.columns:
-        raise LabmrtError(Problem("--arm", f"column {args.arm!r} not in the data"))
-    from labmrt.analysis.contrasts import arms_of, parse_contrast, resolve_baseline
-
-    baseline = resolve_baseline(frame, args.baseline, args.data)
-    contrast = parse_contrast(args.contrast, arms_of(frame), baseline)
-    return AnalysisSpec(
-        arm=args.arm,
-        treatment_arm="+".join(contrast.treated),
-        control_arms=tuple(contrast.control),
-        **common,
-    )
+    if args.prob is None:
+        raise LabmrtError(Problem("--prob", "is required with --treatment", "a column or P"))
+    try:
+        prob: str | float = float(args.prob)
+    except ValueError:
+        prob = args.prob
+    kw.update(treatment=args.treatment, rand_prob=prob)
+    return kw
 
 
 class ProgressBar:
@@ -238,12 +201,14 @@ def run(args) -> int:
         raise LabmrtError(Problem("--draws", "must be 0 or more"))
     if not 0 < args.alpha < 1:
         raise LabmrtError(Problem("--alpha", "must lie strictly between 0 and 1"))
+    from labmrt.analysis.api import read_table
+
     frame = read_table(args.data)
-    spec = spec_from_args(args, frame)
+    kw = analysis_kwargs(args, frame)
     out: dict = {}
     result = None
     if args.draws > 0:
-        design = rb.design_from_table(frame, spec)
+        design = rb.design_from_analysis(frame, estimator=args.estimator, **kw)
         progress = None if (args.no_progress or args.json) else ProgressBar()
         result = rb.randomization_test(
             design,
@@ -259,7 +224,9 @@ def run(args) -> int:
             out["plot"] = str(args.plot)
     table = None
     if args.outcome_alt or args.subset:
-        table = rb.compare_analyses(frame, spec, args.outcome_alt, args.subset, alpha=args.alpha)
+        table = rb.compare_variants(
+            frame, kw, args.outcome_alt, args.subset, estimator=args.estimator, alpha=args.alpha
+        )
         out["comparison"] = table.to_dict(orient="records")
     if args.json:
         print(json.dumps(out))
