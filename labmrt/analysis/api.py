@@ -250,12 +250,16 @@ def make_result(
     numerator_prob: ColumnOrValue,
 ) -> EffectResult:
     ranges = {}
+    discrete: dict[str, list[float]] = {}
     for term in design.effect_names[1:]:
         if term not in design.term_sources:
             j = design.effect_names.index(term)
             vals = design.s[design.used, j]
             if vals.size:
                 ranges[term] = (float(vals.min()), float(vals.max()))
+                distinct = np.unique(vals)
+                if distinct.size <= 6:
+                    discrete[term] = [float(v) for v in distinct]
     notes = list(design.notes) + list(prepared.notes)
     if method == "emee" and fit.small_sample_applied:
         notes.append("small-sample correction always applied, df = all participants - p - q")
@@ -286,6 +290,7 @@ def make_result(
         factor_levels=dict(design.factor_levels),
         term_sources=dict(design.term_sources),
         moderator_ranges=ranges,
+        moderator_values=discrete,
         iterations=fit.iterations,
         _cov_corrected=fit.cov_corrected,
     )

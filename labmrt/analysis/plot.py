@@ -55,15 +55,15 @@ def plot_effect(res, path: str | Path | None = None, moderator: str | None = Non
         )
         ax.set_xticks([0], ["marginal effect"])
         ax.set_xlim(-1, 1)
-    elif moderator in res.factor_levels:
-        levels = res.factor_levels[moderator]
+    elif moderator in res.factor_levels or moderator in res.moderator_values:
+        levels = res.factor_levels.get(moderator) or res.moderator_values[moderator]
         rows = [res.effect_at({moderator: lv}) for lv in levels]
         est = np.array([float(r.estimate.iloc[0]) for r in rows])
         lo = np.array([float(r.ci_lower.iloc[0]) for r in rows])
         hi = np.array([float(r.ci_upper.iloc[0]) for r in rows])
         xs = np.arange(len(levels))
         ax.errorbar(xs, est, yerr=[est - lo, hi - est], fmt="o", color="#1565c0", capsize=6)
-        ax.set_xticks(xs, [str(lv) for lv in levels])
+        ax.set_xticks(xs, [f"{lv:g}" if isinstance(lv, float) else str(lv) for lv in levels])
         ax.set_xlabel(moderator)
         ax.set_xlim(-0.6, len(levels) - 0.4)
     else:

@@ -93,6 +93,7 @@ class EffectResult:
     factor_levels: dict[str, list] = field(default_factory=dict)
     term_sources: dict[str, tuple[str, object]] = field(default_factory=dict)
     moderator_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    moderator_values: dict[str, list[float]] = field(default_factory=dict)
     iterations: int | None = None
     _cov_corrected: np.ndarray | None = field(default=None, repr=False)
 
