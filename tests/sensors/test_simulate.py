@@ -153,33 +153,35 @@ def test_bad_rates_are_rejected():
 
 def test_cli_simulate_streams_and_list_finds_them(capsys):
     import json
-    import subprocess
-    import sys
+    import threading
 
     from labmrt.cli import main
 
     prefix = f"t-cli-{uuid.uuid4().hex[:8]}"
-    cmd = [sys.executable, "-m", "labmrt.cli", "sensors", "simulate", "--ppg", "--eda"]
-    cmd += ["--seed", "4", "--duration", "3", "--name-prefix", prefix, "--mean-segment", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    argv = ["sensors", "simulate", "--ppg", "--eda", "--seed", "4", "--duration", "2.5"]
+    argv += ["--name-prefix", prefix, "--mean-segment", "1"]
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("rc", main(argv)))
+    runner.start()
     try:
-        rows = []
-        for _ in range(4):
+        rows, seen, deadline = [], [], time.monotonic() + 5
+        while len(rows) < 2 and time.monotonic() < deadline:
             assert main(["sensors", "list", "--json", "--timeout", "0.5"]) == 0
-            rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+            seen += capsys.readouterr().out.splitlines()  # both commands print here
+            rows = [json.loads(x) for x in seen if x[:1] == "{"]
             rows = [r for r in rows if r["name"].startswith(prefix)]
-            if len(rows) == 2:
-                break
         assert {(r["name"], r["kind"], r["srate"], r["status"]) for r in rows} == {
             (f"{prefix}-ppg", "ppg", 100.0, "ok"),
             (f"{prefix}-eda", "eda", 64.0, "ok"),
         }
-        out, _ = proc.communicate(timeout=10)
     finally:
-        proc.kill()
-    assert proc.returncode == 0
-    assert f"{prefix}-truth" in out and "Markers" in out
-    assert "t=     0.0 s" in out  # the first true state is announced
+        runner.join(10)
+    assert result["rc"] == 0
+    seen += capsys.readouterr().out.splitlines()
+    # the simulate table names every outlet, then each true state change is announced
+    assert any(x.startswith(f"{prefix}-truth") and "Markers" in x for x in seen)
+    changes = [x for x in seen if x.startswith("  t=")]
+    assert changes[0].startswith("  t=     0.0 s") and len(changes) >= 2
 
 
 def test_cli_simulate_rejects_bad_options(capsys, tmp_path):
