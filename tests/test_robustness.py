@@ -213,8 +213,9 @@ def _cli_args(path):
         str(path),
         "--outcome", "y",
         "--contrast", "loss:neutral",
-        "--controls", "prior",
-        "--moderators", "aroused",
+        "--control", "prior",
+        "--moderator", "aroused",
+        "--availability", "available",
     ]  # fmt: skip
 
 
@@ -244,10 +245,10 @@ def test_cli_json_and_table(tmp_path, capsys):
         (["--subset", "no_such_column > 1"], "cannot select rows"),
         (["--subset", "task_index > 1000"], "selects no rows"),
         (["--outcome-alt", "nope"], "not in the data: outcome 'nope'"),
-        (["--controls", "missing_col"], "not in the data: control 'missing_col'"),
+        (["--control", "missing_col"], "not in the data: control 'missing_col'"),
         (["--contrast", "shout:neutral"], "arm 'shout' has no prob_shout column"),
         (["--draws", "-1"], "--draws: must be 0 or more"),
-        (["--numerator-prob", "1.5"], "--numerator-prob: must lie strictly between 0 and 1"),
+        (["--numerator-prob", "1.5"], "numerator probability '1.5': must lie strictly between 0"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path, capsys, extra, message):

@@ -859,6 +859,8 @@ def design_from_analysis(
         return arm_design(design, estimator=estimator, small_sample=sample, label=label)
     if kw.get("treatment") is not None or kw.get("rand_prob") is not None:
         prepare(frame, contrast=contrast, binary=binary, **kw)  # raises the analyzer's error
+    kw.pop("treatment", None)
+    kw.pop("rand_prob", None)
     arm_col = kw.pop("arm", "arm")
     baseline = kw.pop("baseline", None)
     arms = arms_of(frame)

@@ -17,60 +17,40 @@ import time
 EPILOG = """\
 examples:
   labmrt robustness export/ --outcome help_log_s --contrast loss-vs-baseline \\
-      --moderators aroused --controls prior_help_log_s --draws 5000 --seed 1
+      --moderator affect_state --control task_index --availability available --draws 5000 --seed 1
   labmrt robustness data.csv --id userid --outcome logstep_30min --treatment intervention \\
-      --prob rand_prob --availability avail --controls logstep_pre30min \\
-      --outcome-alt logstep_30min_lag1 --subset "day_in_study < 21" --draws 2000 --json
+      --prob 0.6 --availability avail --control logstep_pre30min --plot null.png \\
+      --subset "day_in_study < 21" --subset "is_at_home_or_work == 1" --draws 2000
 """
 
 
-def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
-    """The analysis options (data, outcome, treatment, moderators, controls, probabilities)."""
-    parser.add_argument(
-        "data", metavar="DATA", help="decision-point table (.csv/.parquet) or an export folder"
-    )
-    g = parser.add_argument_group("analysis (as labmrt analyze)")
-    g.add_argument("--outcome", required=True, help="proximal outcome column")
-    g.add_argument("--id", default="participant", help="participant column (participant)")
-    g.add_argument("--treatment", help="binary 0/1 treatment column (else --contrast on `arm`)")
-    g.add_argument("--prob", help="P(treatment = 1): a column or a number (with --treatment)")
-    g.add_argument("--arm", default="arm", help="arm column of multi-arm data (arm)")
-    g.add_argument(
-        "--contrast",
-        metavar="T-vs-C",
-        help="arm contrast of multi-arm data, e.g. loss-vs-baseline, loss:neutral, gain-vs-rest",
-    )
-    g.add_argument("--baseline", metavar="ARM", help="the baseline arm (else from the codebook)")
-    g.add_argument("--moderators", nargs="*", default=[], metavar="COL", help="effect moderators")
-    g.add_argument("--controls", nargs="*", default=[], metavar="COL", help="control variables")
-    g.add_argument(
-        "--availability",
-        default="available",
-        help="availability column (available); 'none' if every point was available",
-    )
-    g.add_argument(
-        "--estimator",
-        choices=("wcls", "emee"),
-        default="wcls",
-        help="wcls (continuous outcome) or emee (binary outcome, log relative risk)",
-    )
-    g.add_argument(
-        "--numerator-prob",
-        type=float,
-        default=0.5,
-        help="numerator probability p~ of the weights (0.5, as MRTAnalysis)",
-    )
+def analyze_options() -> argparse.ArgumentParser:
+    """``labmrt analyze``'s parser, so that ``labmrt robustness`` takes exactly its options.
+
+    Used as an argparse parent: every analysis option (and ``--plan``) is
+    defined once, in :mod:`labmrt.commands.analyze`.
+    """
+    from labmrt.commands import analyze
+
+    holder = argparse.ArgumentParser(add_help=False)
+    sub = holder.add_subparsers()
+    analyze.register(sub)
+    return sub.choices["analyze"]
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "robustness",
         help="randomization re-draw check and re-runs over alternative outcomes/subsets",
-        description=__doc__.splitlines()[0],
+        description=(
+            "Randomization re-draw check of one analysis, and re-runs over alternative "
+            "outcomes and row subsets. The analysis options are those of labmrt analyze."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[analyze_options()],
+        conflict_handler="resolve",  # --plot and --json mean this command's outputs here
     )
-    add_analysis_arguments(parser)
     r = parser.add_argument_group("robustness")
     r.add_argument("--draws", type=int, default=5000, help="re-drawn analyses (5000; 0: none)")
     r.add_argument("--seed", type=int, help="seed of the re-draws (reproducible)")
@@ -94,49 +74,36 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def analysis_kwargs(args, frame) -> dict:
-    """The ``wcls()``/``emee()`` keyword arguments the analysis options describe."""
-    from labmrt.analysis.contrasts import resolve_baseline
+def analysis_plan(args):
+    """The analysis the options (and ``--plan``) describe, exactly as ``labmrt analyze`` reads it."""
+    from labmrt.analysis.spec import load_plan, plan_from_dict
+    from labmrt.commands.analyze import _OVERRIDES
     from labmrt.errors import LabmrtError, Problem
 
-    availability = None if str(args.availability).lower() == "none" else args.availability
-    if availability is not None and availability not in frame.columns:
+    raw: dict = {}
+    source = None
+    if args.plan:
+        plan = load_plan(args.plan)
+        raw = plan.model_dump(exclude_unset=True)
+        source = plan.source
+    for opt, key in _OVERRIDES.items():
+        value = getattr(args, opt, None)
+        if value is not None and key != "lincomb":
+            raw[key] = value
+    raw.pop("lincomb", None)
+    if args.binary:
+        raw["method"] = "emee"
+    if args.per_protocol:
+        raw["per_protocol"] = True
+    if "outcome" not in raw:
+        raise LabmrtError(Problem("labmrt robustness", "no --outcome given", "name the outcome"))
+    plan = plan_from_dict(raw, source=source)
+    data = args.data if args.data is not None else plan.data_path()
+    if data is None:
         raise LabmrtError(
-            Problem("--availability", f"column {availability!r} not in the data", "or give none")
+            Problem("labmrt robustness", "no data given", "pass DATA or a --plan with data = ...")
         )
-    if not 0 < args.numerator_prob < 1:
-        raise LabmrtError(Problem("--numerator-prob", "must lie strictly between 0 and 1"))
-    kw: dict = dict(
-        id=args.id,
-        outcome=args.outcome,
-        moderators=list(args.moderators),
-        controls=list(args.controls),
-        availability=availability,
-        numerator_prob=args.numerator_prob,
-    )
-    if args.contrast:
-        kw.update(
-            contrast=args.contrast,
-            arm=args.arm,
-            baseline=resolve_baseline(frame, args.baseline, args.data),
-        )
-        return kw
-    if not args.treatment:
-        raise LabmrtError(
-            Problem(
-                "treatment",
-                "not given",
-                "give --treatment COL --prob P, or --contrast T-vs-C for multi-arm data",
-            )
-        )
-    if args.prob is None:
-        raise LabmrtError(Problem("--prob", "is required with --treatment", "a column or P"))
-    try:
-        prob: str | float = float(args.prob)
-    except ValueError:
-        prob = args.prob
-    kw.update(treatment=args.treatment, rand_prob=prob)
-    return kw
+    return plan, data
 
 
 class ProgressBar:
@@ -202,13 +169,25 @@ def run(args) -> int:
     if not 0 < args.alpha < 1:
         raise LabmrtError(Problem("--alpha", "must lie strictly between 0 and 1"))
     from labmrt.analysis.api import read_table
+    from labmrt.analysis.contrasts import resolve_baseline
 
-    frame = read_table(args.data)
-    kw = analysis_kwargs(args, frame)
-    out: dict = {}
+    plan, data = analysis_plan(args)
+    frame = read_table(data)
+    kw = plan.call_kwargs()
+    conf_level = kw.pop("conf_level")
+    small_sample = kw.pop("small_sample", "auto")
+    if kw.get("contrast") and kw.get("baseline") is None:
+        kw["baseline"] = resolve_baseline(frame, None, data)  # the codebook beside the data
+    out: dict = {"notes": []}
+    if plan.treatment_lags:
+        out["notes"].append("lagged treatments are kept as recorded in every re-draw")
+    if plan.per_protocol:
+        out["notes"].append("per-protocol rows: the received flag is kept as recorded")
     result = None
     if args.draws > 0:
-        design = rb.design_from_analysis(frame, estimator=args.estimator, **kw)
+        design = rb.design_from_analysis(
+            frame, estimator=plan.method, small_sample=small_sample, **kw
+        )
         progress = None if (args.no_progress or args.json) else ProgressBar()
         result = rb.randomization_test(
             design,
@@ -225,7 +204,12 @@ def run(args) -> int:
     table = None
     if args.outcome_alt or args.subset:
         table = rb.compare_variants(
-            frame, kw, args.outcome_alt, args.subset, estimator=args.estimator, alpha=args.alpha
+            frame,
+            {**kw, "small_sample": small_sample},
+            args.outcome_alt,
+            args.subset,
+            estimator=plan.method,
+            alpha=1 - conf_level,
         )
         out["comparison"] = table.to_dict(orient="records")
     if args.json:
@@ -237,4 +221,6 @@ def run(args) -> int:
             print(f"  plot: {args.plot}")
     if table is not None:
         _print_comparison(table)
+    for note in out["notes"]:
+        print(f"note: {note}")
     return 0
