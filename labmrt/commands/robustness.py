@@ -115,6 +115,8 @@ class ProgressBar:
         self.start = time.perf_counter()
 
     def __call__(self, done: int, total: int) -> bool:
+        if done < total and not self.stream.isatty():
+            return True  # not a terminal: only the final line
         frac = done / total if total else 1.0
         fill = int(round(self.width * frac))
         elapsed = time.perf_counter() - self.start
@@ -148,16 +150,11 @@ def _print_result(result) -> None:
 
 def _print_comparison(table) -> None:
     print("comparison over alternative outcomes and subsets:")
-    print(
-        f"  {'outcome':<20}{'subset':<24}{'term':<18}{'estimate':>10}{'SE':>9}"
-        f"{'CI':>22}{'p':>9}{'n':>5}{'rows':>7}"
-    )
-    for r in table.itertuples(index=False):
-        ci = f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]"
-        print(
-            f"  {r.outcome:<20.20}{r.subset:<24.24}{r.term:<18.18}{r.estimate:>10.4f}"
-            f"{r.se:>9.4f}{ci:>22}{r.p_value:>9.4f}{r.participants:>5}{r.rows:>7}"
-        )
+    shown = table.assign(
+        CI=[f"[{lo:.4f}, {hi:.4f}]" for lo, hi in zip(table.ci_lower, table.ci_upper, strict=True)]
+    )[["outcome", "subset", "term", "estimate", "se", "CI", "p_value", "participants", "rows"]]
+    text = shown.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    print("\n".join("  " + line for line in text.splitlines()))
 
 
 def run(args) -> int:
