@@ -64,6 +64,20 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--noise", type=float, default=1.0, help="noise level, 0 = clean, 1 = default, 3 = noisy"
     )
+    parser.add_argument(
+        "--chunk",
+        type=float,
+        default=0.05,
+        metavar="S",
+        help="push interval (default 0.05 s; 1 or more imitates a bursty Bluetooth device)",
+    )
+    parser.add_argument(
+        "--nan-share",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="share of samples replaced by NaN (default 0), to test how consumers cope",
+    )
     parser.add_argument("--name-prefix", default="labmrt-sim", help="stream name prefix")
     parser.add_argument(
         "--source-id",
@@ -109,6 +123,10 @@ def _check(args) -> list:
         )
     if args.duration is not None and args.duration <= 0:
         problems.append(Problem("--duration", f"{args.duration:g} s", "give a positive number"))
+    if not 0.001 <= args.chunk <= 10:
+        problems.append(Problem("--chunk", f"{args.chunk:g} s", "give 0.001-10 seconds"))
+    if not 0 <= args.nan_share < 1:
+        problems.append(Problem("--nan-share", f"{args.nan_share:g}", "give a share in [0, 1)"))
     if args.noise < 0:
         problems.append(Problem("--noise", f"{args.noise:g}", "give 0 or more"))
     if args.mean_segment <= 0:
@@ -151,6 +169,8 @@ def run(args) -> int:
         name_prefix=args.name_prefix,
         source_id_prefix=args.source_id,
         duration=args.duration,
+        chunk_s=args.chunk,
+        nan_share=args.nan_share,
     )
     sim.start()
     try:

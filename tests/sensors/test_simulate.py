@@ -194,3 +194,6 @@ def test_cli_simulate_rejects_bad_options(capsys, tmp_path):
     assert main(["sensors", "simulate", "--schedule", str(bad)]) == 2
     assert "unknown state 'sleepy'" in capsys.readouterr().err
     assert main(["sensors", "list", "--timeout", "0"]) == 2
+    assert main(["sensors", "simulate", "--nan-share", "1.5", "--hr-calm", "90", "95"]) == 2
+    err = capsys.readouterr().err
+    assert "--nan-share: 1.5" in err and "calm range overlaps" in err
