@@ -401,12 +401,15 @@ class SessionEngine:
             history = _History(stream_session_no=self.session_no, started_t=now)
         else:
             self.resumed_from = _resume_of.id
-            store.set_status(
-                _resume_of.id,
-                "incomplete",
-                now,
-                f"interrupted; resumed as session {self.session_id}",
-            )
+            # close the interrupted session (and any earlier one a kill left open mid-resume)
+            for info in _chain(store, _resume_of.id):
+                if info.status in ("created", "running", "paused", "resumed"):
+                    store.set_status(
+                        info.id,
+                        "incomplete",
+                        now,
+                        f"interrupted; resumed as session {self.session_id}",
+                    )
         self._history_info = history
         self.started_t = history.started_t
         self.next_task_index = history.next_task_index

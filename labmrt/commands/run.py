@@ -178,9 +178,16 @@ def _origin(store: Any, participant: str) -> float:
 
 
 def _committed_printer(engine: Any) -> None:
+    closed = []
+
     def out(kind: str, **fields: Any) -> None:
+        if closed:
+            return
         line = json.dumps({"committed": kind, "session": engine.session_id, **fields})
-        print(line, flush=True)
+        try:
+            print(line, flush=True)
+        except (BrokenPipeError, ValueError):  # the reader went away: the session goes on
+            closed.append(True)
 
     engine.signals.decision_made.connect(
         lambda r: out(
