@@ -6,6 +6,10 @@ Public entry points: :func:`wcls`, :func:`emee`, :func:`fit_analysis` and
 for re-use with re-drawn treatments.
 """
 
+# The submodules ``wcls`` and ``emee`` are loaded first: the functions of the same name
+# bound below must not be replaced by the modules when something imports them later.
+from labmrt.analysis import emee as _emee_module  # noqa: F401
+from labmrt.analysis import wcls as _wcls_module  # noqa: F401
 from labmrt.analysis.api import emee, read_table, wcls
 from labmrt.analysis.results import EffectResult
 from labmrt.analysis.spec import AnalysisPlan, fit_analysis, load_plan

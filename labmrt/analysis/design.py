@@ -365,6 +365,7 @@ def build_design(
             Problem(f"participant id {id!r}", f"missing in row(s) {', '.join(map(str, bad_rows))}")
         )
     codes, uniques = pd.factorize(ids_raw, sort=False)
+    grouped = n < 2 or bool(np.all(codes[1:] >= codes[:-1]))
     dp = None
     if decision_point is not None:
         dp = _numeric(frame[decision_point], decision_point, "decision point")
@@ -376,12 +377,12 @@ def build_design(
                     f"missing in row(s) {', '.join(map(str, bad_rows))}",
                 )
             )
-        order = np.lexsort((dp, codes))
+        same = codes[1:] == codes[:-1]
+        in_order = grouped and not np.any(same & (dp[1:] < dp[:-1]))
+        order = np.arange(n) if in_order else np.lexsort((dp, codes))
     else:
-        order = np.argsort(codes, kind="stable")
-    in_order = bool(np.all(order[1:] > order[:-1])) if n > 1 else True
-    if in_order:
-        order = np.arange(n)
+        in_order = grouped
+        order = np.arange(n) if in_order else np.argsort(codes, kind="stable")
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
     participants = np.asarray(uniques)[sc[starts]]
@@ -475,14 +476,14 @@ def build_design(
     g = take(g)
     s = take(s)
     for mat, names_, role in ((g, control_names, "control"), (s, effect_names, "moderator")):
-        nan_rows = used[:, None] & np.isnan(mat)
-        if nan_rows.any():
-            cols = [names_[j] for j in np.flatnonzero(nan_rows.any(axis=0))]
+        nan_any = np.isnan(mat).any(axis=1) & used
+        if nan_any.any():
+            nan_cols = np.isnan(mat[nan_any]).any(axis=0)
+            cols = [names_[j] for j in np.flatnonzero(nan_cols)]
             raise LabmrtError(
                 Problem(
                     f"{role} {', '.join(map(repr, cols))}",
-                    "missing at available decision points: "
-                    + describe_rows(nan_rows.any(axis=1), where),
+                    "missing at available decision points: " + describe_rows(nan_any, where),
                     "fill in the values, or exclude those decision points",
                 )
             )
@@ -490,12 +491,13 @@ def build_design(
     # ---- zero the unused rows so nothing undefined reaches a sum
     if not used.all():
         off = ~used
-        y = np.where(off, 0.0, y)
-        a = np.where(off, 0.0, a)
-        prob = np.where(off, 0.5, prob)
-        num = np.where(off, 0.5, num)
-        g = np.where(off[:, None], 0.0, g)
-        s = np.where(off[:, None], 0.0, s)
+        y, a, prob, num = (np.array(v, dtype=float, copy=True) for v in (y, a, prob, num))
+        y[off] = 0.0
+        a[off] = 0.0
+        prob[off] = 0.5
+        num[off] = 0.5
+        g[off] = 0.0  # g and s are fresh arrays built above
+        s[off] = 0.0
 
     design = Design(
         y=y,

@@ -36,6 +36,20 @@ def grouped_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
 
+def grouped_weighted_sum(x: np.ndarray, weight: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per participant ``sum_t weight_t x_t``, as one sparse product (no n x k temporary).
+
+    The participant-by-row matrix holding ``weight`` is built directly in CSR
+    form from the group starts; multiplying it with ``x`` is the grouped sum.
+    """
+    from scipy import sparse
+
+    n = x.shape[0]
+    indptr = np.r_[starts, n]
+    ind = sparse.csr_matrix((weight, np.arange(n), indptr), shape=(starts.size, n))
+    return np.asarray(ind @ x)
+
+
 def group_cross(a: np.ndarray, b: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """``(N, k, l)``: per participant ``sum_t a_t b_t'`` for row vectors ``a`` (n x k), ``b``."""
     n, k = a.shape

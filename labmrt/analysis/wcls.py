@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from labmrt.analysis.design import Design
-from labmrt.analysis.sandwich import group_cross, grouped_sum, sandwich, sandwich_corrected
+from labmrt.analysis.sandwich import (
+    group_cross,
+    grouped_weighted_sum,
+    sandwich,
+    sandwich_corrected,
+)
 from labmrt.errors import LabmrtError, Problem
 
 # MRTAnalysis wcls(): the small-sample correction (and its "Hotelling" test) up to this many.
@@ -102,7 +107,7 @@ def fit_design(design: Design, small_sample: str = "auto") -> CoreFit:
     check_estimable(design, gram, n_eff)
     theta = np.linalg.solve(gram, xw.T @ y)
     r = y - x @ theta
-    scores = grouped_sum(xw * r[:, None], starts)  # U_i = X_i' W_i r_i
+    scores = grouped_weighted_sum(x, w * r, starts)  # U_i = X_i' W_i r_i
     cov_plain = sandwich(gram, scores)
     applied = small_sample_applies(small_sample, n_eff)
 
