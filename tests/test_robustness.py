@@ -254,7 +254,7 @@ def test_cli_json_and_table(tmp_path, capsys):
 def test_cli_bad_input_exits_2(tmp_path, capsys, extra, message):
     path = tmp_path / "dp.csv"
     simulate_three_arms(n_part=8, n_dp=10).to_csv(path, index=False)
-    code = main([*_cli_args(path), "--draws", "10", "--no-progress", *extra])
+    code = main([*_cli_args(path), "--draws", "10", "--seed", "1", "--no-progress", *extra])
     err = capsys.readouterr().err
     assert code == 2, err
     assert message in err and "Traceback" not in err
@@ -291,3 +291,71 @@ def test_emee_reproduces_mrtanalysis_and_its_loop(shared_data, mimic, key, moder
     a, b = rb.fit_batch(design, arms), rb.fit_loop(design, arms)
     np.testing.assert_allclose(a.estimate, b.estimate, atol=1e-9)
     np.testing.assert_allclose(a.se, b.se, atol=1e-10)
+
+
+def test_draws_without_a_fit_are_left_out_not_fatal():
+    # 4 participants x 6 points, a binary moderator with few rows: some re-draws leave a
+    # moderator level without a treated (or untreated) row, so that draw has no fit.
+    frame = simulate_three_arms(n_part=6, n_dp=6, seed=2)
+    spec = rb.AnalysisSpec(
+        outcome="y", moderators=("aroused",), arm="arm", treatment_arm="loss",
+        control_arms=("neutral",),
+    )  # fmt: skip
+    design = rb.design_from_table(frame, spec)
+    arms = rb.draw_arms(design, np.random.default_rng(0), 400)
+    fit = rb.fit_batch(design, arms)
+    finite = np.isfinite(fit.estimate).all(axis=1) & np.isfinite(fit.se).all(axis=1)
+    assert finite.any() and not finite.all()
+    # A draw without a fit is one whose weighted design has no treated (or no untreated)
+    # row in a moderator level, or a participant holding all the information of a term.
+    res = rb.randomization_test(design, 400, seed=0)
+    term = res.terms[0]
+    assert term.failed_draws > 0
+    assert term.null_estimates.size == 400 - term.failed_draws
+    assert np.isfinite(term.null_estimates).all()
+    assert np.isfinite(term.randomization_p) and 0 < term.randomization_p <= 1
+
+
+def test_multiple_treated_arms_equal_the_binary_coding():
+    frame = simulate_three_arms(effect=0.3)
+    spec = rb.AnalysisSpec(
+        outcome="y", controls=("prior",), arm="arm", treatment_arm="gain+loss",
+        control_arms=("neutral",),
+    )  # fmt: skip
+    design = rb.design_from_table(frame, spec)
+    fit = rb.fit_batch(design, design.observed[None])
+    binary = frame.assign(
+        a=frame.arm.isin(["gain", "loss"]).astype(int),
+        p=(frame.prob_gain + frame.prob_loss)
+        / (frame.prob_gain + frame.prob_loss + frame.prob_neutral),
+    )
+    bspec = rb.AnalysisSpec(outcome="y", controls=("prior",), treatment="a", prob="p")
+    bfit = rb.fit_batch(*(lambda d: (d, d.observed[None]))(rb.design_from_table(binary, bspec)))
+    np.testing.assert_allclose(fit.estimate, bfit.estimate, rtol=1e-12)
+    np.testing.assert_allclose(fit.se, bfit.se, rtol=1e-10)
+
+
+def test_cli_reads_an_analysis_plan(tmp_path, capsys):
+    frame = simulate_three_arms(effect=0.4)
+    frame.to_csv(tmp_path / "dp.csv", index=False)
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        'data = "dp.csv"\noutcome = "y"\ncontrast = "loss:neutral"\n'
+        'controls = ["prior"]\navailability = "available"\n'
+    )
+    assert main(["robustness", "--plan", str(plan), "--draws", "50", "--seed", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    direct = rb.randomization_test(
+        rb.design_from_table(
+            frame,
+            rb.AnalysisSpec(
+                outcome="y", controls=("prior",), arm="arm", treatment_arm="loss",
+                control_arms=("neutral",),
+            ),
+        ),
+        50,
+        seed=3,
+    )  # fmt: skip
+    got = out["randomization"]["terms"][0]
+    assert got["estimate"] == pytest.approx(direct.terms[0].estimate, rel=1e-12)
+    assert got["randomization_p"] == direct.terms[0].randomization_p

@@ -28,6 +28,7 @@ draw, so the corrected variance is ``sum_i v_i v_i'`` with
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -154,6 +155,24 @@ def _row_stats(design: ArmDesign) -> _RowStats:
     return _RowStats(base[:, : k * k], base[:, k * k :], delta, slices, k, pos, n_max)
 
 
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched ``a x = b`` (b a stack of vectors); singular systems give NaN, not an error.
+
+    A re-drawn assignment can leave a term without information (e.g. no
+    treated row of a moderator level in a small study); that draw has no fit.
+    """
+    try:
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        flat_a = a.reshape(-1, *a.shape[-2:])
+        flat_b = b.reshape(-1, b.shape[-1])
+        out = np.full(flat_b.shape, np.nan)
+        for i in range(flat_a.shape[0]):
+            with contextlib.suppress(np.linalg.LinAlgError):
+                out[i] = np.linalg.solve(flat_a[i], flat_b[i])
+        return out.reshape(b.shape)
+
+
 @dataclass
 class BatchFit:
     """Estimates, standard errors and two-sided p-values of B fits (rows: fits)."""
@@ -182,12 +201,12 @@ def fit_batch(design: ArmDesign, arms: np.ndarray, stats_: _RowStats | None = No
     cxx = suff[:, :, : k * k].reshape(b, n_part, k, k)
     cxy = suff[:, :, k * k :]
     bread_inv = cxx.sum(axis=1)  # (B, k, k) = X'WX
-    theta = np.linalg.solve(bread_inv, cxy.sum(axis=1)[..., None])[..., 0]
+    theta = _solve(bread_inv, cxy.sum(axis=1))
     scores = cxy - np.einsum("bikl,bl->bik", cxx, theta)  # U_i
     if design.small_sample:
-        v = np.linalg.solve(bread_inv[:, None] - cxx, scores[..., None])[..., 0]
+        v = _solve(bread_inv[:, None] - cxx, scores)
     else:
-        v = np.einsum("bkl,bil->bik", np.linalg.inv(bread_inv), scores)
+        v = _solve(np.broadcast_to(bread_inv[:, None], cxx.shape), scores)
     idx = design.effect_index
     var = np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx])
     se = np.sqrt(var)
@@ -333,13 +352,18 @@ def fit_batch_emee(
         return jac
 
     active = np.ones(b, dtype=bool)
+    failed = np.zeros(b, dtype=bool)
     for _ in range(100):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
         aa, cc, pre, pr, we = pieces(theta[idx], idx)
         u = np.concatenate([pr @ g, (pr * cc) @ s], axis=1)
-        step = np.linalg.solve(jacobian(aa, cc, pre, pr, we, idx.size), u[..., None])[..., 0]
+        step = _solve(jacobian(aa, cc, pre, pr, we, idx.size), u)
+        stuck = ~np.isfinite(u).all(axis=1) | ~np.isfinite(step).all(axis=1)
+        failed[idx[stuck]] = True  # singular or overflowing draws stop here, reported as NaN
+        active[idx[stuck]] = False
+        step = np.where(stuck[:, None], 0.0, step)
         theta[idx] -= step
         done = np.abs(step).max(axis=1) < tol * (1 + np.abs(theta[idx]).max(axis=1))
         active[idx[done]] = False
@@ -363,13 +387,14 @@ def fit_batch_emee(
     c_i[:, :, q:, :q] = -per_participant(we * cc, sg).reshape(b, n_part, p, q)
     c_i[:, :, q:, q:] = -per_participant(we * cc * aa, ss).reshape(b, n_part, p, p)
     # Corrected score J (J - C_i)^{-1} u_i (Woodbury form of (I - H_ii)^{-1} r_i).
-    v = np.linalg.solve(jac[:, None] - c_i, u_i[..., None])[..., 0]
+    v = _solve(jac[:, None] - c_i, u_i)
     idx = design.effect_index
     se = np.sqrt(np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx]))
     est = theta[:, idx]
     pval = 2 * stats.t.sf(np.abs(est / se), max(design.df, 1))
-    if active.any():  # draws whose Newton steps did not settle are reported as missing
-        est[active], se[active], pval[active] = np.nan, np.nan, np.nan
+    bad = active | failed  # Newton did not settle, or the draw has no solution: missing
+    if bad.any():
+        est[bad], se[bad], pval[bad] = np.nan, np.nan, np.nan
     return BatchFit(est, se, pval)
 
 
@@ -453,6 +478,7 @@ class TermResult:
     share_significant: float
     randomization_p: float
     null_estimates: np.ndarray = field(repr=False)
+    failed_draws: int = 0  # re-drawn fits without a solution (EMEE), left out of the shares
 
     def to_dict(self) -> dict:
         null = self.null_estimates
@@ -465,6 +491,7 @@ class TermResult:
             "randomization_p": self.randomization_p,
             "null_mean": float(null.mean()) if null.size else None,
             "null_sd": float(null.std(ddof=1)) if null.size > 1 else None,
+            "failed_draws": self.failed_draws,
         }
 
 
@@ -563,6 +590,14 @@ def _randomization_test(design, draws, seed, method, alpha, progress, cancel, ch
     start = time.perf_counter()
     rs = _row_stats(design) if design.estimator == "wcls" else None
     observed = fit_batch(design, design.observed[None, :], rs)
+    if not np.all(np.isfinite(observed.estimate) & np.isfinite(observed.se)):
+        raise LabmrtError(
+            Problem(
+                "analysis",
+                "cannot be fitted on the recorded data (a term has no information)",
+                "run labmrt analyze on the same options to see which term",
+            )
+        )
     seq = np.random.SeedSequence(seed)
     parts_e, parts_p = [], []
     done = 0
@@ -586,7 +621,8 @@ def _randomization_test(design, draws, seed, method, alpha, progress, cancel, ch
     terms = []
     for j, name in enumerate(design.effect_names):
         obs = float(observed.estimate[0, j])
-        null = est[:, j]
+        ok = np.isfinite(est[:, j]) & np.isfinite(pv[:, j])  # draws without a fit drop out
+        null = est[ok, j]
         extreme = int(np.sum(np.abs(null) >= abs(obs) - 1e-12 * max(1.0, abs(obs))))
         terms.append(
             TermResult(
@@ -594,9 +630,10 @@ def _randomization_test(design, draws, seed, method, alpha, progress, cancel, ch
                 estimate=obs,
                 se=float(observed.se[0, j]),
                 p_value=float(observed.p_value[0, j]),
-                share_significant=float(np.mean(pv[:, j] < alpha)) if done else float("nan"),
-                randomization_p=(1 + extreme) / (1 + done),
+                share_significant=float(np.mean(pv[ok, j] < alpha)) if null.size else math.nan,
+                randomization_p=(1 + extreme) / (1 + null.size),
                 null_estimates=null,
+                failed_draws=int(done - null.size),
             )
         )
     return RandomizationResult(
