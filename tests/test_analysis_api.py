@@ -427,3 +427,22 @@ def test_plan_file_reruns_the_same_analysis(tmp_path):
     plan.write_text('outcome = "help_log"\nmoderator = ["affect_state"]\n')
     with pytest.raises(LabmrtError, match="moderator: unknown key"):
         fit_analysis(plan, frame)
+
+
+def test_sessions_number_their_own_decision_points():
+    """labmrt numbers decision points within a session: (participant, session, point) is the key."""
+    one = multiarm(uneven=False)
+    two = pd.concat([one.assign(session=1), one.assign(session=2)], ignore_index=True)
+    res = wcls(two, outcome="help_log", contrast="loss-vs-baseline", availability="available")
+    assert res.n_decision_points == 2 * len(one)
+    dup = pd.concat([two, two.iloc[[3]]], ignore_index=True)
+    with pytest.raises(LabmrtError, match="duplicated .participant, session, decision point"):
+        wcls(dup, outcome="help_log", contrast="loss-vs-baseline", availability="available")
+
+
+def test_functions_are_not_shadowed_by_their_modules():
+    import labmrt.analysis.emee  # noqa: F401
+    import labmrt.analysis.wcls  # noqa: F401
+    from labmrt import analysis
+
+    assert callable(analysis.wcls) and callable(analysis.emee)

@@ -116,3 +116,36 @@ def test_bad_input_exits_2_with_message(shared_data, capsys, extra, message):
 def test_missing_file_exits_2(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "none.csv"), "--outcome", "y"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_simulated_study_export_analyze(tmp_path, capsys):
+    """A simulated labmrt study, exported, analyzed by contrast with the codebook's baseline."""
+    study, export = tmp_path / "study", tmp_path / "export"
+    protocol = "protocols/framing_affect.toml"
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert main(["simulate", str(root / protocol), "--participants", "8", "--out", str(study)]) == 0
+    assert main(["export", str(study), "--out", str(export)]) == 0
+    capsys.readouterr()
+    code = main(
+        [
+            "analyze",
+            str(export / "decision_points.csv"),
+            "--outcome",
+            "help_hint_seconds",
+            "--contrast",
+            "loss-vs-baseline",
+            "--availability",
+            "available",
+            "--lag",
+            "1",
+            "--json",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["contrast"]["control_arms"] == ["neutral"]  # the protocol's baseline arm
+    assert out["n_participants"] == 8
+    assert "treatment_lag1" in [c["term"] for c in out["controls"]]
+    assert out["terms"][0]["std_error"] > 0

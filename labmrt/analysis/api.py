@@ -99,6 +99,7 @@ def prepare(
         raise LabmrtError(Problem("outcome", "not given", "name the proximal outcome column"))
     if decision_point is None and "decision_point" in frame.columns:
         decision_point = "decision_point"
+    session = "session" if decision_point is not None and "session" in frame.columns else None
     moderators = list(moderators or [])
     controls = list(controls or [])
     notes: list[str] = []
@@ -225,6 +226,7 @@ def prepare(
         availability=availability,
         numerator_prob=numerator_prob,
         decision_point=decision_point,
+        session=session,
         include=include,
         binary_outcome=binary,
         labels={"treatment": treatment_label, "rand_prob": prob_label, "outcome": outcome_label},

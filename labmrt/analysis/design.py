@@ -309,6 +309,7 @@ def build_design(
     availability: str | np.ndarray | None = None,
     numerator_prob: ColumnOrValue = None,
     decision_point: str | None = None,
+    session: str | None = None,
     include: np.ndarray | None = None,
     binary_outcome: bool = False,
     add_moderators_to_controls: bool = True,
@@ -329,6 +330,8 @@ def build_design(
     needed: dict[str, str] = {id: "participant id"}
     if decision_point is not None:
         needed[decision_point] = "decision point"
+    if session is not None:
+        needed[session] = "session"
     for role, spec in (
         ("outcome", outcome),
         ("treatment", treatment),
@@ -377,9 +380,14 @@ def build_design(
                     f"missing in row(s) {', '.join(map(str, bad_rows))}",
                 )
             )
-        same = codes[1:] == codes[:-1]
-        in_order = grouped and not np.any(same & (dp[1:] < dp[:-1]))
-        order = np.arange(n) if in_order else np.lexsort((dp, codes))
+        keys: list[np.ndarray] = [codes]
+        if session is not None:
+            # Decision points are numbered within a session: order by session, then point.
+            keys.append(pd.factorize(frame[session], sort=True)[0])
+        keys.append(dp)
+        sortkey = np.lexsort(tuple(reversed(keys)))
+        in_order = grouped and bool(np.all(sortkey[1:] > sortkey[:-1]))
+        order = np.arange(n) if in_order else sortkey
     else:
         in_order = grouped
         order = np.arange(n) if in_order else np.argsort(codes, kind="stable")
@@ -392,11 +400,15 @@ def build_design(
 
     if dp_sorted is not None and n > 1:
         dup = np.r_[False, (sc[1:] == sc[:-1]) & (dp_sorted[1:] == dp_sorted[:-1])]
+        if session is not None:
+            ss = np.asarray(frame[session].to_numpy())[order]
+            dup &= np.r_[False, ss[1:] == ss[:-1]]
         if dup.any():
             raise LabmrtError(
                 Problem(
                     "data",
-                    f"{int(dup.sum())} duplicated (participant, decision point) pair(s): "
+                    f"{int(dup.sum())} duplicated (participant, "
+                    f"{'session, ' if session else ''}decision point) key(s): "
                     + describe_rows(dup, where),
                     "keep one row per participant and decision point",
                 )

@@ -22,11 +22,18 @@ from labmrt.errors import LabmrtError, Problem
 
 
 def within_order(frame: pd.DataFrame, id: str, decision_point: str | None) -> np.ndarray:
-    """Row positions sorted by participant (first appearance), then decision point."""
+    """Row positions sorted by participant (first appearance), session, then decision point.
+
+    A ``session`` column is used when present (labmrt numbers decision points
+    within a session), as :func:`labmrt.analysis.design.build_design` does.
+    """
     codes, _ = pd.factorize(frame[id], sort=False)
     if decision_point is None:
         return np.argsort(codes, kind="stable")
     dp = pd.to_numeric(frame[decision_point], errors="coerce").to_numpy(dtype=float)
+    if "session" in frame.columns:
+        sess = pd.factorize(frame["session"], sort=True)[0]
+        return np.lexsort((dp, sess, codes))
     return np.lexsort((dp, codes))
 
 
