@@ -142,6 +142,11 @@ def _print_result(result) -> None:
             f"  {t.name:<22}{t.estimate:>10.4f}{t.se:>9.4f}{t.p_value:>9.4f}"
             f"{100 * t.share_significant:>14.1f}%{t.randomization_p:>10.4f}"
         )
+    failed = max((t.failed_draws for t in result.terms), default=0)
+    if failed:
+        print(
+            f"  {failed} re-drawn analyses had no fit (a term without information) and are left out"
+        )
     print(
         "  re-drawn sig.: share of re-drawn analyses significant at alpha (expect about alpha); "
         "rand. p: share of re-drawn |estimates| at least the observed one"
