@@ -716,3 +716,59 @@ def simulate_study(
         n_decisions=len(decisions),
         n_available=int(decisions["available"].sum()) if len(decisions) else 0,
     )
+
+
+# --------------------------------------------------------------------------- checking the truth
+def compare_with_truth(
+    decision_points: Any,
+    truth: Mapping[str, Any],
+    *,
+    conf_level: float = 0.95,
+    arms: list[str] | None = None,
+) -> Any:
+    """WCLS estimates of every ``<arm>-vs-baseline`` effect per state beside the truth.
+
+    One row per outcome x contrast x state with ``estimate``, ``ci_lower``,
+    ``ci_upper``, ``truth`` (the intent-to-treat effect of truth.json) and
+    ``covered``. Each fit uses ``affect_state`` as the moderator, the
+    ``available`` flag and the recorded ``prob_<arm>`` columns (the analyzer
+    derives each contrast's probability); binary outcomes are analyzed on the
+    additive scale (risk difference), as the truth is stated.
+    """
+    import pandas as pd
+
+    from labmrt.analysis import wcls
+
+    rows = []
+    for name, out in truth["outcomes"].items():
+        baseline = out["baseline_arm"]
+        for arm, eff in out["arms"].items():
+            if arms is not None and arm not in arms:
+                continue
+            fit = wcls(
+                decision_points,
+                id="participant",
+                outcome=name,
+                moderators=["affect_state"],
+                availability="available",
+                contrast=f"{arm}-vs-baseline",
+                baseline=baseline,
+                conf_level=conf_level,
+            )
+            for state in SIM_STATES:
+                at = fit.effect_at({"affect_state": state}).iloc[0]
+                true = float(eff["itt"][state])
+                rows.append(
+                    {
+                        "outcome": name,
+                        "contrast": f"{arm} vs {baseline}",
+                        "state": state,
+                        "estimate": float(at["estimate"]),
+                        "ci_lower": float(at["ci_lower"]),
+                        "ci_upper": float(at["ci_upper"]),
+                        "truth": true,
+                        "covered": bool(at["ci_lower"] <= true <= at["ci_upper"]),
+                        "p_value": float(at["p_value"]),
+                    }
+                )
+    return pd.DataFrame(rows)
