@@ -17,7 +17,18 @@ from labmrt import __version__
 from labmrt.errors import EXIT_USER_ERROR, LabmrtError
 
 # Subcommand modules in the order they appear in ``labmrt --help``.
-COMMAND_MODULES: list[str] = ["validate", "sensors", "power", "analyze", "robustness", "sessions", "export", "run", "simulate", "demo"]
+COMMAND_MODULES: list[str] = [
+    "validate",
+    "sensors",
+    "power",
+    "analyze",
+    "robustness",
+    "sessions",
+    "export",
+    "run",
+    "simulate",
+    "demo",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
