@@ -1,0 +1,446 @@
+"""Calm / aroused from HRV and skin-conductance features, calibrated per participant.
+
+Physiology differs far more between people than between one person's calm
+and aroused states (a resting heart rate of 55 or 85 bpm are both normal), so
+every feature is first expressed against the participant's own rest baseline:
+``z = (x - mean_rest) / sd_rest``. Two models sit on top of that scale:
+
+* ``logistic``: rest and stressor windows from the calibration phase (or
+  labelled rows of an offline data set) fit a logistic regression of
+  ``aroused`` on the z-scores. The fit carries a small ridge penalty
+  (:data:`RIDGE`, on the z scale; intercept free) and balanced class weights:
+  windows of two calibration phases are usually perfectly separable, where
+  the unpenalised maximum-likelihood estimate does not exist.
+* ``rest_threshold``, when only rest was recorded: an arousal index, the
+  mean of the z-scores signed so that arousal raises each one
+  (:data:`AROUSAL_SIGN`: heart rate, skin-conductance level and SCR rate go
+  up, RMSSD/SDNN/HF go down; Kreibig 2010, Biol Psychol 84:394, for the
+  directions), is scaled by its own spread at rest (at least
+  :data:`INDEX_SD_FLOOR`), and a window is aroused when it lies
+  :data:`REST_THRESHOLD` such spreads above the rest mean, i.e. where fewer
+  than ~2% of rest windows would fall under normality.
+  ``p_aroused = 1 / (1 + exp(-1.7 (u - REST_THRESHOLD)))``, 1.7 making the
+  logistic close to the normal CDF.
+
+HRV indices (RMSSD, SDNN, HF, LF, LF/HF) are log-normally distributed
+across and within people, so they enter as natural logs, as is usual in HRV
+research (e.g. ln RMSSD, Plews et al. 2013, Sports Med 43:773); a fall from
+100 to 50 ms then weighs as much as one from 20 to 10 ms.
+
+Rest standard deviations have floors (:data:`SD_FLOOR`, and 5% of the mean):
+consecutive windows overlap, so their spread understates how much a calm
+participant varies, and a feature that sat still at rest (no SCR in any
+window) must not turn the first response into an infinite z-score. z-scores
+are clipped to +-:data:`Z_CLIP`.
+
+The state is ``unknown`` (with a reason) when the model is not calibrated,
+a feature it uses is missing or not finite, or the quality of a stream it
+uses is below ``min_quality``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from labmrt.errors import LabmrtError
+
+FORMAT = "labmrt-affect-classifier"
+VERSION = 1
+DEFAULT_FEATURES: tuple[str, ...] = ("hr", "rmssd", "sdnn", "scl", "scr_rate")
+AROUSAL_SIGN: dict[str, int] = {
+    "hr": 1,
+    "rmssd": -1,
+    "sdnn": -1,
+    "hf": -1,
+    "lf": -1,
+    "lf_hf": 1,
+    "scl": 1,
+    "scr_rate": 1,
+    "scr_amp": 1,
+}
+FEATURE_KIND: dict[str, str] = {
+    **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf"), "cardiac"),
+    **dict.fromkeys(("scl", "scr_rate", "scr_amp"), "eda"),
+}
+LOG_FEATURES: frozenset[str] = frozenset({"rmssd", "sdnn", "hf", "lf", "lf_hf"})
+SD_FLOOR: dict[str, float] = {
+    "hr": 1.0,  # bpm
+    "rmssd": 0.1,  # ln ms (10%)
+    "sdnn": 0.1,  # ln ms
+    "hf": 0.2,  # ln ms^2
+    "lf": 0.2,  # ln ms^2
+    "lf_hf": 0.2,  # ln ratio
+    "scl": 0.05,  # uS
+    "scr_rate": 1.0,  # per min
+    "scr_amp": 0.02,  # uS
+}
+SD_FLOOR_REL = 0.05  # of the rest mean, for the features not on a log scale
+Z_CLIP = 10.0
+RIDGE = 1.0
+REST_THRESHOLD = 2.0
+INDEX_SD_FLOOR = 0.5
+MIN_WINDOWS = 10  # calibration windows needed per phase
+MIN_PRESENT = 0.8  # share of calibration windows in which a feature must be present
+DEFAULT_MIN_QUALITY = 0.5
+CALM_WORDS = ("calm", "rest", "baseline", "0", "false", "relaxed", "neutral")
+AROUSED_WORDS = ("aroused", "stress", "stressor", "1", "true")
+
+FeatureRow = Mapping[str, float | None]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One classification: ``label`` is calm/aroused/unknown; ``reason`` explains unknown."""
+
+    label: str
+    p_aroused: float | None
+    reason: str = ""
+
+
+def _value(row: FeatureRow, name: str) -> float | None:
+    """The feature on the model's scale (natural log for :data:`LOG_FEATURES`), or None."""
+    v = row.get(name)
+    if v is None:
+        return None
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    if name in LOG_FEATURES:
+        v = math.log(v) if v > 0 else math.nan
+    return v if math.isfinite(v) else None
+
+
+def _matrix(rows: Sequence[FeatureRow], names: Sequence[str]) -> np.ndarray:
+    out = np.full((len(rows), len(names)), np.nan)
+    for i, row in enumerate(rows):
+        for j, name in enumerate(names):
+            v = _value(row, name)
+            if v is not None:
+                out[i, j] = v
+    return out
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, ridge: float = RIDGE, weights: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Ridge-penalised logistic regression: ``(intercept, coefficients)``.
+
+    Minimises ``-sum w_i loglik_i / sum w_i + ridge / (2 n_eff) |beta|^2`` with
+    L-BFGS and the exact gradient; the intercept is not penalised.
+    """
+    n, k = x.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    design = np.column_stack([np.ones(n), x])
+    pen = np.r_[0.0, np.full(k, ridge / n)]
+
+    def loss(theta):
+        eta = design @ theta
+        # log(1 + exp(eta)) - y * eta, written to stay finite for large |eta|
+        ll = np.logaddexp(0.0, eta) - y * eta
+        grad = design.T @ (w * (1.0 / (1.0 + np.exp(-eta)) - y)) + pen * theta
+        return float(w @ ll + 0.5 * pen @ theta**2), grad
+
+    res = minimize(loss, np.zeros(k + 1), jac=True, method="L-BFGS-B")
+    return float(res.x[0]), res.x[1:]
+
+
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(v, 500.0), -500.0)))
+
+
+@dataclass
+class AffectClassifier:
+    """Per-participant calm/aroused classifier (see the module docstring for the model).
+
+    Use :meth:`fit` with rest (and optionally stressor) feature rows from the
+    calibration phase, or :meth:`load` a model trained offline; a model
+    trained with per-participant standardisation still needs
+    :meth:`fit_baseline` on the participant's rest rows.
+    """
+
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    min_quality: float = DEFAULT_MIN_QUALITY
+    method: str | None = None  # "logistic" | "rest_threshold" once fitted
+    baseline_source: str = "participant"  # or "training"
+    mean: dict[str, float] = field(default_factory=dict)
+    sd: dict[str, float] = field(default_factory=dict)
+    coef: dict[str, float] = field(default_factory=dict)
+    intercept: float = 0.0
+    index_sd: float = 1.0
+    n_rest: int = 0
+    n_stress: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def used_features(self) -> tuple[str, ...]:
+        """Features the fitted model uses (those present in the calibration data)."""
+        if self.method == "logistic":
+            return tuple(self.coef)
+        return tuple(self.mean)
+
+    @property
+    def has_baseline(self) -> bool:
+        return bool(self.mean)
+
+    @property
+    def is_calibrated(self) -> bool:
+        return self.method is not None and self.has_baseline
+
+    # ------------------------------------------------------------------ fitting
+    def _usable(self, rows: Sequence[FeatureRow], names: Iterable[str]) -> list[str]:
+        names = list(names)
+        if not rows:
+            return []
+        m = _matrix(rows, names)
+        return [n for j, n in enumerate(names) if np.isfinite(m[:, j]).mean() >= MIN_PRESENT]
+
+    def fit_baseline(self, rest: Sequence[FeatureRow], names: Sequence[str] | None = None):
+        """Set the rest baseline (mean and floored SD per feature) from rest rows."""
+        names = list(names) if names is not None else list(self.features)
+        rest = list(rest)
+        usable = self._usable(rest, names)
+        if len(rest) < MIN_WINDOWS or not usable:
+            raise LabmrtError(
+                f"{len(rest)} rest window(s) with {len(usable)} usable feature(s); "
+                f"calibration needs at least {MIN_WINDOWS} windows with features",
+                where="calibration",
+                fix="record a longer rest phase with the sensors streaming clean signal",
+            )
+        if self.method == "logistic" and self.coef:
+            missing = [n for n in self.coef if n not in usable]
+            if missing:
+                raise LabmrtError(
+                    f"the model uses {', '.join(missing)}, missing at rest",
+                    where="calibration",
+                    fix="connect the sensor that provides these features",
+                )
+        m = _matrix(rest, usable)
+        self.mean, self.sd = {}, {}
+        for j, name in enumerate(usable):
+            col = m[:, j][np.isfinite(m[:, j])]
+            mu = float(col.mean())
+            sd = float(col.std(ddof=1)) if col.size > 1 else 0.0
+            self.mean[name] = mu
+            rel = 0.0 if name in LOG_FEATURES else SD_FLOOR_REL * abs(mu)
+            self.sd[name] = max(sd, SD_FLOOR.get(name, 1e-6), rel)
+        self.n_rest = len(rest)
+        return self
+
+    def z_scores(self, row: FeatureRow, names: Sequence[str] | None = None) -> dict[str, float]:
+        """Baseline-standardised values (clipped) of the features present in ``row``."""
+        out = {}
+        for name in names or self.mean:
+            v = _value(row, name)
+            if v is not None and name in self.mean:
+                z = (v - self.mean[name]) / self.sd[name]
+                out[name] = float(np.clip(z, -Z_CLIP, Z_CLIP))
+        return out
+
+    def arousal_index(self, row: FeatureRow) -> float | None:
+        """Mean signed z-score (arousal raises it); None when a feature is missing."""
+        z = self.z_scores(row)
+        if len(z) < len(self.mean):
+            return None
+        return float(np.mean([AROUSAL_SIGN.get(n, 1) * v for n, v in z.items()]))
+
+    def fit(self, rest: Sequence[FeatureRow], stress: Sequence[FeatureRow] | None = None):
+        """Calibrate on the participant's rest rows and, when given enough, stressor rows.
+
+        Raises :class:`LabmrtError` when rest is insufficient; with fewer than
+        :data:`MIN_WINDOWS` stressor rows it falls back to the rest-only
+        threshold and says so in :attr:`notes`.
+        """
+        rest, stress = list(rest), list(stress or [])
+        self.notes = []
+        names = list(self.features)
+        if stress:
+            names = [n for n in names if n in self._usable(stress, names)]
+            if not names:
+                self.notes.append("no feature present in the stressor windows")
+        self.method, self.coef = None, {}
+        self.fit_baseline(rest, names if names else None)
+        if len(stress) >= MIN_WINDOWS and names:
+            self._fit_logistic(rest, stress)
+        else:
+            if stress:
+                self.notes.append(
+                    f"only {len(stress)} stressor window(s); rest-only threshold used"
+                )
+            self._fit_rest_threshold(rest)
+        self.baseline_source = "participant"
+        return self
+
+    def _fit_logistic(self, rest, stress, group_z: np.ndarray | None = None, y=None):
+        names = list(self.mean)
+        if group_z is None:
+            rows = list(rest) + list(stress)
+            y = np.r_[np.zeros(len(rest)), np.ones(len(stress))]
+            z = np.array([[self.z_scores(r).get(n, np.nan) for n in names] for r in rows])
+        else:
+            z = group_z
+        ok = np.isfinite(z).all(axis=1)
+        z, y = z[ok], y[ok]
+        if len(np.unique(y)) < 2:
+            raise LabmrtError(
+                "the calibration windows hold only one state once incomplete ones are dropped",
+                where="calibration",
+                fix="record both phases with all sensors streaming",
+            )
+        # balanced class weights: each state counts as much as the other
+        w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+        self.intercept, beta = fit_logistic(z, y, weights=w)
+        self.coef = {n: float(b) for n, b in zip(names, beta, strict=True)}
+        self.n_stress = int(y.sum())
+        self.method = "logistic"
+
+    def _fit_rest_threshold(self, rest):
+        idx = [self.arousal_index(r) for r in rest]
+        vals = np.array([v for v in idx if v is not None])
+        sd = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
+        self.index_sd = max(sd, INDEX_SD_FLOOR)
+        self.n_stress = 0
+        self.method = "rest_threshold"
+
+    # ------------------------------------------------------------------ prediction
+    def predict(
+        self, features: FeatureRow, quality: Mapping[str, float] | None = None
+    ) -> Prediction:
+        """``Prediction(label, p_aroused, reason)`` for one window of features.
+
+        ``quality`` maps stream kinds (``ecg``/``ppg``/``eda``) to scores; the
+        cardiac features accept the better of ECG and PPG.
+        """
+        if self.method is None:
+            return Prediction("unknown", None, "classifier not calibrated")
+        if not self.has_baseline:
+            return Prediction("unknown", None, "no rest baseline for this participant yet")
+        names = self.used_features
+        if quality is not None:
+            for group in sorted({FEATURE_KIND.get(n, "") for n in names}):
+                kinds = ("ecg", "ppg") if group == "cardiac" else (group,)
+                scores = [quality[k] for k in kinds if k in quality and quality[k] is not None]
+                best = max(scores) if scores else None
+                if best is None or not math.isfinite(best):
+                    return Prediction("unknown", None, f"no {group} signal quality")
+                if best < self.min_quality:
+                    return Prediction(
+                        "unknown", None, f"{group} signal quality {best:.2f} < {self.min_quality}"
+                    )
+        missing = [n for n in names if _value(features, n) is None]
+        if missing:
+            return Prediction("unknown", None, f"feature(s) missing: {', '.join(missing)}")
+        p = self.predict_proba(features)
+        return Prediction("aroused" if p >= 0.5 else "calm", p)
+
+    def predict_proba(self, features: FeatureRow) -> float | None:
+        """P(aroused) for one row, or None when uncalibrated or a feature is missing."""
+        if not self.is_calibrated:
+            return None
+        if self.method == "logistic":
+            z = self.z_scores(features, self.coef)
+            if len(z) < len(self.coef):
+                return None
+            return _sigmoid(self.intercept + sum(self.coef[n] * z[n] for n in self.coef))
+        index = self.arousal_index(features)
+        if index is None:
+            return None
+        return _sigmoid(1.7 * (index / self.index_sd - REST_THRESHOLD))
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "method": self.method,
+            "features": list(self.features),
+            "min_quality": self.min_quality,
+            "baseline_source": self.baseline_source,
+            "baseline": {"mean": self.mean, "sd": self.sd} if self.mean else None,
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "index_sd": self.index_sd,
+            "rest_threshold": REST_THRESHOLD,
+            "log_features": sorted(LOG_FEATURES & set(self.mean)),
+            "n_rest": self.n_rest,
+            "n_stress": self.n_stress,
+            "notes": self.notes,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping, where: str = "model") -> AffectClassifier:
+        if not isinstance(doc, Mapping) or doc.get("format") != FORMAT:
+            raise LabmrtError(
+                f"not a {FORMAT} file",
+                where=where,
+                fix="use a file written by labmrt sensors train",
+            )
+        if doc.get("version") != VERSION:
+            raise LabmrtError(
+                f"model version {doc.get('version')!r}, this labmrt reads version {VERSION}",
+                where=where,
+            )
+        method = doc.get("method")
+        if method not in ("logistic", "rest_threshold"):
+            raise LabmrtError(f"unknown method {method!r}", where=where)
+        try:
+            base = doc.get("baseline") or {}
+            clf = cls(
+                features=tuple(str(f) for f in doc["features"]),
+                min_quality=float(doc.get("min_quality", DEFAULT_MIN_QUALITY)),
+                method=method,
+                baseline_source=str(doc.get("baseline_source", "participant")),
+                mean={str(k): float(v) for k, v in (base.get("mean") or {}).items()},
+                sd={str(k): float(v) for k, v in (base.get("sd") or {}).items()},
+                coef={str(k): float(v) for k, v in (doc.get("coef") or {}).items()},
+                intercept=float(doc.get("intercept", 0.0)),
+                index_sd=float(doc.get("index_sd", 1.0)),
+                n_rest=int(doc.get("n_rest", 0)),
+                n_stress=int(doc.get("n_stress", 0)),
+                notes=[str(n) for n in doc.get("notes", [])],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise LabmrtError(f"malformed model: {err}", where=where) from None
+        numbers = [*clf.mean.values(), *clf.sd.values(), *clf.coef.values(), clf.intercept]
+        if not all(math.isfinite(v) for v in numbers) or any(s <= 0 for s in clf.sd.values()):
+            raise LabmrtError("the model holds non-finite numbers or SDs <= 0", where=where)
+        if set(clf.mean) != set(clf.sd) or (method == "logistic" and not clf.coef):
+            raise LabmrtError("the model's baseline or coefficients are incomplete", where=where)
+        return clf
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> AffectClassifier:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise LabmrtError("model file does not exist", where=str(path)) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise LabmrtError(f"cannot read the model: {err}", where=str(path)) from None
+        return cls.from_dict(doc, where=str(path))
+
+
+def label_code(value: object) -> int | None:
+    """1 for an aroused label, 0 for a calm one, None for anything else (dropped rows)."""
+    text = str(value).strip().lower()
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text in AROUSED_WORDS:
+        return 1
+    if text in CALM_WORDS:
+        return 0
+    return None

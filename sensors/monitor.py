@@ -1,0 +1,350 @@
+"""Live affective state from LSL streams: buffers -> features -> classifier, once a second.
+
+:class:`AffectMonitor` is the :class:`labmrt.state.StateSource` the session
+engine and the desktop app read. It owns one background thread that, every
+``update_interval_s``, copies each stream's window out of its
+:class:`~sensors.buffer.StreamBuffer`, runs the
+:class:`~sensors.pipeline.FeaturePipeline` and the
+:class:`~sensors.classifier.AffectClassifier`, publishes the resulting
+:class:`~labmrt.state.AffectState` and calls the ``on_update`` listeners (on
+that thread: GUI code must hop to its own thread with a queued signal).
+:meth:`current_state` never blocks on the network or on NeuroKit2.
+
+The state is ``unknown`` with a reason whenever the answer could be wrong:
+no calibration yet, a stream lost, invalid (wrong channel count, absurd
+rate) or silent for more than :data:`STALE_S`, missing samples (NaN), too
+little clean signal for a feature, or quality below the classifier's
+``min_quality``.
+
+Calibration: the protocol tells the monitor when rest and stressor happen,
+either with :meth:`begin_phase` / :meth:`end_phase` around each phase and
+:meth:`fit_calibration` after them, or with the blocking :meth:`calibrate`.
+A phase contributes the updates whose feature windows lie wholly inside it
+(the state before the phase must not leak in); when the phase is too short
+for that to leave :data:`~sensors.classifier.MIN_WINDOWS` updates, its
+second half is used instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pylsl
+
+from labmrt.errors import LabmrtError
+from labmrt.state import AffectState
+from sensors.buffer import StreamBuffer
+from sensors.classifier import MIN_WINDOWS, AffectClassifier
+from sensors.discovery import StreamDescription
+from sensors.pipeline import FeaturePipeline, UpdateResult
+
+log = logging.getLogger(__name__)
+
+STALE_S = 2.0
+PHASES: tuple[str, ...] = ("rest", "stressor")
+
+
+@dataclass
+class CalibrationPhase:
+    """The updates seen during one calibration phase (``rest`` or ``stressor``)."""
+
+    name: str
+    start: float
+    end: float | None = None
+    rows: list[tuple[float, UpdateResult]] = field(default_factory=list)
+
+    def add(self, t: float, result: UpdateResult) -> None:
+        self.rows.append((t, result))
+
+    def usable(self) -> list[UpdateResult]:
+        """Updates whose feature windows lie wholly inside the phase, else its second half."""
+        end = self.end if self.end is not None else math.inf
+        inside = [
+            r
+            for t, r in self.rows
+            if t <= end and r.windows and all(w[0] >= self.start for w in r.windows.values())
+        ]
+        if len(inside) < MIN_WINDOWS:
+            last = self.rows[-1][0] if self.rows else self.start
+            mid = self.start + (min(last, end) - self.start) / 2
+            inside = [r for t, r in self.rows if mid <= t <= end]
+        return inside
+
+    def feature_rows(self, min_quality: float) -> list[dict[str, float | None]]:
+        """Features of the usable updates whose signal quality passed ``min_quality``.
+
+        Quality is judged per feature group: the better of ECG and PPG for the
+        cardiac features, EDA for skin conductance.
+        """
+        out = []
+        for r in self.usable():
+            q = r.quality
+            cardiac = [q[k] for k in ("ecg", "ppg") if k in q]
+            groups = ([max(cardiac)] if cardiac else []) + ([q["eda"]] if "eda" in q else [])
+            if groups and min(groups) >= min_quality:
+                out.append(dict(r.features))
+        return out
+
+
+class AffectMonitor:
+    """Affective state from live ECG/PPG/EDA streams; implements ``StateSource``.
+
+    ``sources``: :class:`StreamBuffer` objects (used as they are; connected
+    ones stay connected) and/or :class:`StreamDescription` objects (the
+    monitor opens, and at :meth:`stop` closes, a buffer for each). At most
+    one stream per kind is used (the first given). ``classifier``: a fitted
+    or loaded :class:`AffectClassifier`; without one, a fresh one waits for
+    the calibration.
+    """
+
+    def __init__(
+        self,
+        sources: Iterable[StreamBuffer | StreamDescription],
+        classifier: AffectClassifier | None = None,
+        update_interval_s: float = 1.0,
+        *,
+        hrv_window_s: float = 60.0,
+        eda_window_s: float = 30.0,
+        pipeline: FeaturePipeline | None = None,
+    ):
+        if update_interval_s <= 0:
+            raise ValueError("update_interval_s must be positive")
+        self.classifier = classifier or AffectClassifier()
+        self._offline_model = classifier is not None and classifier.method is not None
+        self.update_interval_s = float(update_interval_s)
+        self.pipeline = pipeline or FeaturePipeline(
+            hrv_window_s=hrv_window_s,
+            eda_window_s=eda_window_s,
+            min_quality=self.classifier.min_quality,
+        )
+        self.buffers: dict[str, StreamBuffer] = {}
+        self._owned: list[StreamBuffer] = []
+        self.ignored: list[str] = []
+        for src in sources:
+            buf = src if isinstance(src, StreamBuffer) else None
+            if buf is None:
+                buf = StreamBuffer(src, bufsize_s=self.pipeline.window_needed_s + 5.0)
+                self._owned.append(buf)
+            kind = buf.kind
+            if kind is None or kind in self.buffers:
+                self.ignored.append(f"{buf.name} ({kind or 'not ECG/PPG/EDA'})")
+                if buf in self._owned:
+                    self._owned.remove(buf)
+                continue
+            self.buffers[kind] = buf
+        self._state = AffectState(t=pylsl.local_clock(), reason="monitor not started")
+        self._listeners: list[Callable[[AffectState], None]] = []
+        self._phases: dict[str, CalibrationPhase] = {}
+        self._phase: CalibrationPhase | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.latencies: deque[float] = deque(maxlen=10_000)
+        self.update_costs: deque[float] = deque(maxlen=10_000)
+        self.last_result: UpdateResult | None = None
+        self.calibration_error: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, connect_timeout: float = 2.0) -> AffectMonitor:
+        """Connect owned buffers and start the update thread (returns at once)."""
+        if self._thread is not None:
+            raise RuntimeError("the monitor is already running")
+        for buf in self._owned:
+            if buf.state == "disconnected":
+                buf.connect(timeout=connect_timeout)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="affect-monitor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+            self._thread = None
+        for buf in self._owned:
+            buf.disconnect()
+
+    def __enter__(self) -> AffectMonitor:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ StateSource
+    def current_state(self) -> AffectState:
+        """The latest state (never blocks)."""
+        return self._state
+
+    def on_update(self, callback: Callable[[AffectState], None]) -> Callable[[], None]:
+        """Call ``callback(state)`` after every update (on the monitor thread); returns unsubscribe."""
+        self._listeners = [*self._listeners, callback]
+
+        def unsubscribe() -> None:
+            self._listeners = [c for c in self._listeners if c is not callback]
+
+        return unsubscribe
+
+    # ------------------------------------------------------------------ updates
+    def _run(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.update()
+            except Exception as err:  # noqa: BLE001 - report as unknown, keep running
+                log.exception("affect update failed")
+                self._publish(
+                    AffectState(
+                        t=pylsl.local_clock(), reason=f"update failed: {type(err).__name__}: {err}"
+                    )
+                )
+            next_t += self.update_interval_s
+            delay = next_t - time.monotonic()
+            if delay < 0:  # fell behind: skip, do not bunch up
+                next_t, delay = time.monotonic(), 0.0
+            self._stop.wait(delay)
+
+    def update(self) -> AffectState:
+        """Compute one state now from the buffers (the thread calls this; tests may too)."""
+        cpu0 = time.process_time()
+        now = pylsl.local_clock()
+        signals, problems, quality0 = {}, [], {}
+        for kind, buf in self.buffers.items():
+            if buf.state == "invalid":
+                problems.append(f"{kind.upper()} stream unusable: {buf.problem}")
+                quality0[kind] = 0.0
+                continue
+            if buf.state != "streaming":
+                problems.append(f"{kind.upper()} stream {buf.state}")
+                quality0[kind] = 0.0
+                self.pipeline.reset(kind)
+                continue
+            data, ts = buf.get_data(self.pipeline.window_needed_s)
+            if len(ts) == 0 or now - ts[-1] > STALE_S:
+                problems.append(f"{kind.upper()} stream silent")
+                quality0[kind] = 0.0
+                continue
+            signals[kind] = (data, ts, buf.sfreq)
+        if not self.buffers:
+            problems.append("no ECG, PPG or EDA stream")
+        result = self.pipeline.update(signals) if signals else None
+        newest = result.t if result is not None else math.nan
+        features = dict(result.features) if result else {}
+        quality = {**(result.quality if result else {}), **quality0}
+        windows = dict(result.windows) if result else {}
+        reasons = problems + (result.reasons if result else [])
+        with self._lock:
+            if result is not None and self._phase is not None:
+                self._phase.add(now, result)
+        pred = self.classifier.predict(features, quality)
+        if pred.label == "unknown":
+            reasons.insert(0, pred.reason)
+        state = AffectState(
+            t=pylsl.local_clock(),
+            label=pred.label,  # type: ignore[arg-type]
+            p_aroused=pred.p_aroused,
+            features={k: v for k, v in features.items()},
+            windows=windows,
+            quality=quality,
+            reason="; ".join(dict.fromkeys(r for r in reasons if r)),
+        )
+        self.last_result = result
+        if math.isfinite(newest):
+            self.latencies.append(state.t - newest)
+        self.update_costs.append(time.process_time() - cpu0)
+        self._publish(state)
+        return state
+
+    def _publish(self, state: AffectState) -> None:
+        self._state = state
+        for callback in self._listeners:
+            try:
+                callback(state)
+            except Exception:  # noqa: BLE001 - a listener bug must not stop the monitor
+                log.exception("affect listener failed")
+
+    # ------------------------------------------------------------------ calibration
+    @property
+    def phase(self) -> str | None:
+        return self._phase.name if self._phase else None
+
+    def begin_phase(self, name: str) -> None:
+        """Start collecting calibration windows for ``rest`` or ``stressor``."""
+        if name not in PHASES:
+            raise ValueError(f"unknown calibration phase {name!r}; use one of {PHASES}")
+        with self._lock:
+            if self._phase is not None:
+                self._phase.end = pylsl.local_clock()
+            self._phase = CalibrationPhase(name, pylsl.local_clock())
+            self._phases[name] = self._phase
+
+    def end_phase(self) -> None:
+        with self._lock:
+            if self._phase is not None:
+                self._phase.end = pylsl.local_clock()
+                self._phase = None
+
+    def calibration_rows(self, name: str) -> list[dict[str, float | None]]:
+        """Feature rows of phase ``name`` that calibration would use."""
+        phase = self._phases.get(name)
+        return phase.feature_rows(self.classifier.min_quality) if phase else []
+
+    def fit_calibration(self) -> AffectClassifier:
+        """Fit the classifier on the phases recorded so far (rest needed, stressor optional).
+
+        A loaded offline model keeps its coefficients and only takes the rest
+        baseline when it was trained with per-participant standardisation.
+        Raises :class:`LabmrtError` (and keeps the state ``unknown``) when the
+        rest phase gave too few usable windows.
+        """
+        self.end_phase()
+        rest = self.calibration_rows("rest")
+        stress = self.calibration_rows("stressor")
+        try:
+            if self._offline_model:
+                if self.classifier.baseline_source == "participant":
+                    self.classifier.fit_baseline(rest)
+            else:
+                self.classifier.fit(rest, stress or None)
+        except LabmrtError as err:
+            self.calibration_error = err.message
+            raise
+        self.calibration_error = None
+        return self.classifier
+
+    def calibrate(
+        self,
+        rest_s: float,
+        stress_s: float | None = None,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> AffectClassifier:
+        """Blocking: rest for ``rest_s`` s, then stressor for ``stress_s`` s, then fit."""
+        for name, seconds in (("rest", rest_s), ("stressor", stress_s)):
+            if not seconds:
+                continue
+            self.begin_phase(name)
+            end = time.monotonic() + float(seconds)
+            while (left := end - time.monotonic()) > 0:
+                if progress is not None:
+                    progress(name, left)
+                if self._stop.wait(min(1.0, left)):
+                    break
+        return self.fit_calibration()
+
+    # ------------------------------------------------------------------ diagnostics
+    def status(self) -> dict[str, object]:
+        """JSON-ready: the streams, calibration and the classifier's state."""
+        return {
+            "streams": {k: b.status() for k, b in self.buffers.items()},
+            "ignored": self.ignored,
+            "calibrated": self.classifier.is_calibrated,
+            "method": self.classifier.method,
+            "features": list(self.classifier.used_features),
+            "calibration_error": self.calibration_error,
+        }
