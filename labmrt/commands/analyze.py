@@ -53,7 +53,9 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("data", nargs="?", help="CSV or Parquet table (or an export folder)")
-    parser.add_argument("--plan", metavar="TOML", help="analysis plan file (options as keys)")
+    parser.add_argument(
+        "--plan", "--spec", metavar="TOML", help="analysis plan (spec) file, options as keys"
+    )
     parser.add_argument("--id", metavar="COL", help="participant id column (participant)")
     parser.add_argument("--decision-point", metavar="COL", help="decision point column")
     parser.add_argument("--outcome", metavar="COL", help="proximal outcome column")
