@@ -69,3 +69,37 @@ def test_cli_analyze_json_on_the_export(study, capsys):
     intercept, calm = terms["(Intercept)"], terms["affect_statecalm"]
     assert intercept["ci_lower"] <= itt["aroused"] <= intercept["ci_upper"]
     assert calm["ci_lower"] <= itt["calm"] - itt["aroused"] <= calm["ci_upper"]
+
+
+def test_bad_input_is_a_clear_message_not_a_traceback(tmp_path, capsys):
+    study = tmp_path / "s"
+    assert main(["simulate", str(tmp_path / "nope.toml"), "--participants", "2",
+                 "--out", str(study)]) == 2  # fmt: skip
+    assert "file not found" in capsys.readouterr().err
+    assert main(["run", str(PROTOCOL), "--study", str(study), "--participant", "P01",
+                 "--simulated"]) == 0  # fmt: skip
+    capsys.readouterr()
+    # the same code again: refused, resume offered
+    assert main(["run", str(PROTOCOL), "--study", str(study), "--participant", "P01",
+                 "--simulated"]) == 2  # fmt: skip
+    assert "labmrt run --resume P01" in capsys.readouterr().err
+    # nothing to resume
+    assert main(["run", str(PROTOCOL), "--study", str(study), "--participant", "P01",
+                 "--simulated", "--resume"]) == 2  # fmt: skip
+    assert "no interrupted session" in capsys.readouterr().err
+    # a name is not a participant code
+    assert main(["run", str(PROTOCOL), "--study", str(study), "--participant", "anna",
+                 "--simulated"]) == 2  # fmt: skip
+    assert "not a participant code" in capsys.readouterr().err
+    # an existing study is never overwritten by a simulation
+    assert main(["simulate", str(PROTOCOL), "--participants", "2", "--out", str(study)]) == 2
+    assert "already holds a study database" in capsys.readouterr().err
+    # a corrupt database is refused and left untouched
+    bad = tmp_path / "corrupt"
+    bad.mkdir()
+    (bad / "labmrt.sqlite").write_bytes(b"not a database at all" * 50)
+    before = (bad / "labmrt.sqlite").read_bytes()
+    assert main(["run", str(PROTOCOL), "--study", str(bad), "--participant", "P02",
+                 "--simulated"]) == 2  # fmt: skip
+    assert "not a SQLite database" in capsys.readouterr().err
+    assert (bad / "labmrt.sqlite").read_bytes() == before

@@ -245,7 +245,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             clock = LSLClock()
         seed_seq = np.random.SeedSequence([int(args.seed), sum(map(ord, code)), len(code)])
-        p_seed = int(seed_seq.generate_state(1)[0])
+        p_seed = int(seed_seq.generate_state(1)[0]) % (2**31)
         cleanup: list[Any] = []
         try:
             source, truth = _state_source(args, protocol, clock, p_seed, cleanup)
@@ -278,6 +278,11 @@ def _run(args: argparse.Namespace) -> int:
                 engine = SessionEngine(protocol, store, code, presenter, **kwargs)
             if args.simulated:
                 presenter.request_break = engine.pause
+            if args.simulated_sensors:
+                from labmrt.commands._live import SampleRecorder
+
+                recorder = SampleRecorder(source.buffers, store, engine.session_id).start()
+                cleanup.append(recorder.stop)
             if args.print_commits:
                 _committed_printer(engine)
             print(
