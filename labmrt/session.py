@@ -38,6 +38,7 @@ thread-safe. Everything it does is announced on :attr:`SessionEngine.signals`
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -64,6 +65,9 @@ REASON_NO_SIGNAL = "no valid signal"
 REASON_QUALITY = "signal quality below threshold"
 REASON_BREAK = "break"
 REASON_SPACING = "min spacing"
+
+#: Phases the state source is told about (it calibrates on them).
+CALIBRATION_PHASES = ("rest", "stressor")
 
 EventReporter = Callable[..., None]
 
@@ -374,6 +378,7 @@ class SessionEngine:
         self._pending: list[tuple[int, float, float | None]] = []  # (dp, t, task end)
         self.status = "created"
         self.error: LabmrtError | None = None
+        self.calibration_error: str | None = None
         self.tasks_done = 0
         self._thread: threading.Thread | None = None
         now = self.clock.now()
@@ -588,6 +593,8 @@ class SessionEngine:
             self._phase("rest", cal.rest_s)
         if cal.stressor_s > 0 and not self.aborted:
             self._phase("stressor", cal.stressor_s)
+        if not self.aborted and (cal.rest_s > 0 or cal.stressor_s > 0):
+            self._fit_source()
 
     def _phase(self, phase: str, duration_s: float | None) -> tuple[float, float]:
         """Run one timed phase; tells presenter, state source and listeners; records it."""
@@ -608,9 +615,39 @@ class SessionEngine:
         return t0, t1
 
     def _tell_source(self, method: str, phase: str, t: float) -> None:
+        """Tell the state source a calibration phase began/ended: ``method(phase, t)``.
+
+        Sources taking fewer arguments (the live monitor's ``begin_phase(name)``
+        and ``end_phase()``) get the leading ones. Only calibration phases are told.
+        """
         fn = getattr(self.state_source, method, None)
-        if callable(fn):
-            fn(phase, t)
+        if not callable(fn) or phase not in CALIBRATION_PHASES:
+            return
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            n = 2
+        else:
+            if any(p.kind is p.VAR_POSITIONAL for p in params):
+                n = 2
+            else:
+                n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        fn(*(phase, t)[:n])
+
+    def _fit_source(self) -> None:
+        """After the calibration, let the state source fit its classifier (``fit_calibration``).
+
+        A failed fit (too little clean signal) keeps the state ``unknown``; the
+        reason is kept in :attr:`calibration_error` and the session goes on.
+        """
+        fit = getattr(self.state_source, "fit_calibration", None)
+        if not callable(fit):
+            return
+        try:
+            fit()
+        except LabmrtError as err:
+            self.calibration_error = err.message
+            log.warning("calibration of the state source failed: %s", err.message)
 
     def _tasks(self) -> None:
         total = len(self.protocol.tasks)

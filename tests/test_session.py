@@ -563,3 +563,42 @@ def test_receipt_rules(tmp_path):
     )
     assert receipt(protocol, {"shown_t": 10.0, "confirmed": False})[0] is False
     assert receipt(protocol, {"confirmed": True, "received_t": 1.0}) == (False, None, None)
+
+
+class MonitorLike(FixedSource):
+    """The live monitor's calibration API: begin_phase(name), end_phase(), fit_calibration()."""
+
+    def __init__(self, clock, fail=False):
+        super().__init__(clock)
+        self.fail = fail
+
+    def begin_phase(self, name):
+        self.phases.append(("begin", name))
+
+    def end_phase(self):
+        self.phases.append(("end",))
+
+    def fit_calibration(self):
+        self.phases.append(("fit",))
+        if self.fail:
+            raise LabmrtError("too few usable rest windows")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_engine_drives_the_monitor_calibration(tmp_path, store, fail):
+    protocol = write_protocol(tmp_path)
+    clock = VirtualClock(0.0)
+    person = ScriptedParticipant(clock, SCRIPTS, store)
+    source = MonitorLike(clock, fail=fail)
+    engine = SessionEngine(protocol, store, "P01", person, state_source=source, clock=clock)
+    person.engine = engine
+    assert engine.run() == "completed"
+    # breaks and the task block are not calibration phases: the monitor hears only these
+    assert source.phases == [
+        ("begin", "rest"),
+        ("end",),
+        ("begin", "stressor"),
+        ("end",),
+        ("fit",),
+    ]
+    assert engine.calibration_error == ("too few usable rest windows" if fail else None)

@@ -23,41 +23,30 @@ from labmrt.errors import LabmrtError, Problem
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_PHASES = ("rest", "stressor")
-
 
 class MonitorStateSource:
-    """The live monitor as the engine's state source, told when calibration phases run.
+    """The live monitor as the engine's state source, plus the streams it reads.
 
-    After the last calibration phase the monitor's classifier is fitted; if
-    that fails (too little clean signal), the state stays ``unknown`` and the
-    reason is kept in :attr:`calibration_error` (decision points are then
-    unavailable when the protocol requires a signal).
+    The engine tells it the calibration phases and calls
+    :meth:`fit_calibration` after them; all of that goes to the monitor.
     """
 
-    def __init__(self, monitor: Any, *, fit_after: str | None, streams: list[dict] | None = None):
+    def __init__(self, monitor: Any, *, streams: list[dict] | None = None):
         self.monitor = monitor
-        self.fit_after = fit_after
+        self.buffers = monitor.buffers
         self.stream_info = streams or []
-        self.calibration_error: str | None = None
 
     def current_state(self):
         return self.monitor.current_state()
 
     def begin_phase(self, phase: str, t: float) -> None:
-        if phase in CALIBRATION_PHASES:
-            self.monitor.begin_phase(phase)
+        self.monitor.begin_phase(phase)
 
     def end_phase(self, phase: str, t: float) -> None:
-        if phase not in CALIBRATION_PHASES:
-            return
         self.monitor.end_phase()
-        if phase == self.fit_after:
-            try:
-                self.monitor.fit_calibration()
-            except LabmrtError as err:
-                self.calibration_error = err.message
-                log.warning("calibration failed: %s", err.message)
+
+    def fit_calibration(self):
+        return self.monitor.fit_calibration()
 
 
 class SampleRecorder:
@@ -176,13 +165,7 @@ def live_state_source(protocol: Any, clock: Any, seed: int, cleanup: list, *, me
     window = protocol.sensors.window_s if protocol.sensors else 30.0
     monitor = AffectMonitor(descriptions, eda_window_s=window).start()
     cleanup.append(monitor.stop)
-    cal = protocol.calibration
-    fit_after = None
-    if cal is not None:
-        fit_after = "stressor" if cal.stressor_s > 0 else ("rest" if cal.rest_s > 0 else None)
-    source = MonitorStateSource(monitor, fit_after=fit_after, streams=sim.streams)
-    source.buffers = monitor.buffers
-    return source, sim.truth_at
+    return MonitorStateSource(monitor, streams=sim.streams), sim.truth_at
 
 
 def simulate_realtime(
@@ -248,7 +231,7 @@ def simulate_realtime(
                 truth["participants"][code] = {
                     "session": engine.session_id,
                     "seed": p_seed,
-                    "calibration_error": source.calibration_error,
+                    "calibration_error": engine.calibration_error,
                     "raw_samples": recorder.n_samples,
                 }
             finally:
