@@ -280,23 +280,27 @@ class AffectClassifier:
         self.baseline_source = "participant"
         return self
 
-    def _fit_logistic(self, rest, stress, group_z: np.ndarray | None = None, y=None):
+    def _fit_logistic(self, rest, stress):
         names = list(self.mean)
-        if group_z is None:
-            rows = list(rest) + list(stress)
-            y = np.r_[np.zeros(len(rest)), np.ones(len(stress))]
-            z = np.array([[self.z_scores(r).get(n, np.nan) for n in names] for r in rows])
-        else:
-            z = group_z
+        rows = list(rest) + list(stress)
+        y = np.r_[np.zeros(len(rest)), np.ones(len(stress))]
+        z = np.array([[self.z_scores(r).get(n, np.nan) for n in names] for r in rows])
+        self.fit_standardized(z, y, names)
+
+    def fit_standardized(self, z: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
+        """Fit the logistic model on already standardised rows ``z`` (columns ``names``).
+
+        Rows with a missing value are dropped; classes are weighted equally.
+        """
+        z, y = np.asarray(z, dtype=float), np.asarray(y, dtype=float)
         ok = np.isfinite(z).all(axis=1)
         z, y = z[ok], y[ok]
         if len(np.unique(y)) < 2:
             raise LabmrtError(
                 "the calibration windows hold only one state once incomplete ones are dropped",
                 where="calibration",
-                fix="record both phases with all sensors streaming",
+                fix="record both states with all sensors streaming",
             )
-        # balanced class weights: each state counts as much as the other
         w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
         self.intercept, beta = fit_logistic(z, y, weights=w)
         self.coef = {n: float(b) for n, b in zip(names, beta, strict=True)}

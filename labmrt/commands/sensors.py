@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-SENSOR_SUBCOMMANDS: list[str] = ["sensors_simulate", "sensors_list"]
+SENSOR_SUBCOMMANDS: list[str] = [
+    "sensors_simulate",
+    "sensors_list",
+    "sensors_monitor",
+    "sensors_train",
+]
 
 
 def register(subparsers) -> None:

@@ -1,0 +1,183 @@
+"""``labmrt sensors monitor``: the affective state of whatever ECG/PPG/EDA streams are on the network.
+
+Resolves the streams (any vendor's: types ECG, PPG/BVP, EDA/GSR, or those
+words in the name), optionally calibrates (rest first, then stressor, as the
+options say) or loads a model, and prints one line per state update. This is
+how the pipeline is checked against any source, not only the simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import sys
+import time
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "monitor",
+        help="print the live affective state from LSL ECG/PPG/EDA streams",
+        description=(
+            "Resolve ECG/PPG/EDA streams, calibrate (--calibrate-rest, then --calibrate-stress) "
+            "or load --model, and print one state update per line: "
+            '{"t", "state", "p_aroused", "features", "quality", ...} with --jsonl.'
+        ),
+    )
+    parser.add_argument("--calibrate-rest", type=float, metavar="S", help="rest phase length (s)")
+    parser.add_argument(
+        "--calibrate-stress", type=float, metavar="S", help="stressor phase length (s), after rest"
+    )
+    parser.add_argument(
+        "--duration", type=float, metavar="S", help="stop S seconds after calibration"
+    )
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    parser.add_argument("--model", metavar="MODEL", help="classifier file from `sensors train`")
+    parser.add_argument("--save-model", metavar="FILE", help="write the calibrated classifier")
+    parser.add_argument(
+        "--name", metavar="REGEX", help="only streams whose name matches (case-insensitive)"
+    )
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="S", help="resolve time")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, metavar="S", help="update interval (default 1 s)"
+    )
+    parser.add_argument(
+        "--hrv-window", type=float, default=60.0, metavar="S", help="HRV window (default 60 s)"
+    )
+    parser.add_argument(
+        "--eda-window", type=float, default=30.0, metavar="S", help="EDA window (default 30 s)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def _clean(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def state_record(state, phase: str | None = None) -> dict:
+    """The JSON line for one :class:`~labmrt.state.AffectState`."""
+    return {
+        "t": round(state.t, 4),
+        "state": state.label,
+        "p_aroused": None if state.p_aroused is None else round(state.p_aroused, 4),
+        "features": {k: _clean(v) for k, v in state.features.items()},
+        "quality": {k: round(v, 3) for k, v in state.quality.items()},
+        "windows": {k: [round(a, 3), round(b, 3)] for k, (a, b) in state.windows.items()},
+        "phase": phase,
+        "reason": state.reason,
+    }
+
+
+def _human(rec: dict) -> str:
+    f = rec["features"]
+
+    def fmt(name, spec):
+        v = f.get(name)
+        return "-" if v is None else format(v, spec)
+
+    p = "-" if rec["p_aroused"] is None else f"{rec['p_aroused']:.2f}"
+    q = " ".join(f"{k}={v:.2f}" for k, v in rec["quality"].items())
+    phase = f" [{rec['phase']}]" if rec["phase"] else ""
+    line = (
+        f"{rec['t']:.2f} {rec['state']:>7} p={p} hr={fmt('hr', '.1f')} "
+        f"rmssd={fmt('rmssd', '.1f')} scl={fmt('scl', '.2f')} scr/min={fmt('scr_rate', '.1f')} "
+        f"q: {q}{phase}"
+    )
+    return line + (f"  ({rec['reason']})" if rec["reason"] else "")
+
+
+def run(args) -> int:
+    from labmrt.errors import LabmrtError
+    from sensors.classifier import AffectClassifier
+    from sensors.discovery import find_streams
+    from sensors.monitor import AffectMonitor
+
+    for opt in ("calibrate_rest", "calibrate_stress", "duration", "interval", "timeout"):
+        value = getattr(args, opt)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise LabmrtError(
+                f"must be a positive number of seconds, got {value}",
+                where="--" + opt.replace("_", "-"),
+            )
+    if args.calibrate_stress and not args.calibrate_rest and not args.model:
+        raise LabmrtError(
+            "a stressor phase needs a rest phase before it",
+            where="--calibrate-stress",
+            fix="add --calibrate-rest S",
+        )
+    classifier = AffectClassifier.load(args.model) if args.model else None
+    streams = find_streams(timeout=args.timeout, name_pattern=args.name)
+    if not streams:
+        raise LabmrtError(
+            "no ECG, PPG or EDA stream found on the network",
+            where="LSL",
+            fix="start the device's LSL app (or `labmrt sensors simulate`) and check --name",
+        )
+    monitor = AffectMonitor(
+        streams,
+        classifier,
+        update_interval_s=args.interval,
+        hrv_window_s=args.hrv_window,
+        eda_window_s=args.eda_window,
+    )
+    for kind, buf in monitor.buffers.items():
+        d = buf.description
+        print(
+            f"using {kind.upper()}: {d.name!r} ({d.type}, {d.nominal_srate:g} Hz, "
+            f"{d.channel_count} ch, source {d.source_id or '-'}, host {d.hostname})",
+            file=sys.stderr,
+        )
+    for name in monitor.ignored:
+        print(f"ignoring {name}: one stream per kind", file=sys.stderr)
+    updates: queue.Queue = queue.Queue()
+    monitor.on_update(lambda s: updates.put((s, monitor.phase)))
+
+    def drain(until: float) -> None:
+        while True:
+            left = until - time.monotonic()
+            try:
+                state, phase = updates.get(timeout=max(0.0, min(left, 0.5)))
+            except queue.Empty:
+                if time.monotonic() >= until:
+                    return
+                continue
+            rec = state_record(state, phase)
+            print(json.dumps(rec) if args.jsonl else _human(rec), flush=True)
+
+    monitor.start(connect_timeout=args.timeout)
+    try:
+        phases = [("rest", args.calibrate_rest), ("stressor", args.calibrate_stress)]
+        calibrating = any(s for _, s in phases)
+        for phase, seconds in phases:
+            if seconds:
+                monitor.begin_phase(phase)
+                print(f"calibration: {phase} for {seconds:g} s", file=sys.stderr)
+                drain(time.monotonic() + seconds)
+        if calibrating:
+            try:
+                clf = monitor.fit_calibration()
+                note = "; ".join(clf.notes)
+                print(
+                    f"calibrated: {clf.method} on {', '.join(clf.used_features)} "
+                    f"({clf.n_rest} rest, {clf.n_stress} stressor windows)"
+                    + (f"; {note}" if note else ""),
+                    file=sys.stderr,
+                )
+                if args.save_model:
+                    clf.save(args.save_model)
+            except LabmrtError as err:
+                print(f"calibration failed, state stays unknown: {err.message}", file=sys.stderr)
+        elif classifier is None:
+            print(
+                "no calibration and no --model: the state stays unknown "
+                "(use --calibrate-rest S [--calibrate-stress S] or --model MODEL)",
+                file=sys.stderr,
+            )
+        end = time.monotonic() + args.duration if args.duration else math.inf
+        drain(end)
+    finally:
+        monitor.stop()
+    return 0
