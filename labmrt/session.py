@@ -369,7 +369,8 @@ class SessionEngine:
         self.signals = EngineSignals()
         self._calibrate = True if calibrate is None else bool(calibrate)
         self._lock = threading.RLock()
-        self._wake = threading.Event()  # set by resume() and abort(): ends a wait early
+        self._wake = threading.Event()  # set by resume() and abort(): ends a break early
+        self._abort_event = threading.Event()  # set by abort(): ends a calibration phase early
         self._abort_reason: str | None = None
         self._pause_request: tuple[str, float | None] | None = None
         self._breaks: list[tuple[float, float]] = []
@@ -522,7 +523,8 @@ class SessionEngine:
             if self.status in ("completed", "aborted", "failed"):
                 return
             self._pause_request = (reason, duration_s)
-            self._wake.clear()
+            if self._abort_reason is None:
+                self._wake.clear()
 
     @property
     def pause_pending(self) -> bool:
@@ -539,6 +541,7 @@ class SessionEngine:
         with self._lock:
             self._abort_reason = reason or "aborted by the operator"
             self._wake.set()
+            self._abort_event.set()
         interrupt = getattr(self.presenter, "interrupt", None)
         if callable(interrupt):
             interrupt()
@@ -596,17 +599,23 @@ class SessionEngine:
         if not self.aborted and (cal.rest_s > 0 or cal.stressor_s > 0):
             self._fit_source()
 
-    def _phase(self, phase: str, duration_s: float | None) -> tuple[float, float]:
-        """Run one timed phase; tells presenter, state source and listeners; records it."""
+    def _phase(
+        self, phase: str, duration_s: float | None, wake: threading.Event | None = None
+    ) -> tuple[float, float]:
+        """Run one timed phase; tells presenter, state source and listeners; records it.
+
+        ``wake`` ends the phase early (abort for calibration; resume or abort for a break).
+        """
+        wake = wake if wake is not None else self._abort_event
         t0 = self.clock.now()
         self.presenter.begin_phase(phase, duration_s)
         self._tell_source("begin_phase", phase, t0)
         self.signals.phase_started.emit(phase, t0, duration_s)
         if duration_s is None:
-            while not self._wake.wait(0.1):
+            while not wake.wait(0.1):
                 pass
         else:
-            self.clock.wait(duration_s, self._wake)
+            self.clock.wait(duration_s, wake)
         t1 = self.clock.now()
         self.presenter.end_phase(phase)
         self._tell_source("end_phase", phase, t1)
@@ -678,7 +687,7 @@ class SessionEngine:
         reason, duration = request
         t0 = self.clock.now()
         self._set_status("paused", reason, t=t0)
-        _, t1 = self._phase("break", duration)
+        _, t1 = self._phase("break", duration, self._wake)
         with self._lock:
             self._pause_request = None
             self._breaks.append((t0, t1))

@@ -602,3 +602,40 @@ def test_engine_drives_the_monitor_calibration(tmp_path, store, fail):
         ("fit",),
     ]
     assert engine.calibration_error == ("too few usable rest windows" if fail else None)
+
+
+def test_resume_without_a_pause_does_not_cut_the_calibration(tmp_path, store):
+    protocol = write_protocol(tmp_path)
+    clock = VirtualClock(0.0)
+    engine, _, _ = make_engine(protocol, store, clock)
+    engine.resume()  # a stray click before anything was paused
+    engine.run()
+    phases = store.phases(engine.session_id)
+    assert phases[["phase", "start_t", "end_t"]].values.tolist()[:2] == [
+        ["rest", 0.0, 10.0],
+        ["stressor", 10.0, 15.0],
+    ]
+
+
+def test_open_ended_pause_waits_for_resume_from_another_thread(tmp_path, store):
+    import time
+
+    protocol = write_protocol(tmp_path)
+    clock = VirtualClock(0.0)
+    scripts = list(SCRIPTS)
+    scripts[0] = Script(duration=30.0, hook=lambda engine, task: engine.pause("operator"))
+    engine, _, _ = make_engine(protocol, store, clock, scripts=scripts)
+    statuses = []
+    engine.signals.status_changed.connect(lambda status, t, reason: statuses.append(status))
+    thread = engine.start()
+    deadline = time.monotonic() + 10
+    while engine.status != "paused" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.status == "paused" and engine.pause_pending
+    time.sleep(0.2)
+    assert engine.status == "paused"  # still waiting: nobody resumed
+    engine.resume()
+    thread.join(10)
+    assert engine.status == "completed"
+    assert statuses == ["running", "paused", "resumed", "completed"]
+    assert store.decisions(engine.session_id)["unavailable_reason"].tolist()[1] == "break"
