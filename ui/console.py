@@ -86,6 +86,7 @@ class ConsoleWindow(QMainWindow):
 
     analysis_requested = Signal()
     sample_size_requested = Signal()
+    closed = Signal()
 
     def __init__(
         self,
@@ -155,7 +156,8 @@ class ConsoleWindow(QMainWindow):
         self.log_view.setAlternatingRowColors(True)
         log_layout.addWidget(self.log_view)
         splitter.addWidget(log_box)
-        splitter.setSizes([520, 300])
+        log_box.setMinimumHeight(170)
+        splitter.setSizes([500, 320])
         right_box.addWidget(splitter, 1)
 
         central = QSplitter(Qt.Horizontal)
@@ -600,6 +602,7 @@ class ConsoleWindow(QMainWindow):
         self.live.stop()
         self._stream_timer.stop()
         event.accept()
+        self.closed.emit()
 
 
 class ResumeDialog(QDialog):

@@ -65,7 +65,6 @@ class SignalPlot(pg.PlotWidget):
         kind = (buffer.kind or "").lower()
         unit = "µS" if kind == "eda" else "a.u."
         self.setLabel("left", f"{kind.upper() or buffer.name}", units=None)
-        self.setLabel("bottom", "seconds")
         self.getAxis("left").setWidth(48)
         self.setTitle(f"{buffer.name}  ({unit})", size="9pt")
         self.setMouseEnabled(x=False, y=False)
@@ -75,7 +74,7 @@ class SignalPlot(pg.PlotWidget):
         self.setClipToView(True)
         self.setDownsampling(auto=True, mode="peak")
         self.curve = self.plot(pen=pg.mkPen(KIND_COLOURS.get(kind, "#333"), width=1))
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(90)
 
     def refresh(self) -> int:
         data, ts = self.buffer.get_data(self.window_s)
@@ -94,7 +93,7 @@ class StateHistoryPlot(pg.PlotWidget):
         self.history_s = history_s
         self.points: deque[tuple[float, float, str]] = deque(maxlen=4000)
         self.setLabel("left", "P(aroused)")
-        self.setLabel("bottom", "seconds")
+        self.setLabel("bottom", "seconds before now")
         self.getAxis("left").setWidth(48)
         self.setYRange(0, 1, padding=0.05)
         self.setXRange(-history_s, 0, padding=0)
@@ -105,7 +104,7 @@ class StateHistoryPlot(pg.PlotWidget):
         self.line = self.plot(pen=pg.mkPen("#90a4ae", width=1))
         self.scatter = pg.ScatterPlotItem(size=5, pen=None)
         self.addItem(self.scatter)
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(90)
 
     def add(self, state: AffectState) -> bool:
         if state.p_aroused is None and state.label != "unknown":

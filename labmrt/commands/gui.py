@@ -1,0 +1,63 @@
+"""``labmrt gui``: the desktop app (experimenter console, participant screen, analysis view).
+
+Also what ``labmrt`` with no subcommand opens. Qt is imported inside the
+handler only, so the rest of the CLI never loads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from labmrt.errors import LabmrtError, Problem
+
+EPILOG = """\
+examples:
+  labmrt gui
+  labmrt gui --study studies/framing --protocol protocols/framing_affect.toml
+  labmrt gui --analysis studies/framing/export
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "gui",
+        help="open the desktop app (console, participant screen, analysis view)",
+        description=__doc__.split("\n\n", 1)[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--study", metavar="DIR", help="study folder to use")
+    parser.add_argument("--protocol", metavar="FILE", help="protocol file to load")
+    parser.add_argument("--participant", metavar="CODE", default="", help="participant code")
+    parser.add_argument(
+        "--simulated-sensors", action="store_true", help="start simulated ECG/EDA sensors"
+    )
+    parser.add_argument("--analysis", metavar="DIR", help="open the analysis view on a folder")
+    parser.set_defaults(handler=_gui)
+
+
+def require_display() -> None:
+    from ui.app import display_available
+
+    if not display_available():
+        raise LabmrtError(
+            Problem(
+                "display",
+                "no display to open the desktop app on (DISPLAY is not set)",
+                "run it on a desktop session, or set QT_QPA_PLATFORM=offscreen for a test",
+            )
+        )
+
+
+def _gui(args: argparse.Namespace) -> int:
+    require_display()
+    from ui.app import run_app
+
+    return run_app(
+        study_dir=Path(args.study) if args.study else None,
+        protocol=Path(args.protocol) if args.protocol else None,
+        participant=args.participant,
+        simulate_sensors=args.simulated_sensors,
+        analysis_folder=Path(args.analysis) if args.analysis else None,
+    )

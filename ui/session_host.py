@@ -1,0 +1,254 @@
+"""Own one session for the desktop app: store, engine, sensors, participant screen.
+
+The console (``ui.console``) collects the set-up and calls :class:`LabSessionHost`;
+the host builds the pieces from the layers below (``labmrt.store``,
+``labmrt.session``, ``sensors``), runs the engine on its own thread, and
+forwards the engine's signals through one :class:`~ui.bridge.EngineBridge`.
+The participant starts the session themselves from the instruction screen,
+so nothing happens on their screen before they are ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from labmrt.errors import LabmrtError, Problem
+from ui.bridge import EngineBridge
+from ui.participant import ParticipantWindow
+from ui.presenter import QtPresenter
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "You will work on a series of short tasks in an information system. Each task "
+    "describes a choice; answer it as well as you can. Tools on the right (help, hints, "
+    "a calculator, notes, a comparison table) are there for you to use as you like.\n\n"
+    "First we record a short calm baseline and a brief arithmetic exercise.\n\n"
+    "Press Start (or the space bar) when you are ready."
+)
+
+
+class LabSessionHost(QObject):
+    """Implements the console's ``SessionHost`` for real (or simulated) sensors."""
+
+    def __init__(
+        self,
+        participant_window: ParticipantWindow,
+        *,
+        monitor_factory: Callable[[list, Any], Any] | None = None,
+        simulator_factory: Callable[[], Any] | None = None,
+        markers: bool = True,
+        parent=None,
+    ):
+        super().__init__(parent)
+        self.window = participant_window
+        self.bridge = EngineBridge(self)
+        self.presenter = QtPresenter(participant_window)
+        self._monitor_factory = monitor_factory or default_monitor
+        self._simulator_factory = simulator_factory or default_simulator
+        self._markers = markers
+        self.engine = None
+        self.store = None
+        self.monitor = None
+        self.simulator = None
+        self.study_dir: Path | None = None
+        self._waiting_for_participant = False
+        self._started = False
+        self.window.proceeded.connect(self._participant_ready)
+        self.bridge.ended.connect(self._on_ended)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def active(self) -> bool:
+        return self.engine is not None and self.engine.status not in (
+            "completed",
+            "aborted",
+            "failed",
+        )
+
+    # ------------------------------------------------------------------ sensors
+    def start_simulated_sensors(self) -> list:
+        """Start simulated ECG/EDA outlets in this process; return their stream descriptions."""
+        from sensors.discovery import find_stream
+
+        if self.simulator is None:
+            self.simulator = self._simulator_factory()
+            self.simulator.start()
+        found = []
+        for row in self.simulator.streams:
+            if row["kind"] == "truth":
+                continue
+            desc = find_stream(source_id=str(row["source_id"]), timeout=5.0)
+            if desc is None:
+                raise LabmrtError(
+                    Problem(str(row["name"]), "the simulated stream did not appear on LSL")
+                )
+            found.append(desc)
+        return found
+
+    def connect_streams(self, descriptions: list) -> tuple[list, Any]:
+        """Connect the chosen streams through the live monitor; (buffers, state getter)."""
+        if self.active:
+            raise LabmrtError(Problem("streams", "cannot change streams during a session"))
+        if self.monitor is not None:
+            self.monitor.stop()
+        self.monitor = self._monitor_factory(descriptions, None)
+        self.monitor.start()
+        return list(self.monitor.buffers), self.monitor.current_state
+
+    # ------------------------------------------------------------------ session
+    def start(self, setup: dict[str, Any]) -> None:
+        from labmrt.session import SessionEngine
+        from labmrt.store import StudyStore
+
+        protocol = setup["protocol"]
+        needs = protocol.sensors.streams if protocol.sensors else []
+        if needs and self.monitor is None:
+            raise LabmrtError(
+                Problem(
+                    "streams",
+                    f"the protocol expects {', '.join(k.upper() for k in needs)} streams",
+                    "connect the streams (or start simulated sensors) first",
+                )
+            )
+        self.close_store()
+        self.study_dir = Path(setup["study_dir"])
+        self.store = StudyStore.open(self.study_dir, create=True)
+        if self.monitor is not None and hasattr(self.monitor, "set_protocol"):
+            self.monitor.set_protocol(protocol)
+        markers = None
+        if self._markers:
+            from labmrt.markers import MarkerOutlet
+
+            markers = MarkerOutlet(
+                f"labmrt-markers-{setup['participant']}", participant=setup["participant"]
+            )
+        kwargs = dict(
+            state_source=self.monitor,
+            markers=markers,
+            streams=getattr(self.monitor, "stream_info", None),
+        )
+        try:
+            if setup.get("resume_of") is not None:
+                engine = SessionEngine.resume_interrupted(
+                    protocol, self.store, setup["participant"], self.presenter, **kwargs
+                )
+            else:
+                engine = SessionEngine(
+                    protocol, self.store, setup["participant"], self.presenter, **kwargs
+                )
+        except LabmrtError:
+            self.close_store()
+            raise
+        if self.monitor is not None and hasattr(self.monitor, "record_to"):
+            self.monitor.record_to(self.store, engine.session_id)
+        self.engine = engine
+        self.presenter.reporter = engine.record_event
+        self.bridge.attach(engine.signals)
+        self._started = False
+        self._waiting_for_participant = True
+        self.window.show_instructions(INSTRUCTIONS)
+
+    def _participant_ready(self) -> None:
+        if self._waiting_for_participant and self.engine is not None and not self._started:
+            self._waiting_for_participant = False
+            self._started = True
+            self.engine.start()
+
+    def pause(self) -> None:
+        if self.engine is not None:
+            self.engine.pause("paused by the experimenter")
+
+    def resume(self) -> None:
+        if self.engine is not None:
+            self.engine.resume()
+
+    def abort(self, reason: str) -> None:
+        if self.engine is None:
+            return
+        self.engine.abort(reason)
+        if not self._started:
+            # The participant never pressed Start: run the engine so it records the abort.
+            self._waiting_for_participant = False
+            self._started = True
+            self.engine.start()
+
+    def interrupt(self) -> None:
+        """The app closes mid-session: stop where we are; the session stays resumable."""
+        self.presenter.close()
+        self.engine = None
+        self.shutdown()
+
+    def summary(self) -> dict[str, Any]:
+        engine, store = self.engine, self.store
+        if engine is None or store is None:
+            return {}
+        sid = engine.session_id
+        written = {
+            "decisions": len(store.decisions(sid)),
+            "task presentations": len(store.presentations(sid)),
+            "feature events": len(store.events(sid)),
+            "state readings": len(store.states(sid)),
+        }
+        try:
+            streams = store.sample_streams(sid)
+            for row in streams.itertuples(index=False):
+                written[f"{row.kind} samples"] = int(getattr(row, "n_samples", 0) or 0)
+        except Exception:  # noqa: BLE001 - the summary must not fail on an optional count
+            log.exception("could not count samples")
+        return {
+            "participant": engine.participant,
+            "session": sid,
+            "study_dir": str(self.study_dir),
+            "written": written,
+        }
+
+    def interrupted_sessions(self, study_dir: Path) -> list[Any]:
+        from labmrt.store import DB_NAME, StudyStore
+
+        if not (Path(study_dir) / DB_NAME).is_file():
+            return []
+        with StudyStore.open(study_dir, readonly=True) as store:
+            return store.interrupted_sessions()
+
+    def _on_ended(self, status: str, reason: str) -> None:
+        if self.monitor is not None and hasattr(self.monitor, "record_to"):
+            self.monitor.record_to(None, None)
+
+    # ------------------------------------------------------------------ teardown
+    def close_store(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.close()
+            finally:
+                self.store = None
+
+    def shutdown(self) -> None:
+        """Stop sensors and close the store (app exit)."""
+        if self.engine is not None and self.active:
+            self.presenter.close()
+        if self.monitor is not None:
+            self.monitor.stop()
+            self.monitor = None
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+        if self.engine is None or not self.active:
+            self.close_store()
+
+
+def default_simulator():
+    from sensors.simulate import SimulatedSensors
+
+    return SimulatedSensors(seed=0, ecg=True, eda=True, name_prefix="labmrt-demo")
+
+
+def default_monitor(descriptions: list, protocol: Any):
+    from sensors.monitor import AffectMonitor  # noqa: F401 - API settled with the sensors module
+
+    raise LabmrtError(Problem("sensors", "the live monitor is not available yet"))
