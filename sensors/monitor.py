@@ -63,12 +63,17 @@ class CalibrationPhase:
         self.rows.append((t, result))
 
     def usable(self) -> list[UpdateResult]:
-        """Updates whose feature windows lie wholly inside the phase, else its second half."""
+        """Complete updates whose windows lie wholly inside the phase, else its second half."""
         end = self.end if self.end is not None else math.inf
+        # a row counts once every stream that ever delivered features in this phase
+        # does (windows still filling at the start would make features look missing)
+        groups = {g for _, r in self.rows for g in ("hr", "scl") if g in r.windows}
         inside = [
             r
             for t, r in self.rows
-            if t <= end and r.windows and all(w[0] >= self.start for w in r.windows.values())
+            if t <= end
+            and groups <= set(r.windows)
+            and all(w[0] >= self.start for w in r.windows.values())
         ]
         if len(inside) < MIN_WINDOWS:
             last = self.rows[-1][0] if self.rows else self.start
@@ -146,7 +151,8 @@ class AffectMonitor:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.latencies: deque[float] = deque(maxlen=10_000)
-        self.update_costs: deque[float] = deque(maxlen=10_000)
+        self.update_costs: deque[float] = deque(maxlen=10_000)  # CPU s of this thread
+        self.update_walls: deque[float] = deque(maxlen=10_000)  # wall s per update
         self.last_result: UpdateResult | None = None
         self.calibration_error: str | None = None
 
@@ -212,7 +218,7 @@ class AffectMonitor:
 
     def update(self) -> AffectState:
         """Compute one state now from the buffers (the thread calls this; tests may too)."""
-        cpu0 = time.process_time()
+        cpu0, wall0 = time.thread_time(), time.perf_counter()
         now = pylsl.local_clock()
         signals, problems, quality0 = {}, [], {}
         for kind, buf in self.buffers.items():
@@ -257,7 +263,8 @@ class AffectMonitor:
         self.last_result = result
         if math.isfinite(newest):
             self.latencies.append(state.t - newest)
-        self.update_costs.append(time.process_time() - cpu0)
+        self.update_costs.append(time.thread_time() - cpu0)
+        self.update_walls.append(time.perf_counter() - wall0)
         self._publish(state)
         return state
 
