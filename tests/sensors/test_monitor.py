@@ -186,3 +186,29 @@ def test_monitor_command_errors(capsys):
     assert code == 2 and "needs a rest phase" in capsys.readouterr().err
     code = main(["sensors", "monitor", "--duration", "-1"])
     assert code == 2 and "--duration" in capsys.readouterr().err
+
+
+def test_a_source_nobody_here_wrote_is_monitored_and_its_noise_is_not_a_state():
+    """pylsl's own SendData example as an 'ECG' (8 channels of rand() at 250 Hz), run as
+    a separate process: the monitor uses it, reports why, and never claims a state."""
+    import subprocess
+    import sys
+
+    name = f"Vendor ECG {uuid.uuid4().hex[:8]}"
+    cmd = [sys.executable, "-m", "pylsl.examples.SendData", "-s", "250", "-n", name, "-t", "ECG"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        desc = find_stream(name=name, timeout=8.0)
+        assert desc is not None and desc.kind == "ecg"
+        clf = AffectClassifier(method="rest_threshold", mean={"hr": 70.0}, sd={"hr": 3.0})
+        with AffectMonitor([desc], clf, update_interval_s=0.25, **WINDOWS) as mon:
+            assert wait_for(lambda: mon.buffers["ecg"].n_received > 2000, 10.0)
+            states = []
+            mon.on_update(states.append)
+            assert wait_for(lambda: len(states) >= 8, 6.0)
+        assert all(s.label == "unknown" and s.p_aroused is None for s in states)
+        assert states[-1].quality["ecg"] < 0.5
+        assert "cardiac signal quality" in states[-1].reason
+    finally:
+        proc.kill()
+        proc.wait(5)
