@@ -123,6 +123,7 @@ class ConsoleWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(420)
         scroll.setMaximumWidth(560)
 
@@ -151,8 +152,9 @@ class ConsoleWindow(QMainWindow):
         self.log_view.setObjectName("decision_log")
         self.log_view.setModel(self.log_model)
         self.log_view.verticalHeader().setVisible(False)
-        self.log_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.log_view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.log_view.horizontalHeader().setStretchLastSection(True)
+        self.log_view.setWordWrap(False)
         self.log_view.setAlternatingRowColors(True)
         log_layout.addWidget(self.log_view)
         splitter.addWidget(log_box)
@@ -493,7 +495,11 @@ class ConsoleWindow(QMainWindow):
         bridge.progress.connect(self._on_progress)
         bridge.failed.connect(self._on_failed)
         bridge.ended.connect(self._on_ended)
-        self.log_model.rowsInserted.connect(lambda *_: self.log_view.scrollToBottom())
+        self.log_model.rowsInserted.connect(self._log_grew)
+
+    def _log_grew(self, *_args) -> None:
+        self.log_view.resizeColumnsToContents()
+        self.log_view.scrollToBottom()
 
     def _on_status(self, status: str, t: float, reason: str) -> None:
         self.status = status
@@ -512,6 +518,8 @@ class ConsoleWindow(QMainWindow):
     def _on_phase_started(self, phase: str, t: float, duration_s) -> None:
         self.phase = (phase, t, duration_s)
         self.phase_label.setText(PHASE_TITLES.get(phase, phase))
+        if phase == "task" and self.protocol is not None and not self.progress_bar.isVisible():
+            self._on_progress(0, len(self.protocol.tasks))
         timed = duration_s is not None and duration_s > 0 and phase != "task"
         self.phase_bar.setVisible(timed)
         if timed:

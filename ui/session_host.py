@@ -56,11 +56,14 @@ class LabSessionHost(QObject):
         self.store = None
         self.monitor = None
         self.simulator = None
+        self.recorder = None
+        self.stream_info: list[dict] = []
         self.study_dir: Path | None = None
         self._waiting_for_participant = False
         self._started = False
         self.window.proceeded.connect(self._participant_ready)
         self.bridge.ended.connect(self._on_ended)
+        self.bridge.phase_started.connect(self._on_phase)
 
     # ------------------------------------------------------------------ state
     @property
@@ -99,7 +102,11 @@ class LabSessionHost(QObject):
             self.monitor.stop()
         self.monitor = self._monitor_factory(descriptions, None)
         self.monitor.start()
-        return list(self.monitor.buffers), self.monitor.current_state
+        self.stream_info = [d.as_row() for d in descriptions if hasattr(d, "as_row")]
+        buffers = self.monitor.buffers
+        return list(buffers.values()) if isinstance(buffers, dict) else list(buffers), (
+            self.monitor.current_state
+        )
 
     # ------------------------------------------------------------------ session
     def start(self, setup: dict[str, Any]) -> None:
@@ -119,8 +126,6 @@ class LabSessionHost(QObject):
         self.close_store()
         self.study_dir = Path(setup["study_dir"])
         self.store = StudyStore.open(self.study_dir, create=True)
-        if self.monitor is not None and hasattr(self.monitor, "set_protocol"):
-            self.monitor.set_protocol(protocol)
         markers = None
         if self._markers:
             from labmrt.markers import MarkerOutlet
@@ -131,7 +136,7 @@ class LabSessionHost(QObject):
         kwargs = dict(
             state_source=self.monitor,
             markers=markers,
-            streams=getattr(self.monitor, "stream_info", None),
+            streams=self.stream_info or None,
         )
         try:
             if setup.get("resume_of") is not None:
@@ -145,8 +150,11 @@ class LabSessionHost(QObject):
         except LabmrtError:
             self.close_store()
             raise
-        if self.monitor is not None and hasattr(self.monitor, "record_to"):
-            self.monitor.record_to(self.store, engine.session_id)
+        if self.monitor is not None:
+            from labmrt.commands._live import SampleRecorder
+
+            self.recorder = SampleRecorder(self.monitor.buffers, self.store, engine.session_id)
+            self.recorder.start()
         self.engine = engine
         self.presenter.reporter = engine.record_event
         self.bridge.attach(engine.signals)
@@ -189,6 +197,8 @@ class LabSessionHost(QObject):
         if engine is None or store is None:
             return {}
         sid = engine.session_id
+        self.stop_recording()  # flush the last raw samples before counting
+        store.flush()
         written = {
             "decisions": len(store.decisions(sid)),
             "task presentations": len(store.presentations(sid)),
@@ -217,8 +227,21 @@ class LabSessionHost(QObject):
             return store.interrupted_sessions()
 
     def _on_ended(self, status: str, reason: str) -> None:
-        if self.monitor is not None and hasattr(self.monitor, "record_to"):
-            self.monitor.record_to(None, None)
+        self.stop_recording()
+
+    def stop_recording(self) -> None:
+        if self.recorder is not None:
+            try:
+                self.recorder.stop()
+            finally:
+                self.recorder = None
+
+    def _on_phase(self, phase: str, t: float, duration_s) -> None:
+        """Simulated sensors: let the simulated body follow the phase (calm, stressed, …)."""
+        schedule = getattr(self.simulator, "schedule", None)
+        t0 = getattr(self.simulator, "t0", None)
+        if t0 is not None and hasattr(schedule, "follow"):
+            schedule.follow(phase, max(0.0, t - t0))
 
     # ------------------------------------------------------------------ teardown
     def close_store(self) -> None:
@@ -232,6 +255,7 @@ class LabSessionHost(QObject):
         """Stop sensors and close the store (app exit)."""
         if self.engine is not None and self.active:
             self.presenter.close()
+        self.stop_recording()
         if self.monitor is not None:
             self.monitor.stop()
             self.monitor = None
@@ -242,13 +266,25 @@ class LabSessionHost(QObject):
             self.close_store()
 
 
-def default_simulator():
-    from sensors.simulate import SimulatedSensors
+def default_simulator(seed: int = 0):
+    """Simulated ECG + EDA whose body follows the session phases (see ``ui.demo_body``)."""
+    import uuid
 
-    return SimulatedSensors(seed=0, ecg=True, eda=True, name_prefix="labmrt-demo")
+    from sensors.simulate import SimulatedSensors
+    from ui.demo_body import PhaseFollowingSchedule
+
+    return SimulatedSensors(
+        seed=seed,
+        ecg=True,
+        eda=True,
+        schedule=PhaseFollowingSchedule(seed),
+        name_prefix=f"labmrt-sim-{uuid.uuid4().hex[:6]}",
+        lead_s=3.0,
+    )
 
 
 def default_monitor(descriptions: list, protocol: Any):
-    from sensors.monitor import AffectMonitor  # noqa: F401 - API settled with the sensors module
+    from sensors.monitor import AffectMonitor
 
-    raise LabmrtError(Problem("sensors", "the live monitor is not available yet"))
+    window = protocol.sensors.window_s if protocol is not None and protocol.sensors else 30.0
+    return AffectMonitor(descriptions, eda_window_s=window)

@@ -36,7 +36,7 @@ class StreamPicker(QWidget):
     simulate_requested = Signal()
     streams_found = Signal(list)
 
-    COLUMNS = ("Use", "Stream", "Kind", "Rate (Hz)", "Source id")
+    COLUMNS = ("Use", "Stream", "Kind", "Rate (Hz)")
 
     def __init__(
         self,
@@ -76,8 +76,10 @@ class StreamPicker(QWidget):
         self.status.setObjectName("stream_status")
         row.addWidget(self.refresh_button)
         row.addWidget(self.simulate_button)
-        row.addWidget(self.status, 1)
+        row.addStretch(1)
         layout.addLayout(row)
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
 
     def refresh(self) -> Job | None:
         if self._job is not None and self._job.running:
@@ -107,10 +109,11 @@ class StreamPicker(QWidget):
             seen.add(desc.kind)
             self.table.setItem(r, 0, tick)
             for c, text in enumerate(
-                (desc.name, (desc.kind or "?").upper(), f"{desc.nominal_srate:g}", desc.source_id),
-                start=1,
+                (desc.name, (desc.kind or "?").upper(), f"{desc.nominal_srate:g}"), start=1
             ):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"source id {desc.source_id}")
+                self.table.setItem(r, c, item)
         n = len(self.descriptions)
         self.status.setText(
             f"{n} stream{'s' if n != 1 else ''} found" if n else "No ECG/PPG/EDA streams found"

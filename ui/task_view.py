@@ -152,11 +152,21 @@ class TaskView(QWidget):
         self.submit_button.clicked.connect(self.submit)
         work.addWidget(self.submit_button, alignment=Qt.AlignRight)
         left.addWidget(self.workspace)
+
+        # A comparison table is the task's own data: it opens under the task, where there
+        # is room for it; the other tools stack in the column on the right.
+        self.feature_widgets: dict[str, FeatureWidget] = {}
+        for spec in task.features:
+            if spec.kind in ("comparison_table", "table"):
+                widget = make_feature(spec, clock=self._clock)
+                widget.activity.connect(self._feature_activity)
+                left.addWidget(widget)
+                self.feature_widgets[spec.id] = widget
         left.addStretch(1)
         outer.addLayout(left, 3)
 
-        self.feature_widgets: dict[str, FeatureWidget] = {}
-        if task.features:
+        tools_specs = [s for s in task.features if s.id not in self.feature_widgets]
+        if tools_specs:
             panel = QWidget()
             panel.setObjectName("feature_panel")
             column = QVBoxLayout(panel)
@@ -164,7 +174,7 @@ class TaskView(QWidget):
             tools = QLabel("Tools")
             tools.setObjectName("tools_heading")
             column.addWidget(tools)
-            for spec in task.features:
+            for spec in tools_specs:
                 widget = make_feature(spec, clock=self._clock)
                 widget.activity.connect(self._feature_activity)
                 column.addWidget(widget)
