@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -67,6 +69,7 @@ class AnalysisChoice:
     moderators: tuple[str, ...] = ()
     controls: tuple[str, ...] = ()
     numerator_prob: float | None = None
+    per_protocol: bool = False
 
     @property
     def contrast_label(self) -> str:
@@ -83,6 +86,7 @@ class AnalysisChoice:
             "moderators": list(self.moderators),
             "controls": list(self.controls),
             "numerator_prob": self.numerator_prob,
+            "analysis": "per-protocol" if self.per_protocol else "intent-to-treat",
         }
 
 
@@ -94,176 +98,111 @@ class AnalysisOutcome:
     table: pd.DataFrame
     summary: str
     details: dict[str, Any] = field(default_factory=dict)
-    curve: pd.DataFrame | None = None  # moderator value, estimate, lower, upper
+    curve: pd.DataFrame | None = None  # moderator value, estimate, ci_lower, ci_upper
+    result: Any = None  # the analyzer's EffectResult
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "analysis": self.choice.to_dict(),
+            "choice": self.choice.to_dict(),
             "effects": json.loads(self.table.to_json(orient="records")),
             "summary": self.summary,
-            **self.details,
+            "result": self.details,
         }
 
 
 # --------------------------------------------------------------------------- running
-def _spec(data: AnalysisData, choice: AnalysisChoice):
-    from labmrt.analysis.robustness import AnalysisSpec
-
-    return AnalysisSpec(
+def _kwargs(data: AnalysisData, choice: AnalysisChoice) -> dict[str, Any]:
+    """The keyword arguments of :func:`labmrt.analysis.wcls` / ``emee`` for ``choice``."""
+    versus = "+".join(choice.control_arms) if choice.control_arms else "rest"
+    return dict(
+        id="participant",
         outcome=choice.outcome,
-        participant="participant",
-        moderators=tuple(choice.moderators),
-        controls=tuple(choice.controls),
+        moderators=list(choice.moderators),
+        controls=list(choice.controls),
         availability="available",
-        arm="arm",
-        treatment_arm=choice.treatment_arm,
-        control_arms=choice.control_arms,
-        numerator_prob=0.5 if choice.numerator_prob is None else choice.numerator_prob,
+        numerator_prob=choice.numerator_prob,
+        contrast=f"{choice.treatment_arm}-vs-{versus}",
+        baseline=data.baseline,
+        per_protocol=choice.per_protocol,
     )
-
-
-def prepared_frame(data: AnalysisData, choice: AnalysisChoice) -> pd.DataFrame:
-    """The decision-point table with indicator columns for a categorical moderator.
-
-    ``affect_state`` is text (calm/aroused/unknown); a model needs numbers, so
-    choosing it adds ``state_aroused`` and ``state_unknown`` (calm is the
-    reference level) and the fit uses those.
-    """
-    frame = data.frame
-    if "affect_state" in choice.moderators or "affect_state" in choice.controls:
-        frame = frame.copy()
-        state = frame["affect_state"].fillna("unknown").astype(str)
-        frame["state_aroused"] = (state == "aroused").astype(float)
-        frame["state_unknown"] = (state == "unknown").astype(float)
-    return frame
-
-
-def expand_categorical(names: tuple[str, ...], frame: pd.DataFrame) -> tuple[str, ...]:
-    out: list[str] = []
-    for name in names:
-        if name == "affect_state":
-            out += [c for c in ("state_aroused", "state_unknown") if frame[c].any()]
-        else:
-            out.append(name)
-    return tuple(out)
 
 
 def run_analysis(data: AnalysisData, choice: AnalysisChoice) -> AnalysisOutcome:
-    """Fit the chosen analysis (worker thread)."""
-    from dataclasses import replace
+    """Fit the chosen analysis with the bundled analyzer (worker thread)."""
+    from labmrt.analysis import emee, wcls
 
-    frame = prepared_frame(data, choice)
-    choice_fit = replace(
+    fit = emee if choice.method == "emee" else wcls
+    result = fit(data.frame, **_kwargs(data, choice))
+    table = result.table.reset_index(names="term")
+    return AnalysisOutcome(
         choice,
-        moderators=expand_categorical(choice.moderators, frame),
-        controls=expand_categorical(choice.controls, frame),
+        table,
+        result.summary(),
+        details=result.to_dict(),
+        curve=effect_curve(result),
+        result=result,
     )
-    if choice.method == "emee":
-        return _run_emee(frame, choice, choice_fit)
-    from labmrt.analysis.robustness import compare_analyses
-
-    table = compare_analyses(frame, _spec(data, choice_fit))
-    table = table.drop(columns=["outcome", "subset"], errors="ignore")
-    summary = (
-        f"WCLS, outcome {choice.outcome}, contrast {choice.contrast_label}; "
-        f"{int(table['participants'].iloc[0])} participants, {int(table['rows'].iloc[0])} rows, "
-        f"t-based 95% intervals with {int(table['df'].iloc[0])} degrees of freedom."
-    )
-    curve = effect_curve(frame, choice_fit, table)
-    return AnalysisOutcome(choice, table, summary, curve=curve)
 
 
-def _run_emee(frame: pd.DataFrame, choice: AnalysisChoice, fit: AnalysisChoice) -> AnalysisOutcome:
-    try:
-        from labmrt.analysis import emee  # type: ignore[attr-defined]
-    except ImportError as err:
-        raise LabmrtError(
-            Problem("EMEE", "the binary-outcome analyzer is not available in this installation")
-        ) from err
-    result = emee(
-        frame,
-        id="participant",
-        outcome=fit.outcome,
-        treatment_arm=fit.treatment_arm,
-        control_arms=fit.control_arms,
-        moderators=list(fit.moderators),
-        controls=list(fit.controls),
-        availability="available",
-        numerator_prob=fit.numerator_prob,
-    )
-    table = result.table.reset_index()
-    return AnalysisOutcome(choice, table, result.summary(), details=result.to_dict())
+def effect_curve(result: Any) -> pd.DataFrame | None:
+    """Effect (with its CI) at each level of a categorical moderator, or over a numeric one's range.
 
-
-def effect_curve(
-    frame: pd.DataFrame, choice: AnalysisChoice, table: pd.DataFrame
-) -> pd.DataFrame | None:
-    """Estimated effect against the one moderator, for the plot (no band without covariances)."""
-    if len(choice.moderators) != 1:
+    Only for a single moderator; ``EffectResult.effect_at`` does the linear combination
+    and its interval, so the curve is exactly what the analyzer reports.
+    """
+    columns = []
+    for term in result.effect_names[1:]:
+        col = result.term_sources.get(term, (term, None))[0]
+        if col not in columns:
+            columns.append(col)
+    if len(columns) != 1:
         return None
-    name = choice.moderators[0]
-    values = pd.to_numeric(frame[name], errors="coerce").dropna()
-    if values.empty:
-        return None
-    rows = table.set_index("term")
-    if "(Intercept)" not in rows.index or name not in rows.index:
-        return None
-    b0, b1 = float(rows.loc["(Intercept)", "estimate"]), float(rows.loc[name, "estimate"])
-    uniq = np.unique(values.to_numpy(float))
-    xs = uniq if len(uniq) <= 3 else np.linspace(uniq.min(), uniq.max(), 50)
-    return pd.DataFrame({name: xs, "estimate": b0 + b1 * xs})
+    name = columns[0]
+    if name in result.factor_levels:
+        points = [(str(level), {name: level}) for level in result.factor_levels[name]]
+    else:
+        lo, hi = result.moderator_ranges.get(name, (0.0, 1.0))
+        values = result.moderator_values.get(name) or list(np.linspace(lo, hi, 25))
+        points = [(float(v), {name: float(v)}) for v in values]
+    rows = []
+    for x, at in points:
+        row = result.effect_at(at).iloc[0]
+        rows.append(
+            {
+                name: x,
+                "estimate": row["estimate"],
+                "ci_lower": row["ci_lower"],
+                "ci_upper": row["ci_upper"],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def run_randomization_check(data: AnalysisData, choice: AnalysisChoice, draws: int, control):
     """The re-draw check (worker thread); stops early when ``control`` is cancelled."""
-    from dataclasses import replace
+    from labmrt.analysis.robustness import design_from_analysis, randomization_test
 
-    from labmrt.analysis.robustness import design_from_table, randomization_test
-
-    frame = prepared_frame(data, choice)
-    choice_fit = replace(
-        choice,
-        moderators=expand_categorical(choice.moderators, frame),
-        controls=expand_categorical(choice.controls, frame),
+    design = design_from_analysis(
+        data.frame, estimator="emee" if choice.method == "emee" else "wcls", **_kwargs(data, choice)
     )
-    design = design_from_table(frame, _spec(data, choice_fit))
     return randomization_test(design, draws, seed=1, progress=control.progress)
 
 
 def save_effect_plot(outcome: AnalysisOutcome, path: Path) -> Path:
-    """The effect-by-moderator plot (or the effect terms with 95% CIs) as PNG or SVG.
-
-    Drawn with matplotlib rather than exported from the screen, so the file
-    looks the same whatever the window size and is true vector SVG.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
-    ax.axhline(0, color="#999", lw=1, ls="--")
-    if outcome.curve is not None:
-        name = outcome.curve.columns[0]
-        x, y = outcome.curve[name], outcome.curve["estimate"]
-        ax.plot(x, y, color="#1565c0", lw=2, marker="o" if len(x) <= 3 else None)
-        ax.set_xlabel(name)
-        ax.set_title(f"Effect of {outcome.choice.contrast_label} by {name}", fontsize=10)
-    else:
-        t = outcome.table
-        est = t["estimate"].to_numpy(float)
-        lo, hi = t["ci_lower"].to_numpy(float), t["ci_upper"].to_numpy(float)
-        xs = np.arange(len(t))
-        ax.errorbar(xs, est, yerr=[est - lo, hi - est], fmt="o", color="#1565c0", capsize=4)
-        ax.set_xticks(xs, [str(v) for v in t["term"]])
-        ax.set_title(f"Effects of {outcome.choice.contrast_label} (95% CI)", fontsize=10)
-    ax.set_ylabel(f"effect on {outcome.choice.outcome}")
-    fig.tight_layout()
-    try:
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
+    """The analyzer's effect-by-moderator plot (with confidence intervals) as PNG or SVG."""
+    outcome.result.plot_effect(path)
     return path
+
+
+def headline(outcome: AnalysisOutcome) -> str:
+    """One line above the table: what was fitted on how much data."""
+    r = outcome.result
+    kind = "EMEE (log relative risk)" if r.method == "emee" else "WCLS (additive)"
+    return (
+        f"{kind}: {r.outcome}, {outcome.choice.contrast_label}, {r.analysis}; "
+        f"{r.n_effective} participants, {r.n_used} of {r.n_decision_points} decision points "
+        f"used, {r.df} df. Full summary below."
+    )
 
 
 # --------------------------------------------------------------------------- widgets
@@ -364,6 +303,12 @@ class AnalysisWindow(QMainWindow):
         form.addRow("Moderators", self.moderators)
         form.addRow("Controls", self.controls)
         form.addRow("Numerator probability", self.numerator)
+        self.per_protocol = QCheckBox("Per-protocol: only framings that were received")
+        self.per_protocol.setObjectName("per_protocol")
+        self.per_protocol.setToolTip(
+            "Intent-to-treat (unticked) is protected by the randomization; per-protocol is not."
+        )
+        form.addRow(self.per_protocol)
         self.run_button = QPushButton("Run analysis  (Ctrl+R)")
         self.run_button.setObjectName("run_analysis")
         self.run_button.setShortcut("Ctrl+R")
@@ -438,9 +383,11 @@ class AnalysisWindow(QMainWindow):
         self.details = QPlainTextEdit()
         self.details.setObjectName("analysis_details")
         self.details.setReadOnly(True)
-        self.details.setMaximumHeight(120)
+        self.details.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.details.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.details.setMinimumHeight(120)
         right.addWidget(self.details)
-        right.setSizes([280, 360, 100])
+        right.setSizes([170, 380, 230])
 
         central = QSplitter(Qt.Horizontal)
         central.addWidget(left)
@@ -516,6 +463,7 @@ class AnalysisWindow(QMainWindow):
             moderators=_checked(self.moderators),
             controls=_checked(self.controls),
             numerator_prob=numerator,
+            per_protocol=self.per_protocol.isChecked(),
         )
 
     def _mean_probability(self, arm: str, versus: str | None) -> float:
@@ -547,42 +495,56 @@ class AnalysisWindow(QMainWindow):
 
     def show_outcome(self, outcome: AnalysisOutcome) -> None:
         self.outcome = outcome
-        self.summary.setText(outcome.summary)
+        self.summary.setText(headline(outcome))
         frame_to_table(self.table, outcome.table)
-        self.details.setPlainText(json.dumps(outcome.choice.to_dict(), indent=1))
+        self.details.setPlainText(outcome.summary)
         self._plot(outcome)
         self._update_buttons()
 
     def _plot(self, outcome: AnalysisOutcome) -> None:
         plot = self.plot
-        for item in list(plot.listDataItems()):
-            plot.removeItem(item)
         for item in getattr(self, "_plot_items", []):
             plot.removeItem(item)
         self._plot_items = []
-        table = outcome.table
-        if outcome.curve is not None:
-            name = outcome.curve.columns[0]
-            plot.setTitle(f"Effect of {outcome.choice.contrast_label} by {name}", size="10pt")
+        blue = pg.mkColor("#1565c0")
+        curve = outcome.curve
+        label = outcome.choice.contrast_label
+        if curve is not None and curve[curve.columns[0]].dtype == object:
+            # categorical moderator: one point with its interval per level
+            name = curve.columns[0]
+            plot.setTitle(f"Effect of {label} by {name} (95% CI)", size="10pt")
             plot.setLabel("bottom", name)
-            x = outcome.curve[name].to_numpy(float)
-            y = outcome.curve["estimate"].to_numpy(float)
-            symbol = "o" if len(x) <= 3 else None
-            plot.plot(x, y, pen=pg.mkPen("#1565c0", width=2), symbol=symbol, symbolBrush="#1565c0")
+            x = np.arange(len(curve))
+            ticks = [[(i, str(v)) for i, v in enumerate(curve[name])]]
+            est, lo, hi = (curve[c].to_numpy(float) for c in ("estimate", "ci_lower", "ci_upper"))
+        elif curve is not None:
+            name = curve.columns[0]
+            plot.setTitle(f"Effect of {label} by {name} (95% CI)", size="10pt")
+            plot.setLabel("bottom", name)
+            x = curve[name].to_numpy(float)
+            est, lo, hi = (curve[c].to_numpy(float) for c in ("estimate", "ci_lower", "ci_upper"))
+            upper = plot.plot(x, hi, pen=pg.mkPen("#90caf9"))
+            lower = plot.plot(x, lo, pen=pg.mkPen("#90caf9"))
+            band = pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(21, 101, 192, 40))
+            line = plot.plot(x, est, pen=pg.mkPen(blue, width=2))
+            plot.addItem(band)
+            self._plot_items += [upper, lower, band, line]
+            plot.getAxis("bottom").setTicks(None)
             return
-        # No single moderator: each effect term with its 95% interval.
-        plot.setTitle(f"Effects of {outcome.choice.contrast_label} (95% CI)", size="10pt")
-        plot.setLabel("bottom", "term")
-        x = np.arange(len(table))
-        est = table["estimate"].to_numpy(float)
-        lo = table.get("ci_lower", pd.Series(est)).to_numpy(float)
-        hi = table.get("ci_upper", pd.Series(est)).to_numpy(float)
-        bars = pg.ErrorBarItem(x=x, y=est, top=hi - est, bottom=est - lo, beam=0.2)
+        else:
+            table = outcome.table
+            plot.setTitle(f"Effects of {label} (95% CI)", size="10pt")
+            plot.setLabel("bottom", "term")
+            x = np.arange(len(table))
+            ticks = [[(i, str(t)) for i, t in enumerate(table["term"])]]
+            est = table["estimate"].to_numpy(float)
+            lo, hi = table["ci_lower"].to_numpy(float), table["ci_upper"].to_numpy(float)
+        bars = pg.ErrorBarItem(x=x, y=est, top=hi - est, bottom=est - lo, beam=0.15, pen=blue)
+        points = plot.plot(x, est, pen=None, symbol="o", symbolBrush=blue, symbolPen=blue)
         plot.addItem(bars)
-        self._plot_items.append(bars)
-        plot.plot(x, est, pen=None, symbol="o", symbolBrush="#1565c0")
-        axis = plot.getAxis("bottom")
-        axis.setTicks([[(i, str(t)) for i, t in enumerate(table["term"])]])
+        self._plot_items += [bars, points]
+        plot.getAxis("bottom").setTicks(ticks)
+        plot.setXRange(-0.5, len(x) - 0.5)
 
     # ------------------------------------------------------------------ randomization check
     def run_check(self) -> Job | None:

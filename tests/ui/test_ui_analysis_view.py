@@ -129,28 +129,47 @@ def test_wcls_recovers_the_simulated_effect_and_saves_everything(
     assert window.outcome is not None, [
         b.informativeText() for b in window.findChildren(QMessageBox)
     ]
-    table = window.outcome.table.set_index("term")
-    # 30 x 30 points with unit noise: SE about 0.1, so 4 SE = 0.4 is a safe band.
-    assert table.loc["(Intercept)", "estimate"] == pytest.approx(TRUE_EFFECT, abs=0.4)
-    assert table.loc["state_aroused", "estimate"] == pytest.approx(MODERATION, abs=0.6)
+    curve = window.outcome.curve.set_index("affect_state")
+    # 30 participants x 30 points, unit noise, about 1/3 of the points in each contrast cell:
+    # the SE of each state's effect is about 0.11-0.15, so 4 SE = 0.6 is a safe band.
+    assert curve.loc["calm", "estimate"] == pytest.approx(TRUE_EFFECT, abs=0.6)
+    assert curve.loc["aroused", "estimate"] == pytest.approx(TRUE_EFFECT + MODERATION, abs=0.6)
+    assert (curve["ci_lower"] < curve["estimate"]).all()
     assert window.table.rowCount() == 2
-    assert window.outcome.curve is not None
+    assert "Causal excursion effects (WCLS" in window.details.toPlainText()
     window.draws.setValue(400)
     check_job = window.run_check()
     qtbot.waitUntil(lambda: window.check_result is not None, timeout=60000)
     assert window.check_result.draws_done == 400
     assert "randomization p" in window.check_label.text()
+    qtbot.waitUntil(lambda: not check_job.running, timeout=10000)
+    assert window.summary.text().startswith("WCLS (additive): help_seconds, gain vs neutral")
     screenshot(window, "analysis_view")
     written = window.save_results(tmp_path / "results")
     assert set(written) == {"csv", "json", "png", "svg", "html"}
     saved = pd.read_csv(written["csv"])
-    assert list(saved["term"]) == ["(Intercept)", "state_aroused"]
+    assert list(saved["term"]) == list(window.outcome.table["term"])
+    assert saved["estimate"].tolist() == pytest.approx(window.outcome.table["estimate"].tolist())
     payload = json.loads(written["json"].read_text())
-    assert payload["analysis"]["contrast"] == "gain vs neutral"
+    assert payload["choice"]["contrast"] == "gain vs neutral"
+    assert payload["result"]["method"] == "wcls"
     assert "randomization_check" in payload
     assert "<h1>Causal excursion effect: gain vs neutral</h1>" in written["html"].read_text()
     assert written["png"].stat().st_size > 1000
-    del check_job
+
+
+def test_emee_on_a_binary_outcome_with_a_numeric_moderator(qtbot, window):
+    window.method.setCurrentIndex(window.method.findData("emee"))
+    window.outcome_combo.setCurrentIndex(window.outcome_combo.findData("calc_used"))
+    check(window.moderators, "hr")
+    window.run()
+    qtbot.waitUntil(lambda: window.outcome is not None, timeout=20000)
+    assert window.outcome.result.method == "emee"
+    assert list(window.outcome.table["term"]) == ["(Intercept)", "hr"]
+    # calc_used was drawn independently of the arm: no effect, the CI must cover 0 at mean hr
+    curve = window.outcome.curve
+    assert len(curve) > 5 and "hr" in curve.columns
+    assert (curve["ci_lower"] <= curve["ci_upper"]).all()
 
 
 def test_randomization_check_can_be_cancelled(qtbot, window):

@@ -271,3 +271,10 @@ def _run_session(qtbot, app, console, participant, screenshot):
     assert console.log_model.rowCount() == 2
     screenshot(console.summary_dialog, "console_summary_live")
     console.summary_dialog.accept()
+
+    # From the session straight to the analysis view: the study folder is exported and loaded.
+    analysis = app.open_analysis()
+    qtbot.waitUntil(lambda: analysis.data is not None, timeout=20000)
+    outcomes = [analysis.outcome_combo.itemText(i) for i in range(analysis.outcome_combo.count())]
+    assert {"help_hint_seconds", "calculator_used"} <= set(outcomes)
+    assert analysis.data.participants == 1 and len(analysis.data.frame) == 2
