@@ -35,6 +35,12 @@ def register(subparsers) -> None:
     parser.add_argument("--out", metavar="DIR", help="study folder (default: user data folder)")
     parser.add_argument("--protocol", metavar="FILE", help="another protocol (default: bundled)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="run the simulated study end to end in the terminal instead of opening the app "
+        "(the default where there is no display)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -69,6 +75,12 @@ def _run(args: argparse.Namespace) -> int:
         )
     protocol = load_protocol(path)
     out = Path(args.out) if args.out else default_out()
+    if not (args.headless or args.json):
+        from labmrt.commands.gui import open_demo
+
+        status = open_demo(path, out)  # None: no display, fall through to the headless demo
+        if status is not None:
+            return status
     t0 = time.perf_counter()
     run = simulate_study(
         protocol, out, args.participants, schedule_factory=schedule_factory, seed=args.seed

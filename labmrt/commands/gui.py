@@ -45,9 +45,49 @@ def require_display() -> None:
             Problem(
                 "display",
                 "no display to open the desktop app on (DISPLAY is not set)",
-                "run it on a desktop session, or set QT_QPA_PLATFORM=offscreen for a test",
+                "run it on a desktop session; the terminal commands are listed by labmrt --help",
             )
         )
+
+
+def interactive_display() -> bool:
+    """A screen a person can see: a display server, or a real (not offscreen) Qt platform."""
+    import os
+
+    from ui.app import display_available
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform.split(":")[0] in ("offscreen", "minimal"):
+        return False
+    return display_available()
+
+
+def demo_settings(protocol: Path, out: Path) -> dict:
+    """What ``labmrt demo`` opens the app with: bundled protocol, simulated sensors, study folder."""
+    return dict(
+        study_dir=out,
+        protocol=protocol,
+        participant="D01",
+        simulate_sensors=True,
+    )
+
+
+def open_demo(protocol: Path, out: Path) -> int | None:
+    """Open the app ready to run the demo; None (and a message) when nobody could see it."""
+    import sys
+
+    if not interactive_display():
+        print(
+            "labmrt demo: no display here, so the desktop app cannot open; running the "
+            "headless demo instead (pass --headless to skip this message).",
+            file=sys.stderr,
+        )
+        return None
+    from ui.app import run_app
+
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"labmrt demo: study folder {out}; press F5 in the console to start the session.")
+    return run_app(**demo_settings(protocol, out))
 
 
 def _gui(args: argparse.Namespace) -> int:

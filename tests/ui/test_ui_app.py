@@ -37,3 +37,29 @@ def test_no_display_is_a_user_error(monkeypatch):
     assert not display_available()
     with pytest.raises(LabmrtError, match="no display"):
         gui_command.require_display()
+
+
+def test_demo_falls_back_to_headless_without_a_display(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert not gui_command.interactive_display()
+    assert gui_command.open_demo(tmp_path / "p.toml", tmp_path / "study") is None
+    assert "running the headless demo instead" in capsys.readouterr().err
+
+
+def test_demo_opens_the_app_ready_to_run(qtbot, tmp_path, protocols_dir):
+    from labmrt.commands.demo import bundled_protocol
+
+    settings = gui_command.demo_settings(bundled_protocol(), tmp_path / "demo-study")
+    app = LabmrtApp(**settings)
+    app.console._force_close = True
+    app.show()
+    try:
+        qtbot.waitUntil(lambda: len(app.console.buffers) == 2, timeout=20000)
+        assert app.console.protocol is not None
+        assert app.console.protocol.study.title.startswith("Framing and affect")
+        assert app.console.participant_edit.text() == "D01"
+        assert app.console.start_button.isEnabled()
+        assert {b.kind for b in app.console.buffers} == {"ecg", "eda"}
+    finally:
+        app.quit()
