@@ -111,11 +111,42 @@ class LabmrtApp:
             app.quit()
 
 
+def install_error_dialogs(parent_of=lambda: None) -> None:
+    """Show errors that escape a Qt slot as a dialog (details behind a button), not a traceback."""
+    import logging
+    import traceback
+
+    from labmrt.errors import LabmrtError
+    from ui.dialogs import show_error
+
+    log = logging.getLogger("labmrt.ui")
+
+    def hook(kind, err, tb) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        details = "".join(traceback.format_exception(kind, err, tb))
+        log.error("unexpected error in the app:\n%s", details)
+        if isinstance(err, LabmrtError):
+            show_error(parent_of(), "Problem", err.message)
+            return
+        show_error(
+            parent_of(),
+            "Unexpected error",
+            f"{kind.__name__}: {err}\nNothing recorded so far was lost; a running session "
+            "goes on. If this repeats, save the details below and report them.",
+            details,
+        )
+
+    sys.excepthook = hook
+
+
 def run_app(**kwargs) -> int:
     """Create the QApplication, show the windows, run the event loop; returns the exit code."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("labmrt")
     app.setQuitOnLastWindowClosed(False)
     window = LabmrtApp(**kwargs)
+    install_error_dialogs(lambda: window.console)
     window.show()
     return int(app.exec())

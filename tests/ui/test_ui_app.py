@@ -63,3 +63,24 @@ def test_demo_opens_the_app_ready_to_run(qtbot, tmp_path, protocols_dir):
         assert {b.kind for b in app.console.buffers} == {"ecg", "eda"}
     finally:
         app.quit()
+
+
+def test_unexpected_errors_become_dialogs(qtbot, monkeypatch):
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox, QWidget
+
+    from ui.app import install_error_dialogs
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    install_error_dialogs(lambda: parent)
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError:
+        sys.excepthook(*sys.exc_info())
+    boxes = parent.findChildren(QMessageBox)
+    assert boxes and boxes[-1].text() == "Unexpected error"
+    assert "ZeroDivisionError: division by zero" in boxes[-1].informativeText()
+    assert "Traceback" in boxes[-1].detailedText()
