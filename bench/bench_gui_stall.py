@@ -177,7 +177,13 @@ def run(seconds: float, n_tasks: int) -> None:
     idle = beat.stalls()
 
     lab.console.start_simulated_sensors()
-    spin(20.0, until=lambda: all(b.state == "streaming" for b in lab.console.buffers))
+    spin(
+        30.0,
+        until=lambda: (
+            len(lab.console.buffers) == 2
+            and all(b.state == "streaming" for b in lab.console.buffers)
+        ),
+    )
     spin(2.0)
     participant = ScriptedParticipant(lab.participant_window, np.random.default_rng(1))
     beat.start()

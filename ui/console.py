@@ -48,6 +48,7 @@ from ui.dialogs import AbortDialog, SummaryDialog, show_error
 from ui.plots import LiveSignals, StreamTable
 from ui.streams import StreamPicker
 from ui.style import OPERATOR_STYLE
+from ui.worker import Job, run_in_background
 
 PHASE_TITLES = {
     "rest": "Calibration: rest",
@@ -178,6 +179,7 @@ class ConsoleWindow(QMainWindow):
         self._stream_timer.setInterval(1000)
         self._stream_timer.timeout.connect(self._update_streams)
         self.buffers: list = []
+        self._sensor_job: Job | None = None
         self._connect_bridge(host.bridge)
         if self.protocol_combo.count():
             self._protocol_chosen(self.protocol_combo.currentIndex())
@@ -294,7 +296,7 @@ class ConsoleWindow(QMainWindow):
         def action(text: str, shortcut: str, slot, menu) -> QAction:
             act = QAction(text, self)
             act.setShortcut(QKeySequence(shortcut))
-            act.setShortcutContext(Qt.ApplicationShortcut)
+            act.setShortcutContext(Qt.WindowShortcut)  # never from the participant screen
             act.triggered.connect(slot)
             menu.addAction(act)
             self.addAction(act)
@@ -378,30 +380,50 @@ class ConsoleWindow(QMainWindow):
         }
 
     # ------------------------------------------------------------------ streams
-    def start_simulated_sensors(self) -> None:
+    def start_simulated_sensors(self) -> Job:
+        """Start simulated sensors and connect them, in the background (it takes a second)."""
         self.picker.simulate_button.setEnabled(False)
         self.picker.status.setText("Starting simulated sensors…")
-        try:
-            descriptions = self.host.start_simulated_sensors()
-        except LabmrtError as err:
-            self.picker.simulate_button.setEnabled(True)
-            show_error(self, "Simulated sensors", err.message)
-            return
-        self.picker.set_streams(descriptions)
-        self.picker.status.setText(f"Simulated sensors running ({len(descriptions)} streams)")
-        self.connect_selected_streams()
 
-    def connect_selected_streams(self) -> None:
+        def start() -> tuple[list, tuple]:
+            descriptions = self.host.start_simulated_sensors()
+            return descriptions, self.host.connect_streams(descriptions)
+
+        def done(result) -> None:
+            descriptions, (buffers, state_getter) = result
+            self.picker.set_streams(descriptions)
+            self.picker.status.setText(f"Simulated sensors running ({len(descriptions)} streams)")
+            self.set_buffers(buffers, state_getter)
+
+        def failed(message: str, details: str) -> None:
+            self.picker.simulate_button.setEnabled(True)
+            self.picker.status.setText("")
+            show_error(self, "Simulated sensors", message, details)
+
+        self._sensor_job = run_in_background(start, on_done=done, on_error=failed)
+        return self._sensor_job
+
+    def connect_selected_streams(self) -> Job | None:
+        """Open the ticked streams through the live monitor, in the background."""
         chosen = self.picker.selected()
         if not chosen:
             show_error(self, "No streams", "Tick at least one stream, or simulate sensors.")
-            return
-        try:
-            buffers, state_getter = self.host.connect_streams(chosen)
-        except LabmrtError as err:
-            show_error(self, "Streams", err.message)
-            return
-        self.set_buffers(buffers, state_getter)
+            return None
+        self.connect_button.setEnabled(False)
+        self.picker.status.setText("Connecting…")
+
+        def failed(message: str, details: str) -> None:
+            show_error(self, "Streams", message, details)
+
+        job = run_in_background(
+            self.host.connect_streams,
+            chosen,
+            on_done=lambda result: self.set_buffers(*result),
+            on_error=failed,
+        )
+        job.ended.connect(self._update_buttons)
+        self._sensor_job = job
+        return job
 
     def set_buffers(self, buffers: list, state_getter=None) -> None:
         self.buffers = list(buffers)
@@ -591,7 +613,8 @@ class ConsoleWindow(QMainWindow):
         self.protocol_combo.setEnabled(not active)
         self.participant_edit.setEnabled(not active)
         self.study_edit.setEnabled(not active)
-        self.connect_button.setEnabled(not active)
+        busy = self._sensor_job is not None and self._sensor_job.running
+        self.connect_button.setEnabled(not active and not busy)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self.host.active and not self._force_close:
