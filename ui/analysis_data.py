@@ -114,9 +114,6 @@ def load_export(folder: str | Path) -> AnalysisData:
         if role(c) == "moderator" and not c.startswith("window_") and c in numeric
     ]
     controls = [c for c in frame.columns if role(c) == "control" and c in numeric]
-    for extra in ("task_index",):
-        if extra in numeric and extra not in controls:
-            controls.append(extra)
     controls += [c for c in moderators if c not in controls and c in numeric]
     baseline = codebook.get("baseline_arm")
     if isinstance(baseline, list):

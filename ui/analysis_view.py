@@ -591,7 +591,7 @@ class AnalysisWindow(QMainWindow):
             )
         state = "cancelled after" if result.cancelled else "done:"
         self.check_label.setText(
-            f"{state} {result.draws_done} re-draws in {result.seconds:.1f} s\n" + "\n".join(lines)
+            f"{state} {result.draws_done} re-draws in {result.seconds:.2f} s\n" + "\n".join(lines)
         )
 
     def _check_failed(self, message: str, details: str) -> None:

@@ -404,11 +404,14 @@ class ComparisonTableWidget(FeatureWidget):
                     item.setText(str(value))
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
         header.setSortIndicator(-1, Qt.AscendingOrder)  # keep the task's row order at first
         self.table.setSortingEnabled(True)
-        self.table.setMinimumHeight(min(30 * (len(rows) + 1) + 6, 260))
-        self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        height = min(32 * (len(rows) + 1) + 8, 300)
+        self.table.setMinimumHeight(height)
+        self.table.setMaximumHeight(height + 24)  # room for a horizontal scroll bar
+        self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         header.sectionClicked.connect(self._sorted)
         self.table.cellClicked.connect(self._cell)
         layout.addWidget(self.table)
