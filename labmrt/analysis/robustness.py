@@ -88,7 +88,7 @@ class ArmDesign:
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=float)
-        _, self.cluster = np.unique(np.asarray(self.cluster), return_inverse=True)
+        self.cluster = pd.factorize(np.asarray(self.cluster))[0].astype(np.int64)
         self.observed = np.asarray(self.observed, dtype=np.int64)
         self.randomized = np.asarray(self.randomized, dtype=bool)
         self.x_by_arm = np.asarray(self.x_by_arm, dtype=float)
@@ -131,7 +131,11 @@ class _RowStats:
 def _row_stats(design: ArmDesign) -> _RowStats:
     order = np.argsort(design.cluster, kind="stable")
     if np.any(order != np.arange(order.size)):
-        raise LabmrtError(Problem("robustness", "rows must be grouped by participant"))
+        raise LabmrtError(
+            Problem(
+                "robustness", "rows must be grouped by participant", "sort the table by participant"
+            )
+        )
     n_arms, n, k = design.x_by_arm.shape
     per_arm = []
     for a in range(n_arms):
