@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -162,6 +163,17 @@ def _print_comparison(table) -> None:
     print("\n".join("  " + line for line in text.splitlines()))
 
 
+def _finite(value):
+    """NaN/inf (a quantity without draws) as JSON null, so the output stays valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def run(args) -> int:
     from labmrt.analysis import robustness as rb
     from labmrt.errors import LabmrtError, Problem
@@ -215,7 +227,7 @@ def run(args) -> int:
         )
         out["comparison"] = table.to_dict(orient="records")
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(_finite(out), allow_nan=False))
         return 0
     if result is not None:
         _print_result(result)
