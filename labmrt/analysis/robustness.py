@@ -495,6 +495,17 @@ class TermResult:
             "randomization_p": self.randomization_p,
             "null_mean": float(null.mean()) if null.size else None,
             "null_sd": float(null.std(ddof=1)) if null.size > 1 else None,
+            "null_quantiles": (
+                dict(
+                    zip(
+                        ("2.5%", "50%", "97.5%"),
+                        np.quantile(null, [0.025, 0.5, 0.975]).tolist(),
+                        strict=True,
+                    )
+                )
+                if null.size
+                else None
+            ),
             "failed_draws": self.failed_draws,
         }
 
