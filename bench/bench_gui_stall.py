@@ -65,6 +65,7 @@ label = "Comparison table"
 kind = "comparison_table"
 [control]
 require_confirmation = true
+min_dwell_s = 3
 [calibration]
 rest_s = 8
 stressor_s = 8
@@ -118,6 +119,7 @@ class ScriptedParticipant:
         self.rng = rng
         self.tasks_done = 0
         self._due = 0.0
+        self._read_until: float | None = None
         self._timer = QTimer()
         self._timer.setInterval(150)
         self._timer.timeout.connect(self._act)
@@ -134,7 +136,11 @@ class ScriptedParticipant:
             w.stressor.submit()
         elif w.task_view is not None and page is w.task_view and not w.task_view._done:
             view = w.task_view
-            if not view.confirmed:
+            if not view.confirmed and self._read_until is None:
+                # reads the framing for longer than the protocol's minimum dwell (3 s)
+                self._read_until = now + float(self.rng.uniform(3.2, 4.5))
+            elif not view.confirmed and now >= self._read_until:
+                self._read_until = None
                 view.confirm_read()
                 self._due = now + float(self.rng.uniform(1.0, 3.0))
                 view.feature_widgets["help"].open_panel()
@@ -144,7 +150,7 @@ class ScriptedParticipant:
                 calc.open_panel()
                 for key in "8×12+20=":
                     calc.press(key)
-            elif now >= self._due:
+            elif view.confirmed and now >= self._due:
                 view.choice_group.button(1).click()
                 view.submit()
                 self.tasks_done += 1
@@ -221,8 +227,8 @@ def run(seconds: float, n_tasks: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=90.0, help="longest session time")
-    parser.add_argument("--tasks", type=int, default=20, help="tasks in the session")
+    parser.add_argument("--seconds", type=float, default=180.0, help="longest session time")
+    parser.add_argument("--tasks", type=int, default=15, help="tasks in the session")
     args = parser.parse_args()
     run(args.seconds, args.tasks)
 

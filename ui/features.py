@@ -405,7 +405,7 @@ class ComparisonTableWidget(FeatureWidget):
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
         header.setSortIndicator(-1, Qt.AscendingOrder)  # keep the task's row order at first
         self.table.setSortingEnabled(True)
         height = min(32 * (len(rows) + 1) + 8, 300)
