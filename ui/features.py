@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import operator
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -392,7 +393,11 @@ class ComparisonTableWidget(FeatureWidget):
         rows: Sequence[Sequence[Any]] = data.get("rows", [])
         self.table = QTableWidget(len(rows), len(columns))
         self.table.setObjectName(f"table_{self.spec.id}")
-        self.table.setHorizontalHeaderLabels(columns)
+        # Long headers ("New-customer bonus (EUR)") wrap onto lines of about 14 characters, so
+        # the columns stay about as narrow as their data and the table fits a laptop screen.
+        self.table.setHorizontalHeaderLabels(
+            [textwrap.fill(c, 14, break_long_words=False) for c in columns]
+        )
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         for r, row in enumerate(rows):
@@ -405,10 +410,10 @@ class ComparisonTableWidget(FeatureWidget):
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(False)
+        header.setStretchLastSection(True)
         header.setSortIndicator(-1, Qt.AscendingOrder)  # keep the task's row order at first
         self.table.setSortingEnabled(True)
-        height = min(32 * (len(rows) + 1) + 8, 300)
+        height = min(32 * len(rows) + 56, 320)
         self.table.setMinimumHeight(height)
         self.table.setMaximumHeight(height + 24)  # room for a horizontal scroll bar
         self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
