@@ -23,7 +23,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "gui",
         help="open the desktop app (console, participant screen, analysis view)",
-        description=__doc__.split("\n\n", 1)[0],
+        description="Open the desktop app: the experimenter console, the participant screen "
+        "(full screen on a second monitor) and the analysis view. `labmrt` with no "
+        "subcommand opens it too.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
