@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from ui.analysis_view import AnalysisWindow
@@ -65,6 +65,11 @@ class LabmrtApp:
             self.console.load_protocol(Path(protocol))
         if participant:
             self.console.participant_edit.setText(participant)
+        full_screen = QAction("Participant screen full screen", self.console)
+        full_screen.setShortcut(QKeySequence("F11"))
+        full_screen.triggered.connect(self.toggle_participant_full_screen)
+        self.console.addAction(full_screen)
+        self.console.view_menu.addAction(full_screen)
         self._simulate = simulate_sensors
         self._analysis_folder = analysis_folder
         self.participant_window.show_message("Welcome", "The session will start soon.")
@@ -80,6 +85,14 @@ class LabmrtApp:
             QTimer.singleShot(0, self.console.start_simulated_sensors)
         if self._analysis_folder is not None:
             self.open_analysis(self._analysis_folder)
+
+    def toggle_participant_full_screen(self) -> None:
+        window = self.participant_window
+        if window.isFullScreen():
+            window.showNormal()
+        else:
+            screens = QGuiApplication.screens()
+            window.show_full_screen_on(len(screens) - 1 if screens else None)
 
     def open_analysis(self, folder: Path | None = None) -> AnalysisWindow:
         if self.analysis is None:

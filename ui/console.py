@@ -311,7 +311,7 @@ class ConsoleWindow(QMainWindow):
         action("Start simulated sensors", "Ctrl+Shift+S", self.start_simulated_sensors, session)
         session.addSeparator()
         action("Quit", "Ctrl+Q", self.close, session)
-        view = self.menuBar().addMenu("&View")
+        view = self.view_menu = self.menuBar().addMenu("&View")
         action("Analysis…", "Ctrl+E", self.analysis_requested.emit, view)
         action("Sample size…", "Ctrl+Shift+N", self.sample_size_requested.emit, view)
 

@@ -25,6 +25,10 @@ def test_app_opens_console_and_participant_screen(qtbot, tmp_path, protocols_dir
     dialog = app.open_sample_size()
     assert dialog.result is not None
     screenshot(app.console, "console_start")
+    app.toggle_participant_full_screen()
+    assert app.participant_window.isFullScreen()
+    app.toggle_participant_full_screen()
+    assert not app.participant_window.isFullScreen()
     app.quit()
     assert not app.participant_window.isVisible()
 

@@ -122,6 +122,11 @@ def test_a_session_as_the_engine_announces_it(qtbot, console, screenshot):
     console._update_streams()
     assert console.stream_table.rowCount() == 2
     assert "Poor signal quality: EDA" in console.warning.text()
+    host.buffers[1].state = "lost"
+    console._update_streams()
+    assert console.warning.text().startswith("Stream lost: wrist EDA")
+    assert console.stream_table.item(1, 2).text() == "lost"
+    host.buffers[1].state = "streaming"
     assert console.start_session()
     assert host.calls == [("start", "P07", None)]
     assert not console.start_button.isEnabled() and console.pause_button.isEnabled()
