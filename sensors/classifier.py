@@ -348,6 +348,8 @@ class AffectClassifier:
         if missing:
             return Prediction("unknown", None, f"feature(s) missing: {', '.join(missing)}")
         p = self.predict_proba(features)
+        if p is None or not math.isfinite(p):
+            return Prediction("unknown", None, "no probability for these features")
         return Prediction("aroused" if p >= 0.5 else "calm", p)
 
     def predict_proba(self, features: FeatureRow) -> float | None:

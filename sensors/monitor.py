@@ -27,6 +27,7 @@ second half is used instead.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import threading
@@ -248,7 +249,7 @@ class AffectMonitor:
         with self._lock:
             if result is not None and self._phase is not None:
                 self._phase.add(now, result)
-        pred = self.classifier.predict(features, quality)
+        pred = self.classifier.predict(features, quality)  # one reference: swap-safe
         if pred.label == "unknown":
             reasons.insert(0, pred.reason)
         state = AffectState(
@@ -313,17 +314,20 @@ class AffectMonitor:
         self.end_phase()
         rest = self.calibration_rows("rest")
         stress = self.calibration_rows("stressor")
+        # fit a copy and swap it in: the update thread never sees a half-fitted model
+        clf = copy.deepcopy(self.classifier)
         try:
             if self._offline_model:
-                if self.classifier.baseline_source == "participant":
-                    self.classifier.fit_baseline(rest)
+                if clf.baseline_source == "participant":
+                    clf.fit_baseline(rest)
             else:
-                self.classifier.fit(rest, stress or None)
+                clf.fit(rest, stress or None)
         except LabmrtError as err:
             self.calibration_error = err.message
             raise
+        self.classifier = clf
         self.calibration_error = None
-        return self.classifier
+        return clf
 
     def calibrate(
         self,
