@@ -12,6 +12,7 @@ from sensors.features import (
     as_frame,
     clean_intervals,
     detect_beats,
+    drop_extra_beats,
     eda_window,
     hrv_from_beats,
     hrv_window,
@@ -198,3 +199,16 @@ def test_pipeline_marks_gaps_and_needs_a_full_window_after_them(rec):
     assert by_t[80].features["hr"] is None  # window would span the gap
     assert by_t[105].features["hr"] is not None
     assert by_t[105].windows["hr"][0] >= 72
+
+
+def test_extra_detections_inside_intervals_are_dropped_before_hrv():
+    """A slow heart (1.1 s intervals) with a T wave detected after every 4th beat."""
+    rng = np.random.default_rng(2)
+    rr = 1.1 + 0.03 * rng.standard_normal(70)
+    times = _beats_from_rr(rr)
+    with_t = np.sort(np.r_[times, times[:-1:4] + 0.4])
+    assert np.isnan(clean_intervals(with_t)).mean() > 0.2  # as detected: unusable
+    np.testing.assert_array_equal(drop_extra_beats(with_t), times)
+    feats, _ = hrv_from_beats(with_t, with_t[0], with_t[-1])
+    truth, _ = hrv_from_beats(times, times[0], times[-1])
+    assert feats == truth and feats["hr"] == pytest.approx(60 / rr.mean())
