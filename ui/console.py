@@ -179,6 +179,7 @@ class ConsoleWindow(QMainWindow):
         self._stream_timer.setInterval(1000)
         self._stream_timer.timeout.connect(self._update_streams)
         self.buffers: list = []
+        self.calibration_problem: str | None = None
         self._sensor_job: Job | None = None
         self._connect_bridge(host.bridge)
         if self.protocol_combo.count():
@@ -446,6 +447,10 @@ class ConsoleWindow(QMainWindow):
             messages.append("Poor signal quality: " + ", ".join(k.upper() for k in poor))
         if messages and self.host.active:
             messages.append("the participant counts as unavailable until it recovers")
+        if self.calibration_problem:
+            messages.append(
+                f"Calibration failed, the state stays unknown: {self.calibration_problem}"
+            )
         self.set_warning("; ".join(messages))
 
     def set_warning(self, text: str) -> None:
@@ -466,6 +471,7 @@ class ConsoleWindow(QMainWindow):
             show_error(self, "Cannot start the session", err.message)
             return False
         self.log_model.clear(t0=float(self._clock()))
+        self.calibration_problem = None
         self.status = "starting"
         self.status_label.setText(f"Session of {setup['participant']} starting…")
         self.statusBar().showMessage(f"Study folder: {setup['study_dir']}")
@@ -542,6 +548,10 @@ class ConsoleWindow(QMainWindow):
         self.phase_label.setText(PHASE_TITLES.get(phase, phase))
         if phase == "task" and self.protocol is not None and not self.progress_bar.isVisible():
             self._on_progress(0, len(self.protocol.tasks))
+        if phase == "task":
+            problem = getattr(self.host, "calibration_problem", None)
+            self.calibration_problem = problem() if callable(problem) else None
+            self._update_streams()
         timed = duration_s is not None and duration_s > 0 and phase != "task"
         self.phase_bar.setVisible(timed)
         if timed:

@@ -192,6 +192,10 @@ class LabSessionHost(QObject):
         self.engine = None
         self.shutdown()
 
+    def calibration_problem(self) -> str | None:
+        """Why the classifier could not be fitted on this session's calibration, if it failed."""
+        return getattr(self.engine, "calibration_error", None)
+
     def summary(self) -> dict[str, Any]:
         engine, store = self.engine, self.store
         if engine is None or store is None:

@@ -228,6 +228,8 @@ def _run_session(qtbot, app, console, participant, screenshot):
 
     # Task 1: help topics, hint, notes, table sorting, choice answer.
     qtbot.waitUntil(lambda: task_shown(0), timeout=10000)
+    # 3 s of rest cannot calibrate the classifier: the operator is told so.
+    qtbot.waitUntil(lambda: "Calibration failed" in console.warning.text(), timeout=5000)
     view = participant.task_view
     assert not participant_words(participant) & FORBIDDEN
     participant.activateWindow()
