@@ -116,6 +116,7 @@ class LabmrtApp:
 
     def quit(self) -> None:
         self.host.shutdown()
+        self.participant_window.allow_close = True
         self.participant_window.close()
         if self.analysis is not None:
             self.analysis.close()

@@ -260,6 +260,14 @@ class ParticipantWindow(QWidget):
             self.setGeometry(screen.geometry())
         self.showFullScreen()
 
+    allow_close = False  # set by the app when it quits; the participant cannot close it
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.allow_close:
+            event.accept()
+        else:
+            event.ignore()
+
     # -- internals ------------------------------------------------------------------
     def _show(self, page: QWidget) -> None:
         current = self.stack.currentWidget()

@@ -24,13 +24,33 @@ from ui.presenter import QtPresenter
 
 log = logging.getLogger(__name__)
 
-INSTRUCTIONS = (
-    "You will work on a series of short tasks in an information system. Each task "
-    "describes a choice; answer it as well as you can. Tools on the right (help, hints, "
-    "a calculator, notes, a comparison table) are there for you to use as you like.\n\n"
-    "First we record a short calm baseline and a brief arithmetic exercise.\n\n"
-    "Press Start (or the space bar) when you are ready."
-)
+
+def instructions(protocol: Any) -> str:
+    """The welcome text: what the session holds, from the protocol (never its arms)."""
+    tools = [f.label.lower() for f in protocol.features]
+    parts = [
+        "You will work on a series of short tasks in an information system. Each task "
+        "describes a choice; answer it as well as you can."
+    ]
+    if tools:
+        listed = ", ".join(tools[:-1]) + (f" and {tools[-1]}" if len(tools) > 1 else tools[0])
+        parts.append(f"Tools are there for you to use as you like: {listed}.")
+    cal = protocol.calibration
+    if cal is not None and (cal.rest_s > 0 or cal.stressor_s > 0):
+        steps = []
+        if cal.rest_s > 0:
+            steps.append(f"a calm rest of {_minutes(cal.rest_s)}")
+        if cal.stressor_s > 0 and cal.stressor != "none":
+            steps.append(f"a short arithmetic exercise ({_minutes(cal.stressor_s)})")
+        parts.append("First comes " + " and then ".join(steps) + ".")
+    parts.append("Press Start (or the space bar) when you are ready.")
+    return "\n\n".join(parts)
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:g} seconds"
+    return f"about {round(seconds / 60)} minutes"
 
 
 class LabSessionHost(QObject):
@@ -160,7 +180,7 @@ class LabSessionHost(QObject):
         self.bridge.attach(engine.signals)
         self._started = False
         self._waiting_for_participant = True
-        self.window.show_instructions(INSTRUCTIONS)
+        self.window.show_instructions(instructions(protocol))
 
     def _participant_ready(self) -> None:
         if self._waiting_for_participant and self.engine is not None and not self._started:

@@ -66,6 +66,9 @@ def test_pause_close_and_resume_later(qtbot, tmp_path):
     host.bridge.status_changed.connect(lambda s, t, r: statuses.append(s))
     host.start(setup)
     assert "Press Start" in window.visible_text()
+    assert "Tools are there for you to use as you like: notes." in window.visible_text()
+    window.close()  # the participant cannot close their screen
+    assert window.isVisible()
     qtbot.keyClick(window.message, Qt.Key_Space)
     answer(qtbot, window, 0)
     # Pause during task 2: the break starts once task 2 is answered.
