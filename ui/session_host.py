@@ -171,7 +171,7 @@ class LabSessionHost(QObject):
             self.close_store()
             raise
         if self.monitor is not None:
-            from labmrt.commands._live import SampleRecorder
+            from sensors.recording import SampleRecorder
 
             self.recorder = SampleRecorder(self.monitor.buffers, self.store, engine.session_id)
             self.recorder.start()

@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.participants < 1:
         raise LabmrtError(Problem("--participants", f"is {args.participants}", "give N >= 1"))
     if args.realtime:
-        from labmrt.commands._live import simulate_realtime
+        from labmrt.commands.realtime import simulate_realtime
 
         run = simulate_realtime(protocol, args.out, args.participants, args.seed, args.effects)
     else:

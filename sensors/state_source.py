@@ -1,0 +1,109 @@
+"""The live affect monitor as the session engine's state source, and a simulated one to try it.
+
+The engine (``labmrt.session``) knows only the :class:`labmrt.state.StateSource`
+protocol: it asks for the current state and announces the calibration phases
+with their times. :class:`MonitorStateSource` passes that on to an
+:class:`~sensors.monitor.AffectMonitor` and carries the streams it reads (for
+the session record and the raw-sample recorder). :func:`live_state_source`
+builds the whole chain on simulated LSL sensors whose arousal script follows
+the protocol's calibration (``labmrt run --simulated-sensors``,
+``labmrt simulate --realtime``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labmrt.errors import LabmrtError, Problem
+
+
+class MonitorStateSource:
+    """The live monitor as the engine's state source, plus the streams it reads.
+
+    The engine tells it the calibration phases and calls
+    :meth:`fit_calibration` after them; all of that goes to the monitor.
+    """
+
+    def __init__(self, monitor: Any, *, streams: list[dict] | None = None):
+        self.monitor = monitor
+        self.buffers = monitor.buffers
+        self.stream_info = streams or []
+
+    def current_state(self):
+        return self.monitor.current_state()
+
+    def begin_phase(self, phase: str, t: float) -> None:
+        self.monitor.begin_phase(phase)
+
+    def end_phase(self, phase: str, t: float) -> None:
+        self.monitor.end_phase()
+
+    def fit_calibration(self):
+        return self.monitor.fit_calibration()
+
+
+def calibration_schedule(protocol: Any, seed: int, mean_segment_s: float, lead_s: float = 5.0):
+    """Calm through the rest, aroused through the stressor, then a random script.
+
+    So the monitor calibrates on what it should: the simulated participant's
+    arousal is placed where the protocol has its calibration phases.
+    """
+    from sensors.schedule import ArousalSchedule
+
+    cal = protocol.calibration
+    rest = 0.0 if cal is None else cal.rest_s
+    stress = 0.0 if cal is None else cal.stressor_s
+    segments: list[tuple[float, str]] = [(0.0, "calm")]
+    t = lead_s + rest
+    if stress > 0:
+        segments.append((t, "aroused"))
+        t += stress
+    tail = ArousalSchedule.random(seed, 4 * 3600.0, mean_segment_s)
+    for start, state in tail.segments:
+        if start == 0.0 and state == segments[-1][1]:
+            continue
+        if start == 0.0:
+            segments.append((t, state))
+        else:
+            segments.append((t + start, state))
+    merged = [segments[0]]
+    for start, state in segments[1:]:
+        if state != merged[-1][1] and start > merged[-1][0]:
+            merged.append((start, state))
+    return ArousalSchedule(merged)
+
+
+def live_state_source(protocol: Any, clock: Any, seed: int, cleanup: list, *, mean_segment_s=150.0):
+    """Start simulated LSL sources and the monitor; returns (state source, truth function).
+
+    Every started part appends its stop function to ``cleanup`` (call them in
+    reverse order when the session ends).
+    """
+    import pylsl
+
+    from sensors.discovery import StreamDescription
+    from sensors.monitor import AffectMonitor
+    from sensors.simulate import SimulatedSensors
+
+    kinds = set(protocol.sensors.streams) if protocol.sensors else {"ecg", "eda"}
+    sim = SimulatedSensors(
+        seed=seed,
+        ecg="ecg" in kinds,
+        ppg="ppg" in kinds and "ecg" not in kinds,
+        eda="eda" in kinds,
+        schedule=calibration_schedule(protocol, seed, mean_segment_s),
+    )
+    sim.start()
+    cleanup.append(sim.stop)
+    descriptions = []
+    for kind in sim.rates:
+        found = pylsl.resolve_byprop("source_id", sim.source_id(kind), 1, 10.0)
+        if not found:
+            raise LabmrtError(
+                Problem(f"simulated {kind} stream", "did not appear on the network", "retry")
+            )
+        descriptions.append(StreamDescription.from_info(found[0]))
+    window = protocol.sensors.window_s if protocol.sensors else 30.0
+    monitor = AffectMonitor(descriptions, eda_window_s=window).start()
+    cleanup.append(monitor.stop)
+    return MonitorStateSource(monitor, streams=sim.streams), sim.truth_at
