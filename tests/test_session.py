@@ -639,3 +639,49 @@ def test_open_ended_pause_waits_for_resume_from_another_thread(tmp_path, store):
     assert engine.status == "completed"
     assert statuses == ["running", "paused", "resumed", "completed"]
     assert store.decisions(engine.session_id)["unavailable_reason"].tolist()[1] == "break"
+
+
+def record_emits(engine, emitted):
+    """Wrap every engine signal's emit to append (name, args) to ``emitted``, then emit."""
+    for name, signal in engine.signals.all().items():
+
+        def emit(*args, _name=name, _emit=signal.emit):
+            emitted.append((_name, args))
+            _emit(*args)
+
+        signal.emit = emit
+
+
+def test_every_signal_is_emitted_with_its_declared_arguments(tmp_path, store):
+    """Bridges build one Qt signal per SESSION_SIGNALS entry: a count mismatch breaks them."""
+    from labmrt.events import SESSION_SIGNALS
+
+    protocol = write_protocol(tmp_path)
+    clock = VirtualClock(0.0)
+    scripts = list(SCRIPTS)
+    scripts[1] = Script(duration=20.0, hook=lambda engine, task: engine.pause("tired", 40.0))
+    engine, _, _ = make_engine(protocol, store, clock, scripts=scripts)
+    emitted = []
+    record_emits(engine, emitted)
+    assert engine.run() == "completed"
+
+    # a second session stops on a full disk: the only way to see `failed`
+    def fill_disk(engine, task):
+        pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        for i in range(200):
+            engine.record_event("calc", "use", engine.clock.now(), "x" * 2000 + str(i))
+
+    scripts = list(SCRIPTS)
+    scripts[0] = Script(hook=fill_disk)
+    engine, _, _ = make_engine(protocol, store, clock, scripts=scripts, code="P02")
+    record_emits(engine, emitted)
+    with pytest.raises(LabmrtError, match="full"):
+        engine.run()
+    store._conn.execute("PRAGMA max_page_count = 1073741823")
+
+    assert {name for name, _ in emitted} == set(SESSION_SIGNALS), "a signal was never emitted"
+    wrong = {(name, len(args)) for name, args in emitted if len(args) != len(SESSION_SIGNALS[name])}
+    assert wrong == set(), f"emitted with an argument count other than declared: {wrong}"
+    for name, signal in engine.signals.all().items():
+        assert signal.args == SESSION_SIGNALS[name]
