@@ -73,6 +73,28 @@ def calibration_schedule(protocol: Any, seed: int, mean_segment_s: float, lead_s
     return ArousalSchedule(merged)
 
 
+def monitor_for_protocol(descriptions: list, protocol: Any):
+    """The affect monitor a protocol asks for (not started).
+
+    The protocol's ``[sensors]`` table sets the EDA window and the classifier:
+    ``classifier = "calibration"`` fits a per-participant model on the
+    calibration phases; a path names a model trained offline with
+    ``labmrt sensors train`` (the protocol loader has checked that it exists;
+    it is part of the content hash), loaded here so that an unreadable file
+    stops the set-up with a clear message instead of mid-session.
+    """
+    from sensors.classifier import AffectClassifier
+    from sensors.monitor import AffectMonitor
+
+    settings = getattr(protocol, "sensors", None)
+    window = settings.window_s if settings is not None else 30.0
+    model_path = protocol.classifier_path() if protocol is not None else None
+    classifier = None
+    if model_path is not None:
+        classifier = AffectClassifier.load(model_path)
+    return AffectMonitor(descriptions, classifier=classifier, eda_window_s=window)
+
+
 def live_state_source(protocol: Any, clock: Any, seed: int, cleanup: list, *, mean_segment_s=150.0):
     """Start simulated LSL sources and the monitor; returns (state source, truth function).
 
@@ -82,7 +104,6 @@ def live_state_source(protocol: Any, clock: Any, seed: int, cleanup: list, *, me
     import pylsl
 
     from sensors.discovery import StreamDescription
-    from sensors.monitor import AffectMonitor
     from sensors.simulate import SimulatedSensors
 
     kinds = set(protocol.sensors.streams) if protocol.sensors else {"ecg", "eda"}
@@ -103,7 +124,6 @@ def live_state_source(protocol: Any, clock: Any, seed: int, cleanup: list, *, me
                 Problem(f"simulated {kind} stream", "did not appear on the network", "retry")
             )
         descriptions.append(StreamDescription.from_info(found[0]))
-    window = protocol.sensors.window_s if protocol.sensors else 30.0
-    monitor = AffectMonitor(descriptions, eda_window_s=window).start()
+    monitor = monitor_for_protocol(descriptions, protocol).start()
     cleanup.append(monitor.stop)
     return MonitorStateSource(monitor, streams=sim.streams), sim.truth_at

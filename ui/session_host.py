@@ -308,7 +308,6 @@ def default_simulator(seed: int = 0):
 
 
 def default_monitor(descriptions: list, protocol: Any):
-    from sensors.monitor import AffectMonitor
+    from sensors.state_source import monitor_for_protocol
 
-    window = protocol.sensors.window_s if protocol is not None and protocol.sensors else 30.0
-    return AffectMonitor(descriptions, eda_window_s=window)
+    return monitor_for_protocol(descriptions, protocol)
