@@ -66,10 +66,12 @@ def live(seconds: float, mode: str) -> tuple[float, list[float]]:
         assert wait_for(lambda: all(b.state == "streaming" for b in buffers), 5)
     time.sleep(1.0)  # settle: first clock offsets, inlets filled
     t_cpu, t0 = cpu(), time.monotonic()
+    seen = [b.n_written for b in buffers]  # this poller's own cursors
     while time.monotonic() - t0 < seconds:
         time.sleep(0.01)  # a 100 Hz poller, like a GUI timer
-        for b in buffers:
-            if b.n_new_samples:
+        for i, b in enumerate(buffers):
+            if b.n_written > seen[i]:
+                seen[i] = b.n_written
                 _, ts = b.get_data(0.2)
                 latencies.append(pylsl.local_clock() - ts[-1])
     used = cpu() - t_cpu

@@ -138,7 +138,6 @@ class StreamBuffer:
         self._ts = np.zeros(self._capacity)
         self._written = 0  # samples ever written (absolute index of the next one)
         self._reserved = 0  # end of the region the writer may be touching
-        self._n_new = 0
         self._lock = threading.Lock()
 
         self._state = "disconnected"
@@ -194,9 +193,15 @@ class StreamBuffer:
         return self.clock_offsets[-1][1] if self.clock_offsets else None
 
     @property
-    def n_new_samples(self) -> int:
-        """Samples received since the last :meth:`get_data` call."""
-        return self._n_new
+    def n_written(self) -> int:
+        """Samples ever written into the buffer: grows only, never reset by reading.
+
+        Several readers share one buffer (plots, the monitor, the raw-sample
+        recorder), so no read may change what another sees. A reader that needs
+        "what is new" keeps its own cursor: a past value of this counter, handed
+        to :meth:`get_since`.
+        """
+        return self._written
 
     @property
     def n_samples(self) -> int:
@@ -293,12 +298,22 @@ class StreamBuffer:
         else:
             n = int(math.ceil(max(winsize_s, 0.0) * self.sfreq)) + 1
         data, ts = self._copy_last(n)
-        with self._lock:
-            self._n_new = 0
         if winsize_s is not None and len(ts):
             keep = ts > ts[-1] - winsize_s
             data, ts = data[keep], ts[keep]
         return data, ts
+
+    def get_since(self, cursor: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The samples written after ``cursor``: ``(data, timestamps, new_cursor)``.
+
+        ``cursor`` is a value of :attr:`n_written` (0 for everything held); pass
+        the returned ``new_cursor`` on the next call to get each sample exactly
+        once. Reading changes nothing for other readers. Samples overwritten
+        before they were read are skipped: then ``new_cursor - cursor`` exceeds
+        ``len(data)`` by their number.
+        """
+        data, ts, end = self._copy(lambda end: max(0, min(int(cursor), end)))
+        return data, ts, end
 
     def status(self) -> dict[str, object]:
         """A JSON-ready summary for monitors and logs."""
@@ -403,27 +418,35 @@ class StreamBuffer:
             self._ts[: n - first] = ts[first:]
         with self._lock:
             self._written = start + n
-            self._n_new += n
         self.n_nan += nan
         self.n_received += n
 
     def _copy_last(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Copy the newest ``n`` samples without holding the lock during the copy."""
+        """Copy the newest ``n`` samples."""
+        data, ts, _ = self._copy(lambda end: end - n)
+        return data, ts
+
+    def _copy(self, first: Callable[[int], int]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Copy samples ``first(end)`` .. ``end`` (absolute indices) without holding the lock.
+
+        ``end`` is the write position when the copy starts; indices older than
+        the capacity are no longer held and are left out. Returns ``(data, ts, end)``.
+        """
         for _ in range(3):
             with self._lock:
                 end = self._written
-            count = min(n, end, self._capacity)
-            idx = np.arange(end - count, end) % self._capacity
+            start = max(first(end), end - self._capacity, 0)
+            idx = np.arange(start, end) % self._capacity
             data, ts = self._data[idx], self._ts[idx]
             with self._lock:
                 reserved = self._reserved
-            if reserved - self._capacity <= end - count:
-                return data, ts  # nothing we copied was overwritten meanwhile
+            if reserved - self._capacity <= start:
+                return data, ts, end  # nothing we copied was overwritten meanwhile
         with self._lock:  # a burst kept overtaking us: copy under the lock once
             end = self._written
-            count = min(n, end, self._capacity)
-            idx = np.arange(end - count, end) % self._capacity
-            return self._data[idx], self._ts[idx]
+            start = max(first(end), end - self._capacity, 0)
+            idx = np.arange(start, end) % self._capacity
+            return self._data[idx], self._ts[idx], end
 
     # ------------------------------------------------------------------ connection
     def _open(self, info: pylsl.StreamInfo, timeout: float) -> bool:

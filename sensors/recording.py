@@ -4,7 +4,9 @@ The session engine stores decisions and states; the raw physiology has to be
 kept as well (reanalysis, audits, XDF export). A background thread copies what
 each :class:`~sensors.buffer.StreamBuffer` received since its last copy into
 ``store.add_samples`` every ``period_s`` (so at most about a second is lost in a
-crash), and the latest LSL clock offset of each source every 5 s.
+crash), and the latest LSL clock offset of each source every 5 s. It reads the
+buffers through its own cursors, so plots and the monitor can read the same
+buffers at any rate without taking samples away from the recording.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import logging
 import threading
 import time
 from typing import Any
-
-import numpy as np
 
 from labmrt.errors import LabmrtError
 
@@ -27,7 +27,9 @@ class SampleRecorder:
     """Copies each buffer's new samples (and clock offset) into the store every ``period_s``.
 
     ``buffers`` maps a stream kind to its buffer (``AffectMonitor.buffers``);
-    :attr:`n_samples` counts the samples written.
+    :attr:`n_samples` counts the samples written, :attr:`n_missed` those that
+    were overwritten in a buffer before they could be copied (a stall longer
+    than the buffer holds).
     """
 
     def __init__(self, buffers: dict[str, Any], store: Any, session_id: int, period_s: float = 0.5):
@@ -35,10 +37,11 @@ class SampleRecorder:
         self.store = store
         self.session_id = session_id
         self.period_s = period_s
-        self._last: dict[str, float] = {}
+        self._cursor: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sample-recorder", daemon=True)
         self.n_samples = 0
+        self.n_missed = 0
 
     def start(self) -> SampleRecorder:
         self._thread.start()
@@ -48,6 +51,7 @@ class SampleRecorder:
         self._stop.set()
         self._thread.join(timeout=5)
         self._copy()
+        self._offsets()  # a recording shorter than the offset period still gets one
 
     def _run(self) -> None:
         next_offset = 0.0
@@ -63,17 +67,18 @@ class SampleRecorder:
 
     def _copy(self) -> None:
         for kind, buf in self.buffers.items():
-            data, ts = buf.get_data()
-            if len(ts) == 0:
-                continue
-            new = ts > self._last.get(kind, -np.inf)
-            if not new.any():
-                continue
-            self.store.add_samples(
-                self.session_id, kind, buf.source_id, data[new], ts[new], buf.sfreq
-            )
-            self._last[kind] = float(ts[new][-1])
-            self.n_samples += int(new.sum())
+            cursor = self._cursor.get(kind, 0)
+            data, ts, new_cursor = buf.get_since(cursor)
+            missed = new_cursor - cursor - len(ts)
+            if missed > 0 and cursor > 0:
+                self.n_missed += missed
+                log.warning(
+                    "%d %s samples were overwritten before they were recorded", missed, kind
+                )
+            if len(ts):
+                self.store.add_samples(self.session_id, kind, buf.source_id, data, ts, buf.sfreq)
+                self.n_samples += len(ts)
+            self._cursor[kind] = new_cursor
 
     def _offsets(self) -> None:
         from pylsl import local_clock

@@ -38,9 +38,9 @@ def test_manual_acquire_keeps_order_spacing_and_rate(make_outlet):
         out.push(40, t_end=t0 + (k + 1) * 0.4 - 0.01)
     _pull_until(buf, 200)
     assert buf.state == "streaming"
-    assert buf.n_new_samples == 200
+    assert buf.n_written == 200
     data, ts = buf.get_data()
-    assert buf.n_new_samples == 0
+    assert buf.n_written == 200  # reading takes nothing away from other readers
     np.testing.assert_array_equal(data, np.arange(200.0))
     # Same-machine clock correction is a constant offset, so spacing is the pushed 10 ms
     # to float precision of LSL stamps (double).
@@ -67,6 +67,37 @@ def test_ring_wraps_and_window_is_cut_by_time(make_outlet):
     # samples with t > t_last - 0.25 at 10 ms spacing: exactly the last 25
     np.testing.assert_array_equal(win, np.arange(225.0, 250.0))
     assert wts[-1] - wts[0] == pytest.approx(0.24, abs=1e-6)
+    buf.disconnect()
+
+
+def test_readers_keep_their_own_cursors(make_outlet):
+    out = make_outlet(srate=100.0)
+    buf = _open(out, bufsize_s=1.0, channel=1)  # capacity: 100 samples
+    buf.connect(timeout=3.0, acquisition_delay=None)
+    t0 = pylsl.local_clock()
+    out.push(60, t_end=t0 + 0.59)
+    _pull_until(buf, 60)
+    fast, slow = 0, 0
+    data, ts, fast = buf.get_since(fast)
+    np.testing.assert_array_equal(data, np.arange(60.0))
+    assert fast == buf.n_written == 60
+    out.push(30, t_end=t0 + 0.89)
+    _pull_until(buf, 90)
+    buf.get_data(0.5)  # a third reader in between changes nothing
+    data, ts, fast = buf.get_since(fast)
+    np.testing.assert_array_equal(data, np.arange(60.0, 90.0))
+    assert np.all(np.diff(ts) > 0) and fast == 90
+    # the slow reader still gets everything from its own start
+    data, _, slow = buf.get_since(slow)
+    np.testing.assert_array_equal(data, np.arange(90.0))
+    data, ts, again = buf.get_since(slow)
+    assert len(data) == len(ts) == 0 and again == slow == 90
+    # 150 more samples overflow the 100-sample ring: the 50 overwritten are skipped, counted
+    out.push(150, t_end=t0 + 2.39)
+    _pull_until(buf, 240)
+    data, _, fast = buf.get_since(fast)
+    np.testing.assert_array_equal(data, np.arange(140.0, 240.0))
+    assert fast - 90 - len(data) == 50
     buf.disconnect()
 
 
