@@ -38,6 +38,38 @@ def test_validate_shipped_protocols(capsys):
     assert "help_hint_seconds: duration of help+hint during the task, log1p" in out
 
 
+@pytest.mark.parametrize("path", sorted(PROTOCOLS.glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_protocol_validates(path, capsys):
+    assert main(["validate", str(path)]) == 0
+    assert f"{path.name}: OK" in capsys.readouterr().out
+
+
+def test_every_shipped_tasks_file_belongs_to_a_protocol():
+    used = {load_protocol(p).tasks_file for p in PROTOCOLS.glob("*.toml")}
+    assert {p.name for p in PROTOCOLS.glob("*.csv")} <= used
+
+
+def test_demo_protocol_is_the_study_design_made_short(framing):
+    demo = load_protocol(PROTOCOLS / "demo.toml")
+    for part in ("arms", "randomization", "decision_rules", "features", "outcomes", "control"):
+        assert getattr(demo, part) == getattr(framing, part), part
+    assert (demo.sensors, demo.moderators, demo.controls) == (
+        framing.sensors,
+        framing.moderators,
+        framing.controls,
+    )
+    assert (demo.calibration.rest_s, demo.calibration.stressor_s) == (60, 30)
+    assert demo.calibration.stressor == framing.calibration.stressor
+    # 8 tasks copied unchanged from the full study, each domain and difficulty present
+    full = {t.id: t for t in framing.tasks}
+    assert len(demo.tasks) == 8
+    assert all(t == full[t.id] for t in demo.tasks)
+    assert {t.difficulty for t in demo.tasks} == {t.difficulty for t in framing.tasks}
+    assert {t.id.rstrip("0123456789") for t in demo.tasks} == {
+        t.id.rstrip("0123456789") for t in framing.tasks
+    }
+
+
 def test_framing_affect_study_design(framing):
     assert framing.arm_ids == ["neutral", "gain", "loss"]
     assert framing.baseline_arm.id == "neutral"

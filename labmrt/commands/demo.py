@@ -1,11 +1,15 @@
-"""``labmrt demo``: the whole pipeline on the bundled framing x affect protocol, headless.
+"""``labmrt demo``: the whole pipeline on the bundled framing x affect protocol.
 
-Simulates a small study (simulated participants with a known effect model,
-through the real session engine and store), exports it, analyzes the
-loss-vs-baseline and gain-vs-baseline contrasts of every proximal outcome by
-affective state with WCLS, and prints the estimates beside the truth. The
-study folder lands in the user's data folder (or ``--out``), so it can be
-opened, exported and analyzed again afterwards.
+With a display it opens the app ready for one session of the short demo
+protocol (protocols/demo.toml: 90 s calibration, 8 tasks) on simulated
+sensors. Headless it simulates a small study of the full protocol
+(protocols/framing_affect.toml; the analysis needs its 30 decision points per
+participant) with simulated participants of a known effect model, through the
+real session engine and store, exports it, analyzes the loss-vs-baseline and
+gain-vs-baseline contrasts of every proximal outcome by affective state with
+WCLS, and prints the estimates beside the truth. The study folder lands in the
+user's data folder (or ``--out``), so it can be opened, exported and analyzed
+again afterwards.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ def register(subparsers) -> None:
     parser.add_argument("--participants", type=int, default=24, metavar="N", help="default 24")
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="default 1")
     parser.add_argument("--out", metavar="DIR", help="study folder (default: user data folder)")
-    parser.add_argument("--protocol", metavar="FILE", help="another protocol (default: bundled)")
+    parser.add_argument(
+        "--protocol",
+        metavar="FILE",
+        help="another protocol (default: demo.toml in the app, framing_affect.toml headless)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "--headless",
@@ -44,10 +52,15 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=_run)
 
 
-def bundled_protocol() -> Path:
+def bundled_protocol(name: str = "framing_affect.toml") -> Path:
+    """A protocol shipped in protocols/ (default: the full study the headless demo simulates)."""
     import labmrt
 
-    return Path(labmrt.__file__).resolve().parents[1] / "protocols" / "framing_affect.toml"
+    return Path(labmrt.__file__).resolve().parents[1] / "protocols" / name
+
+
+#: What the app demo runs: one whole session in minutes (the headless demo needs the full study).
+APP_DEMO_PROTOCOL = "demo.toml"
 
 
 def default_out() -> Path:
@@ -64,23 +77,28 @@ def _run(args: argparse.Namespace) -> int:
     from labmrt.protocol import load_protocol
     from labmrt.simulate import compare_with_truth, simulate_study
 
-    path = Path(args.protocol) if args.protocol else bundled_protocol()
-    if not path.exists():
-        raise LabmrtError(
-            Problem(str(path), "the demo protocol is missing", "pass --protocol FILE")
-        )
+    def protocol_path(name: str) -> Path:
+        path = Path(args.protocol) if args.protocol else bundled_protocol(name)
+        if not path.exists():
+            raise LabmrtError(
+                Problem(str(path), "the demo protocol is missing", "pass --protocol FILE")
+            )
+        return path
+
     if args.participants < 3:
         raise LabmrtError(
             Problem("--participants", f"is {args.participants}", "the analysis needs at least 3")
         )
-    protocol = load_protocol(path)
     out = Path(args.out) if args.out else default_out()
     if not (args.headless or args.json):
         from labmrt.commands.gui import open_demo
 
-        status = open_demo(path, out)  # None: no display, fall through to the headless demo
+        app_protocol = protocol_path(APP_DEMO_PROTOCOL)
+        load_protocol(app_protocol)  # a broken file: a clear error here, not in the app
+        status = open_demo(app_protocol, out)  # None: no display, run the headless demo
         if status is not None:
             return status
+    protocol = load_protocol(protocol_path("framing_affect.toml"))
     t0 = time.perf_counter()
     run = simulate_study(
         protocol, out, args.participants, schedule_factory=schedule_factory, seed=args.seed

@@ -52,9 +52,11 @@ def test_demo_falls_back_to_headless_without_a_display(monkeypatch, tmp_path, ca
 
 
 def test_demo_opens_the_app_ready_to_run(qtbot, tmp_path, protocols_dir):
-    from labmrt.commands.demo import bundled_protocol
+    from labmrt.commands.demo import APP_DEMO_PROTOCOL, bundled_protocol
 
-    settings = gui_command.demo_settings(bundled_protocol(), tmp_path / "demo-study")
+    settings = gui_command.demo_settings(
+        bundled_protocol(APP_DEMO_PROTOCOL), tmp_path / "demo-study"
+    )
     app = LabmrtApp(**settings)
     app.console._force_close = True
     app.show()
@@ -62,6 +64,7 @@ def test_demo_opens_the_app_ready_to_run(qtbot, tmp_path, protocols_dir):
         qtbot.waitUntil(lambda: len(app.console.buffers) == 2, timeout=20000)
         assert app.console.protocol is not None
         assert app.console.protocol.study.title.startswith("Framing and affect")
+        assert len(app.console.protocol.tasks) == 8  # the short demo protocol
         assert app.console.participant_edit.text() == "D01"
         assert app.console.start_button.isEnabled()
         assert {b.kind for b in app.console.buffers} == {"ecg", "eda"}
