@@ -27,3 +27,10 @@ def test_headless_demo_simulates_the_full_study(tmp_path, capsys):
     # 30 tasks, every one a decision point: the analysis needs them all
     assert report["participants"] == 6 and report["n_decisions"] == 6 * 30
     assert Path(report["study_dir"]) == out
+
+
+def test_too_few_participants_for_the_demo_analysis_is_refused_up_front(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["demo", "--headless", "--participants", "4", "--out", str(out)]) == 2
+    assert "at least 5 participants" in capsys.readouterr().err
+    assert not out.exists()  # refused before anything is simulated

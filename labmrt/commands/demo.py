@@ -85,9 +85,15 @@ def _run(args: argparse.Namespace) -> int:
             )
         return path
 
-    if args.participants < 3:
+    # The demo fits 2 control + 2 effect coefficients (intercepts and the
+    # affect-state dummy) and needs n - p - q >= 1 degrees of freedom.
+    if args.participants < 5:
         raise LabmrtError(
-            Problem("--participants", f"is {args.participants}", "the analysis needs at least 3")
+            Problem(
+                "--participants",
+                f"is {args.participants}",
+                "the demo's analysis has 4 coefficients and needs at least 5 participants",
+            )
         )
     out = Path(args.out) if args.out else default_out()
     if not (args.headless or args.json):
