@@ -23,10 +23,30 @@ def _moderators(res) -> list[str]:
     return out
 
 
-def plot_effect(res, path: str | Path | None = None, moderator: str | None = None):
+def agg_figure(figsize: tuple[float, float], dpi: int = 100):
+    """A figure on its own Agg canvas: no pyplot state, so it is safe in worker
+    threads and beside the Qt app (pyplot's global backend would be neither)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write ``fig`` (format from the suffix); an unwritable path is a user error."""
+    out = Path(path)
+    try:
+        fig.savefig(out)
+    except OSError as err:
+        raise LabmrtError(
+            Problem(str(out), f"cannot write the plot: {err.strerror or err}", "check the folder")
+        ) from None
+    return out
+
+
+def plot_effect(res, path: str | Path | None = None, moderator: str | None = None):
     mods = _moderators(res)
     if moderator is None:
         moderator = mods[0] if mods else None
@@ -38,8 +58,7 @@ def plot_effect(res, path: str | Path | None = None, moderator: str | None = Non
                 f"moderators: {', '.join(mods) or 'none (marginal effect)'}",
             )
         )
-    fig = Figure(figsize=(6.0, 3.8), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = agg_figure((6.0, 3.8))
     ax = fig.add_subplot(1, 1, 1)
     scale = "log relative risk" if res.method == "emee" else "effect on the outcome"
     others = [m for m in mods if m != moderator]
@@ -90,11 +109,5 @@ def plot_effect(res, path: str | Path | None = None, moderator: str | None = Non
     fig.text(0.01, 0.01, foot, fontsize=7, color="#424242")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     if path is not None:
-        out = Path(path)
-        try:
-            fig.savefig(out)
-        except OSError as err:
-            raise LabmrtError(
-                Problem(str(out), f"cannot write the plot: {err.strerror or err}", "check the path")
-            ) from None
+        save_figure(fig, path)
     return fig

@@ -460,16 +460,14 @@ def plot_power_curve(
     null_params: int = DEFAULT_NULL_PARAMS,
 ) -> Path:
     """Save a PNG of power against the number of participants, marking ``result``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from labmrt.analysis.plot import agg_figure, save_figure
 
     n_min = result.effect_params + int(null_params) + 1
     n_max = max(n_min + 10, int(math.ceil(result.n * 2.0)))
     ns = np.arange(n_min, n_max + 1)
     pw = power_curve(design, ns, alpha, null_params)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig = agg_figure((6.4, 4.0))
+    ax = fig.add_subplot(1, 1, 1)
     ax.plot(ns, pw, color="tab:blue", lw=1.8, label="power")
     if result.target_power is not None:
         ax.axhline(result.target_power, color="grey", ls="--", lw=1, label="target power")
@@ -492,16 +490,7 @@ def plot_power_curve(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    out = Path(path)
-    try:
-        fig.savefig(out)
-    except OSError as err:
-        raise LabmrtError(
-            Problem(str(out), f"cannot write the plot: {err.strerror or err}", "check the folder")
-        ) from err
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 def read_probabilities(path: str | Path) -> np.ndarray:

@@ -689,13 +689,11 @@ def _draw_blocks(
 
 def plot_null_distributions(result: RandomizationResult, path: str | Path) -> Path:
     """Histogram of each term's re-drawn estimates with the observed estimate marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from labmrt.analysis.plot import agg_figure, save_figure
 
     k = max(1, len(result.terms))
-    fig, axes = plt.subplots(1, k, figsize=(4.2 * k, 3.4), dpi=100, squeeze=False)
+    fig = agg_figure((4.2 * k, 3.4))
+    axes = fig.subplots(1, k, squeeze=False)
     for ax, term in zip(axes[0], result.terms, strict=False):
         null = term.null_estimates
         if null.size:
@@ -711,16 +709,7 @@ def plot_null_distributions(result: RandomizationResult, path: str | Path) -> Pa
         ax.legend(fontsize=8, loc="upper right")
     fig.suptitle(f"{result.draws_done} draws, {result.method_label}", fontsize=9, y=0.995)
     fig.tight_layout()
-    out = Path(path)
-    try:
-        fig.savefig(out)
-    except OSError as err:
-        raise LabmrtError(
-            Problem(str(out), f"cannot write the plot: {err.strerror or err}", "check the folder")
-        ) from err
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- design from a table
