@@ -95,6 +95,8 @@ class StateHistoryPlot(pg.PlotWidget):
         self.setLabel("left", "P(aroused)")
         self.setLabel("bottom", "seconds before now")
         self.getAxis("left").setWidth(48)
+        # three ticks only: the strip is short, and 0 / 0.5 / 1 is all the operator reads
+        self.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], []])
         self.setYRange(0, 1, padding=0.05)
         self.setXRange(-history_s, 0, padding=0)
         self.setMouseEnabled(x=False, y=False)
