@@ -92,6 +92,7 @@ class StateHistoryPlot(pg.PlotWidget):
         super().__init__(parent=parent)
         self.history_s = history_s
         self.points: deque[tuple[float, float, str]] = deque(maxlen=4000)
+        self._brushes: dict[str, Any] = {}
         self.setLabel("left", "P(aroused)")
         self.setLabel("bottom", "seconds before now")
         self.getAxis("left").setWidth(48)
@@ -125,10 +126,15 @@ class StateHistoryPlot(pg.PlotWidget):
         y = np.array([p[1] for p in pts])
         self.line.setData(x, y, connect="finite")
         finite = np.isfinite(y)
-        brushes = [pg.mkBrush(STATE_COLOURS.get(p[2], "#757575")) for p in pts]
-        self.scatter.setData(
-            x=x[finite], y=y[finite], brush=[b for b, f in zip(brushes, finite, strict=True) if f]
-        )
+        brushes = [self._brush(p[2]) for p, f in zip(pts, finite, strict=True) if f]
+        self.scatter.setData(x=x[finite], y=y[finite], brush=brushes)
+
+    def _brush(self, label: str):
+        # one brush per label, reused: the whole history is redrawn on every new state
+        brush = self._brushes.get(label)
+        if brush is None:
+            brush = self._brushes[label] = pg.mkBrush(STATE_COLOURS.get(label, "#757575"))
+        return brush
 
 
 class Readouts(QWidget):

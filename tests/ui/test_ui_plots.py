@@ -86,6 +86,9 @@ def test_readouts_and_history_follow_the_monitor_state(qtbot):
     x, y = live.history.line.getData()
     assert list(x) == [-4.0, -2.0, 0.0]
     assert y[0] == 0.2 and math.isnan(y[2])
+    # only the points with a probability are dotted, each in its label's colour
+    dots = [p.brush().color().name() for p in live.history.scatter.points()]
+    assert dots == ["#2e7d32", "#c62828"]
 
 
 def test_stream_table_marks_dead_streams_and_poor_quality(qtbot):
