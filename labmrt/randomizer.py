@@ -89,9 +89,6 @@ class Decision:
         """Probability of the arm drawn (``None`` when unavailable)."""
         return None if self.arm is None else self.probabilities[self.arm]
 
-    def p_of(self, arm_id: str) -> float:
-        return self.probabilities[arm_id]
-
     def as_record(self) -> dict[str, Any]:
         """A plain dict (JSON-friendly) for the store; ``uniform`` names ``u`` there."""
         rec = asdict(self)

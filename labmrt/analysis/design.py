@@ -144,18 +144,6 @@ def effect_block(a: np.ndarray, num_prob: np.ndarray, s: np.ndarray) -> np.ndarr
 # --------------------------------------------------------------------------- input checks
 
 
-def missing_columns_error(frame: pd.DataFrame, missing: Sequence[str], what: str) -> LabmrtError:
-    names = ", ".join(map(str, frame.columns))
-    return LabmrtError(
-        Problem(
-            what,
-            f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"not in the data",
-            f"available columns: {names}",
-        )
-    )
-
-
 def require_columns(frame: pd.DataFrame, names: dict[str, str]) -> None:
     """``names``: column -> role. One error listing every missing column and what is there."""
     missing = [c for c in names if c not in frame.columns]
