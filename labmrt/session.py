@@ -386,6 +386,15 @@ class SessionEngine:
 
         decision_tasks = protocol.decision_task_indices()
         self._decision_tasks = set(decision_tasks)
+        # fixed by the protocol: worked out once, not at every decision point
+        context_names = list(protocol.moderators)
+        if protocol.context_variable and protocol.context_variable not in context_names:
+            context_names.append(protocol.context_variable)
+        self._context_names = tuple(context_names)
+        control_names = ["task_index", "difficulty", "time_in_session_s"]
+        control_names += [n for n in protocol.controls if n not in control_names]
+        control_names += [f"prior_{o.name}" for o in protocol.outcomes]
+        self._control_names = tuple(control_names)
         history = None
         if _resume_of is not None:
             history = self._history(_resume_of)
@@ -791,14 +800,8 @@ class SessionEngine:
         self.signals.state_read.emit(state)
         reasons = self.unavailable_reasons(t, state)
         values = self.variables(t, task_index, state)
-        names = list(protocol.moderators)
-        if protocol.context_variable and protocol.context_variable not in names:
-            names.append(protocol.context_variable)
-        context = {name: values.get(name) for name in names}
+        context = {name: values.get(name) for name in self._context_names}
         decision = self.randomizer.draw(dp, context, available=not reasons)
-        control_names = ["task_index", "difficulty", "time_in_session_s"]
-        control_names += [n for n in protocol.controls if n not in control_names]
-        control_names += [f"prior_{o.name}" for o in protocol.outcomes]
         row = {
             "decision_point": dp,
             "task_index": task_index,
@@ -816,7 +819,7 @@ class SessionEngine:
             "features": dict(state.features),
             "windows": {k: list(v) for k, v in state.windows.items()},
             "quality": dict(state.quality),
-            "controls": {name: values.get(name) for name in control_names},
+            "controls": {name: values.get(name) for name in self._control_names},
         }
         self.store.add_decision(self.session_id, row)
         self.store.add_state(
