@@ -14,42 +14,31 @@ from ui.features import FeatureSpec
 from ui.task_view import TaskDisplay
 
 
+def _spec(feature: Any, task: Any, table: dict | None) -> FeatureSpec:
+    """A feature as shown with ``task``: the task's own hint, help or table wins."""
+    content, shown = feature.content, None
+    if feature.kind == "hint" and task.hint:
+        content = task.hint
+    elif feature.kind in ("help", "search") and task.help:
+        content = task.help
+    elif feature.kind == "comparison_table" and table is not None:
+        shown = {"columns": list(table["columns"]), "rows": [list(r) for r in table["rows"]]}
+    return FeatureSpec(feature.id, feature.kind, feature.label, content, shown)
+
+
 def feature_specs(protocol: Any, task: Any) -> tuple[FeatureSpec, ...]:
     """The features offered in ``task``, with task-specific content (hint, help, table)."""
-    specs = []
-    for feature in protocol.task_features(task):
-        content = feature.content
-        table = None
-        if feature.kind == "hint" and task.hint:
-            content = task.hint
-        elif feature.kind in ("help", "search") and task.help:
-            content = task.help
-        elif feature.kind == "comparison_table" and task.table is not None:
-            table = {
-                "columns": list(task.table.columns),
-                "rows": [list(r) for r in task.table.rows],
-            }
-        specs.append(FeatureSpec(feature.id, feature.kind, feature.label, content, table))
-    return tuple(specs)
+    table = None if task.table is None else task.table.model_dump()
+    return tuple(_spec(f, task, table) for f in protocol.task_features(task))
 
 
 def display_of_framed_task(task: Any) -> TaskDisplay:
     """The display record of an engine ``FramedTask``; its ``arm`` is deliberately dropped."""
-    specs = []
-    for feature in task.features:
-        content, table = feature.content, None
-        if feature.kind == "hint" and task.hint:
-            content = task.hint
-        elif feature.kind in ("help", "search") and task.help:
-            content = task.help
-        elif feature.kind == "comparison_table" and task.table is not None:
-            table = {"columns": list(task.table["columns"]), "rows": list(task.table["rows"])}
-        specs.append(FeatureSpec(feature.id, feature.kind, feature.label, content, table))
     return TaskDisplay(
         task_index=task.task_index,
         task_id=task.task_id,
         text=task.text,
-        features=tuple(specs),
+        features=tuple(_spec(f, task, task.table) for f in task.features),
         heading=f"Task {task.number} of {task.total}",
         question=task.question,
         answer_kind=task.answer_kind,
