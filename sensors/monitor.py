@@ -256,7 +256,7 @@ class AffectMonitor:
             t=pylsl.local_clock(),
             label=pred.label,  # type: ignore[arg-type]
             p_aroused=pred.p_aroused,
-            features={k: v for k, v in features.items()},
+            features=features,
             windows=windows,
             quality=quality,
             reason="; ".join(dict.fromkeys(r for r in reasons if r)),
