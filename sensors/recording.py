@@ -38,6 +38,10 @@ class SampleRecorder:
         self.session_id = session_id
         self.period_s = period_s
         self._cursor: dict[str, int] = {}
+        # stop() copies the tail itself; if the thread is still inside a slow
+        # copy (its join timed out), the lock keeps the two from writing the
+        # same samples twice: cursors move under it.
+        self._copy_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sample-recorder", daemon=True)
         self.n_samples = 0
@@ -66,6 +70,10 @@ class SampleRecorder:
                 return
 
     def _copy(self) -> None:
+        with self._copy_lock:
+            self._copy_new_samples()
+
+    def _copy_new_samples(self) -> None:
         for kind, buf in self.buffers.items():
             cursor = self._cursor.get(kind, 0)
             data, ts, new_cursor = buf.get_since(cursor)

@@ -46,3 +46,44 @@ def test_every_sample_recorded_once_while_other_readers_poll(make_outlet, tmp_pa
     assert np.all(np.diff(ts) > 0)
     assert recorder.n_samples == 600 and recorder.n_missed == 0
     assert len(offsets) >= 1
+
+
+class _SlowBuffer:
+    """A buffer whose reads take a while, so two copies can overlap."""
+
+    source_id = "slow"
+    sfreq = 10.0
+    clock_offset = None
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def get_since(self, cursor: int):
+        import time
+
+        time.sleep(0.05)
+        ts = np.arange(cursor, self.n, dtype=float)
+        return ts[:, None], ts, self.n
+
+
+class _CountingStore:
+    def __init__(self):
+        self.rows: list[float] = []
+        self.lock = threading.Lock()
+
+    def add_samples(self, sid, kind, source_id, data, ts, sfreq):
+        with self.lock:
+            self.rows.extend(ts.tolist())
+
+
+def test_overlapping_copies_never_write_a_sample_twice():
+    # stop() copies the tail while a slow background copy may still run (join timed out)
+    store = _CountingStore()
+    recorder = SampleRecorder({"ecg": _SlowBuffer(100)}, store, session_id=1)
+    copies = [threading.Thread(target=recorder._copy) for _ in range(4)]
+    for t in copies:
+        t.start()
+    for t in copies:
+        t.join()
+    assert sorted(store.rows) == list(np.arange(100.0))
+    assert recorder.n_samples == 100
