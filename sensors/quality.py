@@ -145,13 +145,17 @@ def _beat_parts(
         # and NeuroKit2's ECG "averageQRS" index is relative to the window itself.
         index = nk.ppg_quality(clean, peaks=peaks, sampling_rate=fs, method="templatematch")
         q = float(np.nanmean(index))
-    except Exception:  # noqa: BLE001 - the index is a refinement; beats were already checked
-        q = float("nan")
-    if np.isfinite(q):
-        # Orphanidou's acceptance threshold is a mean correlation of 0.86: at or above
-        # it scores 1; 0.5 (what pure noise reaches) or below scores 0.
-        score = float(np.clip((q - 0.5) / (TEMPLATE_OK - 0.5), 0.0, 1.0))
-        parts.append((score, f"beat template correlation {q:.2f}"))
+    except Exception as err:  # noqa: BLE001 - NeuroKit2 fails on garbage; that is the finding
+        # Beats that cannot be template-matched are not evidence of a clean
+        # signal: without the index, plausible intervals alone are what noise
+        # passed off as heartbeats, so no score is given.
+        return [*parts, (0.0, f"beat template could not be computed ({type(err).__name__})")]
+    if not np.isfinite(q):
+        return [*parts, (0.0, "beat template could not be computed (no complete beats)")]
+    # Orphanidou's acceptance threshold is a mean correlation of 0.86: at or above
+    # it scores 1; 0.5 (what pure noise reaches) or below scores 0.
+    score = float(np.clip((q - 0.5) / (TEMPLATE_OK - 0.5), 0.0, 1.0))
+    parts.append((score, f"beat template correlation {q:.2f}"))
     return parts
 
 

@@ -102,3 +102,19 @@ def test_white_noise_is_not_eda():
     x = np.random.default_rng(2).uniform(0, 1, 640)  # a generator sending rand()
     score, reason = signal_quality("eda", x, 64)
     assert score == 0.0 and "noise-like" in reason
+
+
+@pytest.mark.parametrize("kind", ["ecg", "ppg"])
+def test_beats_without_a_template_index_are_not_a_clean_signal(rec, kind, monkeypatch):
+    # Plausible intervals alone are what noise can pass off as heartbeats: when the
+    # template index cannot be computed, the window must not score as clean.
+    import sensors.quality as quality
+
+    def no_index(*args, **kwargs):
+        raise ValueError("no complete beats")
+
+    monkeypatch.setattr(quality.nk, "ppg_quality", no_index)
+    x, _ = rec[kind]
+    score, reason = signal_quality(kind, x[: int(10 * rec.sfreq[kind])], rec.sfreq[kind])
+    assert score == 0.0
+    assert reason == "beat template could not be computed (ValueError)"
