@@ -144,6 +144,13 @@ def codebook_markdown(codebook: dict) -> str:
                 v["name"] if isinstance(v, dict) and "name" in v else str(v) for v in value
             )
         lines.append(f"| {key} | {_cell(value if value is not None else '')} |")
+    for group in codebook.get("software", []):
+        ids = ", ".join(str(i) for i in group.get("sessions", []))
+        lines.append(f"| software of sessions {ids} | {_cell(group.get('summary', ''))} |")
+    differences = codebook.get("software_differences") or []
+    if differences:
+        lines += ["", "**Warning:** the sessions were run with different software versions:", ""]
+        lines += [f"- {_cell(line)}" for line in differences]
     for proto in codebook.get("protocols", []):
         lines += [
             "",

@@ -24,6 +24,12 @@ import pandas as pd
 from labmrt import __version__
 from labmrt.codebook import FEATURE_UNITS, TableDoc, finish_codebook, write_codebook
 from labmrt.errors import LabmrtError, Problem
+from labmrt.provenance import (
+    SOFTWARE_COLUMNS,
+    describe,
+    parse_software,
+    version_differences,
+)
 from labmrt.store import StudyStore
 from labmrt.xdf import XdfStream, XdfWriter
 
@@ -431,6 +437,11 @@ def sessions_table(store: StudyStore) -> tuple[pd.DataFrame, TableDoc]:
         ]
     ].copy()
     frame["resume_of"] = frame["resume_of"].astype("Int64")
+    software = [parse_software(text) for text in table["software_json"]]
+    for key, column in SOFTWARE_COLUMNS.items():
+        frame[column] = pd.Series(
+            [rec.get(key) for rec in software], index=frame.index, dtype=object
+        )
     doc = TableDoc("sessions", "One row per session with its latest status.")
     doc.add("participant", "", "participant code")
     doc.add("session", "", "session id")
@@ -449,7 +460,26 @@ def sessions_table(store: StudyStore) -> tuple[pd.DataFrame, TableDoc]:
     doc.add("protocol_hash", "", "content hash of the protocol")
     doc.add("resume_of", "", "session this one resumed, if any")
     doc.add("created_at", "UTC ISO 8601", "wall-clock time the session record was created")
+    for key, column in SOFTWARE_COLUMNS.items():
+        what = {
+            "labmrt": "labmrt version",
+            "python": "Python version",
+            "os": "operating system (platform.platform())",
+        }.get(key, f"{key} version")
+        doc.add(column, "", f"{what} the session ran with; empty if recorded before labmrt kept it")
     return frame, doc
+
+
+def software_summary(store: StudyStore) -> tuple[list[dict], list[str]]:
+    """The distinct software records of a study with their sessions, and what differs."""
+    records = store.software()
+    groups: dict[str, dict] = {}
+    for sid, rec in records.items():
+        group = groups.setdefault(
+            json.dumps(rec, sort_keys=True), {"versions": rec, "sessions": []}
+        )
+        group["sessions"].append(sid)
+    return list(groups.values()), version_differences(records)
 
 
 # ----------------------------------------------------------------------------- signals
@@ -670,6 +700,7 @@ def export_study(
         ev, ev_doc = events_table(store)
         st, st_doc = states_table(store)
         schema_version = store.schema_version()
+        software, software_differences = software_summary(store)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -717,6 +748,8 @@ def export_study(
         "outcomes": outcome_names,
         "participants": int(dp["participant"].nunique()) if len(dp) else 0,
         "sessions": len(sessions_frame),
+        "software": [{**group, "summary": describe(group["versions"])} for group in software],
+        "software_differences": software_differences,
         "format": format,
         "files": {k: p.name for k, p in written.items()},
     }

@@ -47,6 +47,7 @@ import pandas as pd
 
 from labmrt import store_schema
 from labmrt.errors import LabmrtError, Problem
+from labmrt.provenance import parse_software, software_versions
 from labmrt.store_schema import APPLICATION_ID
 
 DB_NAME = "labmrt.sqlite"
@@ -109,6 +110,8 @@ class SessionInfo:
     resume_of: int | None = None
     streams: list[dict] = field(default_factory=list)
     created_at: str = ""
+    # labmrt, package, Python and OS versions the session ran with ({} before they were kept)
+    software: dict[str, str] = field(default_factory=dict)
 
 
 def _now_iso() -> str:
@@ -439,7 +442,7 @@ class StudyStore:
         with self._lock:
             row = self._conn.execute(
                 "SELECT id, participant, session_no, protocol_hash, protocol_text, workstation, "
-                "started_t, resume_of, streams_json, created_at FROM sessions WHERE id = ?",
+                "started_t, resume_of, streams_json, created_at, software_json FROM sessions WHERE id = ?",
                 (int(sid),),
             ).fetchone()
         if row is None:
@@ -466,18 +469,30 @@ class StudyStore:
         session_no: int | None = None,
         started_t: float,
         resume_of: int | None = None,
+        software: dict[str, str] | None = None,
     ) -> int:
         """Record a new session (protocol text + content hash) and return its id.
 
         A participant code that already has a session is refused, offering resume, unless
         ``session_no`` is given explicitly (a planned further session, or a resumed one).
+        ``software`` defaults to the versions this process runs with
+        (:func:`labmrt.provenance.software_versions`).
         """
         code = validate_participant_code(participant)
         protocol_hash = str(protocol.content_hash)
         text = _protocol_text(protocol)
+        software_json = json.dumps(software_versions() if software is None else software)
         with self._lock:  # check and insert as one step for this process
             return self._create_session_locked(
-                code, protocol_hash, text, workstation, streams, session_no, started_t, resume_of
+                code,
+                protocol_hash,
+                text,
+                workstation,
+                streams,
+                session_no,
+                started_t,
+                resume_of,
+                software_json,
             )
 
     def _create_session_locked(
@@ -490,6 +505,7 @@ class StudyStore:
         session_no: int | None,
         started_t: float,
         resume_of: int | None,
+        software_json: str,
     ) -> int:
         existing = self._conn.execute(
             "SELECT id, session_no FROM sessions WHERE participant = ? ORDER BY session_no",
@@ -531,8 +547,8 @@ class StudyStore:
             conn.execute("BEGIN IMMEDIATE")
             cur = conn.execute(
                 "INSERT INTO sessions (participant, session_no, protocol_hash, protocol_text, "
-                "workstation, streams_json, started_t, resume_of, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "workstation, streams_json, started_t, resume_of, created_at, software_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     code,
                     int(session_no),
@@ -543,6 +559,7 @@ class StudyStore:
                     float(started_t),
                     _opt_int(resume_of),
                     now,
+                    software_json,
                 ),
             )
             sid = int(cur.lastrowid)
@@ -594,6 +611,7 @@ class StudyStore:
             resume_of=row[7],
             streams=json.loads(row[8]),
             created_at=row[9],
+            software=parse_software(row[10]),
         )
 
     def sessions(self) -> pd.DataFrame:
@@ -608,13 +626,19 @@ class StudyStore:
                    (SELECT count(*) FROM events e WHERE e.session_id = s.id) AS n_events,
                    s.workstation, s.protocol_hash, s.resume_of,
                    (SELECT min(r.id) FROM sessions r WHERE r.resume_of = s.id) AS resumed_by,
-                   s.created_at
+                   s.created_at, s.software_json
             FROM sessions s
             JOIN session_status st ON st.id = (
                 SELECT max(id) FROM session_status WHERE session_id = s.id)
             ORDER BY s.id
             """
         )
+
+    def software(self) -> dict[int, dict[str, str]]:
+        """Each session's software record by session id ({} where it was not kept yet)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT id, software_json FROM sessions ORDER BY id")
+            return {int(sid): parse_software(text) for sid, text in rows.fetchall()}
 
     def interrupted_sessions(self) -> list[SessionInfo]:
         """Sessions left open (created/running/paused/resumed) and not resumed by another one."""

@@ -183,6 +183,9 @@ MIGRATIONS: list[str] = [
     f"PRAGMA application_id = {APPLICATION_ID};\n"
     + _V1_TABLES
     + _append_only_triggers(APPEND_ONLY_TABLES),
+    # v2: the software a session ran with (labmrt, the data packages, Python, OS) as JSON;
+    # sessions recorded before keep '{}' (unknown).
+    "ALTER TABLE sessions ADD COLUMN software_json TEXT NOT NULL DEFAULT '{}';",
 ]
 
 

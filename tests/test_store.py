@@ -436,12 +436,19 @@ def test_migration_from_v1_keeps_data_and_a_failed_migration_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     study = tmp_path / "study"
+    current = list(store_schema.MIGRATIONS)
+    monkeypatch.setattr(store_schema, "MIGRATIONS", current[:1])
     with StudyStore.open(study, create=True) as st:
-        sid = st.create_session("P80", FakeProtocol(), started_t=0.0)
-        st.add_decision(sid, decision(0))
         assert st.schema_version() == 1
+        st._conn.execute(
+            "INSERT INTO sessions (participant, session_no, protocol_hash, protocol_text, "
+            "started_t, created_at) VALUES ('P80', 1, 'sha256:abc', '', 0.0, '')"
+        )
+        sid = 1
+        st.add_decision(sid, decision(0))
+    monkeypatch.undo()
 
-    broken = list(store_schema.MIGRATIONS) + [
+    broken = current[:1] + [
         "CREATE TABLE notes (id INTEGER PRIMARY KEY);\nALTER TABLE nowhere ADD COLUMN x;"
     ]
     monkeypatch.setattr(store_schema, "MIGRATIONS", broken)
@@ -454,12 +461,12 @@ def test_migration_from_v1_keeps_data_and_a_failed_migration_changes_nothing(
     )
     conn.close()
 
-    v2 = list(store_schema.MIGRATIONS[:1]) + [
+    newer = current + [
         "ALTER TABLE sessions ADD COLUMN site TEXT NOT NULL DEFAULT '';"
     ]
-    monkeypatch.setattr(store_schema, "MIGRATIONS", v2)
+    monkeypatch.setattr(store_schema, "MIGRATIONS", newer)
     with StudyStore.open(study) as st:
-        assert st.schema_version() == 2
+        assert st.schema_version() == len(newer)
         assert st.decisions(sid).loc[0, "arm"] == "gain"
         assert st._conn.execute("SELECT site FROM sessions").fetchone()[0] == ""
 

@@ -184,6 +184,7 @@ class ConsoleWindow(QMainWindow):
         self._connect_bridge(host.bridge)
         if self.protocol_combo.count():
             self._protocol_chosen(self.protocol_combo.currentIndex())
+        self.check_study_versions()
         self._update_buttons()
 
     # ------------------------------------------------------------------ layout
@@ -199,6 +200,13 @@ class ConsoleWindow(QMainWindow):
         row.addWidget(self.study_edit, 1)
         row.addWidget(browse)
         form.addRow("Study folder", row)
+        self.study_edit.editingFinished.connect(self.check_study_versions)
+        self.version_warning = QLabel("")
+        self.version_warning.setObjectName("version_warning")
+        self.version_warning.setStyleSheet("color: #8a5300;")
+        self.version_warning.setWordWrap(True)
+        self.version_warning.setVisible(False)
+        form.addRow(self.version_warning)
         row = QHBoxLayout()
         self.protocol_combo = QComboBox()
         self.protocol_combo.setObjectName("protocol_combo")
@@ -321,6 +329,29 @@ class ConsoleWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Study folder", self.study_edit.text())
         if folder:
             self.study_edit.setText(folder)
+            self.check_study_versions()
+
+    def check_study_versions(self) -> list[str]:
+        """Warn when the study's sessions, or this workstation, ran other software versions.
+
+        A long study must run the same software throughout; a changed package is visible
+        here before the next session starts. Reads only the sessions table (no integrity
+        check), so it stays quick on the GUI thread.
+        """
+        from labmrt.provenance import study_version_warnings
+        from labmrt.store import DB_NAME, StudyStore
+
+        study = self.study_edit.text().strip()
+        warnings: list[str] = []
+        if study and (Path(study) / DB_NAME).is_file():
+            try:
+                with StudyStore.open(study, readonly=True, check=False) as store:
+                    warnings = study_version_warnings(store.software())
+            except LabmrtError:
+                warnings = []  # unreadable or old study: starting a session reports why
+        self.version_warning.setText("\n".join(f"Warning: {w}" for w in warnings))
+        self.version_warning.setVisible(bool(warnings))
+        return warnings
 
     def _browse_protocol(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Protocol", "", "Protocols (*.toml)")
@@ -601,6 +632,7 @@ class ConsoleWindow(QMainWindow):
         self.phase_bar.setVisible(False)
         self.phase_label.setText("")
         self._update_buttons()
+        self.check_study_versions()
         summary = self.host.summary()
         counts = self.log_model.counts()
         summary = {**counts, **summary, "status": status + (f" ({reason})" if reason else "")}

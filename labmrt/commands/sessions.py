@@ -1,13 +1,16 @@
 """``labmrt sessions STUDY_DIR``: the sessions of a study and their status, for the experimenter.
 
 Interrupted sessions (the program was closed or killed mid-session) are marked
-so the experimenter can resume them or close them as incomplete.
+so the experimenter can resume them or close them as incomplete. Sessions run
+with different software versions (labmrt, the data packages, Python, the OS) are
+flagged, and so is a workstation whose software differs from the last session's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(subparsers) -> None:
@@ -24,15 +27,23 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from labmrt.provenance import parse_software, study_version_warnings
     from labmrt.store import OPEN_STATUSES, StudyStore
 
     with StudyStore.open(args.study_dir, readonly=True) as store:
         table = store.sessions()
+        software = store.software()
     interrupted = table["status"].isin(sorted(OPEN_STATUSES)) & table["resumed_by"].isna()
+    warnings = study_version_warnings(software)
     if args.json:
-        records = table.assign(interrupted=interrupted).astype(object)
+        records = table.drop(columns="software_json").assign(interrupted=interrupted)
+        records = records.astype(object)
         records = records.where(records.notna(), None).to_dict(orient="records")
+        for record, text in zip(records, table["software_json"], strict=True):
+            record["software"] = parse_software(text)
         print(json.dumps(records, indent=2, default=str))
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         return 0
     if table.empty:
         print(f"{args.study_dir}: no sessions yet")
@@ -53,4 +64,6 @@ def _run(args: argparse.Namespace) -> int:
             f"\n* {n} interrupted session(s): nothing recorded was lost; resume one with "
             "`labmrt run --resume CODE`"
         )
+    for warning in warnings:
+        print(f"\nwarning: {warning}")
     return 0
