@@ -49,6 +49,7 @@ from labmrt import store_schema
 from labmrt.errors import LabmrtError, Problem
 from labmrt.provenance import parse_software, software_versions
 from labmrt.store_schema import APPLICATION_ID
+from labmrt.textcols import text_as_objects
 
 DB_NAME = "labmrt.sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -436,7 +437,7 @@ class StudyStore:
         with self._lock:
             if self._closed:
                 raise LabmrtError(Problem(str(self.path), "the study store is closed", ""))
-            return pd.read_sql_query(sql, self._conn, params=params)
+            return text_as_objects(pd.read_sql_query(sql, self._conn, params=params))
 
     def _session_row(self, sid: int) -> tuple:
         with self._lock:

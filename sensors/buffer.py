@@ -299,7 +299,10 @@ class StreamBuffer:
             n = int(math.ceil(max(winsize_s, 0.0) * self.sfreq)) + 1
         data, ts = self._copy_last(n)
         if winsize_s is not None and len(ts):
-            keep = ts > ts[-1] - winsize_s
+            # A sample that sits on the window's edge to within 1% of a sample period is
+            # outside it: LSL stamps carry rounding noise of ~1e-6 s, and a window of
+            # 0.25 s at 100 Hz must hold 25 samples whichever way that noise falls.
+            keep = ts > ts[-1] - winsize_s + 0.01 / self.sfreq
             data, ts = data[keep], ts[keep]
         return data, ts
 

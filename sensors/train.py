@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from labmrt.errors import LabmrtError, Problem
+from labmrt.textcols import text_as_objects
 from sensors.classifier import (
     DEFAULT_FEATURES,
     MIN_WINDOWS,
@@ -43,7 +44,7 @@ def read_table(path: str | Path, label: str, group: str | None = None) -> pd.Dat
     if not path.is_file():
         raise LabmrtError("features file does not exist", where=str(path))
     try:
-        df = pd.read_csv(path)
+        df = text_as_objects(pd.read_csv(path))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise LabmrtError(f"not a readable CSV file: {err}", where=str(path)) from None
     missing = [c for c in (label, group) if c and c not in df.columns]

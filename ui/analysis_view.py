@@ -509,7 +509,7 @@ class AnalysisWindow(QMainWindow):
         blue = pg.mkColor("#1565c0")
         curve = outcome.curve
         label = outcome.choice.contrast_label
-        if curve is not None and curve[curve.columns[0]].dtype == object:
+        if curve is not None and not pd.api.types.is_numeric_dtype(curve[curve.columns[0]]):
             # categorical moderator: one point with its interval per level
             name = curve.columns[0]
             plot.setTitle(f"Effect of {label} by {name} (95% CI)", size="10pt")

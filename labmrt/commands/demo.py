@@ -114,7 +114,9 @@ def _run(args: argparse.Namespace) -> int:
     t_export = time.perf_counter()
     import pandas as pd
 
-    table = pd.read_csv(written["decision_points"])
+    from labmrt.textcols import text_as_objects
+
+    table = text_as_objects(pd.read_csv(written["decision_points"]))
     truth = json.loads(run.truth_path.read_text(encoding="utf-8"))
     results = compare_with_truth(table, truth)
     t_end = time.perf_counter()

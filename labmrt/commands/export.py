@@ -43,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from labmrt.export import export_study
+    from labmrt.textcols import text_as_objects
 
     written = export_study(
         args.study_dir, args.out, format=args.format, signals=not args.no_signals
@@ -51,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({k: str(p) for k, p in written.items()}, indent=2))
         return 0
     dp = written["decision_points"]
-    frame = pd.read_csv(dp) if dp.suffix == ".csv" else pd.read_parquet(dp)
+    frame = text_as_objects(pd.read_csv(dp) if dp.suffix == ".csv" else pd.read_parquet(dp))
     print(
         f"exported {len(frame)} decision points of {frame['participant'].nunique()} "
         f"participant(s) to {dp.parent}"
