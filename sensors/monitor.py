@@ -98,6 +98,36 @@ class CalibrationPhase:
         return out
 
 
+def fit_rows(
+    classifier: AffectClassifier,
+    rest: CalibrationPhase | None,
+    stress: CalibrationPhase | None = None,
+    *,
+    keep_model: bool | None = None,
+) -> AffectClassifier:
+    """A copy of ``classifier`` fitted on the calibration windows of ``rest`` and ``stress``.
+
+    The copy is what makes a live refit safe (the update thread swaps the new
+    model in whole and never sees a half-fitted one); the offline replay
+    calls this too, so recordings are calibrated by the live rules.
+    ``keep_model``: keep the coefficients of a model trained offline and only
+    take the rest baseline (when it was trained with per-participant
+    standardisation); default: when ``classifier`` is already fitted.
+    Raises :class:`LabmrtError` when the rest phase gave too few usable windows.
+    """
+    if keep_model is None:
+        keep_model = classifier.method is not None
+    rest_rows = rest.feature_rows(classifier.min_quality) if rest else []
+    stress_rows = stress.feature_rows(classifier.min_quality) if stress else []
+    clf = copy.deepcopy(classifier)
+    if keep_model:
+        if clf.baseline_source == "participant":
+            clf.fit_baseline(rest_rows)
+    else:
+        clf.fit(rest_rows, stress_rows or None)
+    return clf
+
+
 class AffectMonitor:
     """Affective state from live ECG/PPG/EDA streams; implements ``StateSource``.
 
@@ -242,25 +272,10 @@ class AffectMonitor:
             problems.append("no ECG, PPG or EDA stream")
         result = self.pipeline.update(signals) if signals else None
         newest = result.t if result is not None else math.nan
-        features = dict(result.features) if result else {}
-        quality = {**(result.quality if result else {}), **quality0}
-        windows = dict(result.windows) if result else {}
-        reasons = problems + (result.reasons if result else [])
         with self._lock:
             if result is not None and self._phase is not None:
                 self._phase.add(now, result)
-        pred = self.classifier.predict(features, quality)  # one reference: swap-safe
-        if pred.label == "unknown":
-            reasons.insert(0, pred.reason)
-        state = AffectState(
-            t=pylsl.local_clock(),
-            label=pred.label,  # type: ignore[arg-type]
-            p_aroused=pred.p_aroused,
-            features=features,
-            windows=windows,
-            quality=quality,
-            reason="; ".join(dict.fromkeys(r for r in reasons if r)),
-        )
+        state = self.state_for(result, problems=problems, quality=quality0)
         self.last_result = result
         if math.isfinite(newest):
             self.latencies.append(state.t - newest)
@@ -268,6 +283,38 @@ class AffectMonitor:
         self.update_walls.append(time.perf_counter() - wall0)
         self._publish(state)
         return state
+
+    def state_for(
+        self,
+        result: UpdateResult | None,
+        t: float | None = None,
+        problems: Iterable[str] = (),
+        quality: dict[str, float] | None = None,
+    ) -> AffectState:
+        """The state one pipeline result gives under the current classifier.
+
+        The live :meth:`update` and the offline replay (:mod:`sensors.replay`)
+        both build their states here, so a recording replayed offline is
+        classified and explained exactly as it would have been live. ``t``:
+        the state's time (default: the LSL clock now); ``problems`` and
+        ``quality`` add stream problems found before the pipeline ran.
+        """
+        features = dict(result.features) if result else {}
+        quality = {**(result.quality if result else {}), **(quality or {})}
+        windows = dict(result.windows) if result else {}
+        reasons = list(problems) + (result.reasons if result else [])
+        pred = self.classifier.predict(features, quality)  # one reference: swap-safe
+        if pred.label == "unknown":
+            reasons.insert(0, pred.reason)
+        return AffectState(
+            t=pylsl.local_clock() if t is None else t,
+            label=pred.label,  # type: ignore[arg-type]
+            p_aroused=pred.p_aroused,
+            features=features,
+            windows=windows,
+            quality=quality,
+            reason="; ".join(dict.fromkeys(r for r in reasons if r)),
+        )
 
     def _publish(self, state: AffectState) -> None:
         self._state = state
@@ -312,16 +359,13 @@ class AffectMonitor:
         rest phase gave too few usable windows.
         """
         self.end_phase()
-        rest = self.calibration_rows("rest")
-        stress = self.calibration_rows("stressor")
-        # fit a copy and swap it in: the update thread never sees a half-fitted model
-        clf = copy.deepcopy(self.classifier)
         try:
-            if self._offline_model:
-                if clf.baseline_source == "participant":
-                    clf.fit_baseline(rest)
-            else:
-                clf.fit(rest, stress or None)
+            clf = fit_rows(
+                self.classifier,
+                self._phases.get("rest"),
+                self._phases.get("stressor"),
+                keep_model=self._offline_model,
+            )
         except LabmrtError as err:
             self.calibration_error = err.message
             raise
