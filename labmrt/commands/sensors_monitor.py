@@ -71,7 +71,16 @@ def state_record(state, phase: str | None = None) -> dict:
     }
 
 
-def _human(rec: dict) -> str:
+def calibration_line(clf) -> str:
+    """What a fitted classifier learned from the calibration, in one console line."""
+    note = "; ".join(clf.notes)
+    return (
+        f"calibrated: {clf.method} on {', '.join(clf.used_features)} "
+        f"({clf.n_rest} rest, {clf.n_stress} stressor windows)" + (f"; {note}" if note else "")
+    )
+
+
+def human_line(rec: dict) -> str:
     f = rec["features"]
 
     def fmt(name, spec):
@@ -145,7 +154,7 @@ def run(args) -> int:
                     return
                 continue
             rec = state_record(state, phase)
-            print(json.dumps(rec) if args.jsonl else _human(rec), flush=True)
+            print(json.dumps(rec) if args.jsonl else human_line(rec), flush=True)
 
     monitor.start(connect_timeout=args.timeout)
     try:
@@ -159,13 +168,7 @@ def run(args) -> int:
         if calibrating:
             try:
                 clf = monitor.fit_calibration()
-                note = "; ".join(clf.notes)
-                print(
-                    f"calibrated: {clf.method} on {', '.join(clf.used_features)} "
-                    f"({clf.n_rest} rest, {clf.n_stress} stressor windows)"
-                    + (f"; {note}" if note else ""),
-                    file=sys.stderr,
-                )
+                print(calibration_line(clf), file=sys.stderr)
                 if args.save_model:
                     clf.save(args.save_model)
             except LabmrtError as err:
