@@ -437,7 +437,8 @@ CASES: list[tuple[str, str | bytes, str | None, str]] = [
             BASE, 'streams = ["ecg", "eda"]', 'streams = ["ecg", "eda"]\nclassifier = "model.json"'
         ),
         None,
-        "{f}: sensors.classifier: model file ",
+        "{f}: sensors.classifier: model file 'model.json' not found next to the protocol "
+        "(looked for {d}model.json; copy the model file beside the protocol",
     ),
     (
         "difficulty as text",
@@ -469,7 +470,13 @@ CASES: list[tuple[str, str | bytes, str | None, str]] = [
         .replace("t2,", "t2,,", 1),
         "{c}: line 2 (task t1): framings.gian: 'gian' is not an arm (did you mean 'gain'?)",
     ),
-    ("missing tasks CSV", with_csv(), None, "{c}: tasks file not found"),
+    (
+        "missing tasks CSV",
+        with_csv(),
+        None,
+        "{f}: tasks_file: 'tasks.csv' not found next to the protocol (looked for {c}; copy the "
+        "tasks CSV beside the protocol",
+    ),
     ("empty tasks CSV", with_csv(), "", "{c}: is empty"),
     (
         "tasks CSV unknown column",
@@ -516,7 +523,7 @@ CASES: list[tuple[str, str | bytes, str | None, str]] = [
 def test_bad_input_is_reported_and_exits_2(tmp_path, capsys, toml, csv, expected):
     code, err, path = run_validate(tmp_path, capsys, toml, csv)
     assert code == 2
-    expected = expected.format(f=path, c=tmp_path / "tasks.csv")
+    expected = expected.format(f=path, c=tmp_path / "tasks.csv", d=f"{tmp_path}/")
     assert expected in err, f"expected\n  {expected}\nin\n  {err}"
 
 
@@ -584,3 +591,79 @@ def test_random_damage_never_escapes_as_a_traceback(tmp_path, capsys):
         assert "unexpected error" not in err
         codes[code] += 1
     assert codes[2] > 200  # the damage mostly breaks the file, and every break is reported
+
+
+def test_protocol_copied_away_from_its_files_names_the_protocol_and_every_problem(tmp_path, capsys):
+    """Copied without its tasks CSV and model, with an unknown key: all of it, against p.toml."""
+    text = with_csv().replace('tasks_file = "tasks.csv"', 'tasks_file = "demo_tasks.csv"')
+    text = "colour = 3\n" + edit(
+        text, 'streams = ["ecg", "eda"]', 'streams = ["ecg", "eda"]\nclassifier = "m/model.json"'
+    )
+    code, err, path = run_validate(tmp_path, capsys, text)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines == [
+        f"{path}: tasks_file: 'demo_tasks.csv' not found next to the protocol (looked for "
+        f"{tmp_path / 'demo_tasks.csv'}; copy the tasks CSV beside the protocol, or correct "
+        "tasks_file, which is relative to the protocol's folder)",
+        f"{path}: sensors.classifier: model file 'm/model.json' not found next to the protocol "
+        f"(looked for {tmp_path / 'm' / 'model.json'}; copy the model file beside the protocol, "
+        'train one with "labmrt sensors train", or write "calibration")',
+        f"{path}: colour: unknown key 'colour' (use one of: study, arms, randomization, "
+        "decision_rules, features, tasks, outcomes, control, calibration, sensors, moderators, "
+        "controls, tasks_file)",
+    ]
+
+
+def test_file_references_that_are_folders_or_absolute_paths(tmp_path, capsys):
+    (tmp_path / "tasks.csv").mkdir()
+    (tmp_path / "model.json").mkdir()
+    text = edit(
+        with_csv(),
+        'streams = ["ecg", "eda"]',
+        'streams = ["ecg", "eda"]\nclassifier = "model.json"',
+    )
+    code, err, path = run_validate(tmp_path, capsys, text)
+    assert code == 2
+    assert f"{path}: tasks_file: 'tasks.csv' is a folder, not a file" in err
+    assert f"{path}: sensors.classifier: model file 'model.json' is a folder, not a file" in err
+    assert len(err.strip().splitlines()) == 2
+
+    gone = tmp_path / "elsewhere" / "tasks.csv"
+    text = with_csv().replace('tasks_file = "tasks.csv"', f'tasks_file = "{gone}"')
+    code, err, path = run_validate(tmp_path, capsys, text, name="q.toml")
+    assert code == 2
+    assert f"{path}: tasks_file: '{gone}' not found (looked for {gone};" in err
+
+
+def test_problems_of_the_tasks_csv_and_of_the_protocol_are_reported_together(tmp_path, capsys):
+    text = edit(with_csv(), 'label = "Gain"', "label = 3")
+    text = edit(text, "[sensors]", '[sensors]\nclassifier_sha256 = "abc"')
+    bad_csv = CSV_BASE.replace("id,text,", "id,txt,")
+    code, err, path = run_validate(tmp_path, capsys, text, bad_csv)
+    assert code == 2
+    assert f"{path}: sensors.classifier_sha256: is computed from the model file" in err
+    assert f"{tmp_path / 'tasks.csv'}: line 1: unknown column 'txt'" in err
+    assert f"{path}: arms[2].label: must be text" in err
+    assert f"{tmp_path / 'tasks.csv'}: line 1: has no 'text' column" in err
+    assert "tasks: is required" not in err  # the tasks could not be read: said once, above
+    assert len(err.strip().splitlines()) == 4
+
+
+def test_a_good_model_file_next_to_the_protocol_is_hashed(tmp_path):
+    from labmrt.protocol import load_protocol
+
+    (tmp_path / "tasks.csv").write_text(CSV_BASE, encoding="utf-8")
+    (tmp_path / "model.json").write_text('{"kind": "test"}', encoding="utf-8")
+    text = edit(
+        with_csv(),
+        'streams = ["ecg", "eda"]',
+        'streams = ["ecg", "eda"]\nclassifier = "model.json"',
+    )
+    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
+    protocol = load_protocol(tmp_path / "p.toml")
+    import hashlib
+
+    expected = hashlib.sha256(b'{"kind": "test"}').hexdigest()
+    assert protocol.sensors.classifier_sha256 == expected
+    assert protocol.classifier_path() == tmp_path / "model.json"
