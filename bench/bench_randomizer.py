@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from labmrt.protocol import load_protocol
-from labmrt.randomizer import MicroRandomizer
+from labmrt.session.randomizer import MicroRandomizer
 
 PROTOCOL = Path(__file__).resolve().parents[1] / "protocols" / "framing_affect.toml"
 N = 200_000

@@ -30,7 +30,7 @@ the participant's scripted state (any object with ``state_at(seconds)``, e.g.
 ``sensors.schedule.ArousalSchedule``) with plausible features, and makes the
 participant unavailable now and then: signal dropouts (no valid signal), short
 stretches of low signal quality, and breaks the participant asks for.
-Everything runs on a :class:`~labmrt.clock.VirtualClock`, so a study takes
+Everything runs on a :class:`~labmrt.session.clock.VirtualClock`, so a study takes
 seconds.
 """
 
@@ -47,11 +47,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from labmrt.clock import Clock, VirtualClock
 from labmrt.errors import LabmrtError, Problem
-from labmrt.outcomes import apply_transform
 from labmrt.protocol import Protocol as StudyProtocol
-from labmrt.session import FramedTask, SessionEngine
+from labmrt.session import SessionEngine
+from labmrt.session.clock import Clock, VirtualClock
+from labmrt.session.engine import FramedTask
+from labmrt.session.outcomes import apply_transform
 from labmrt.state import AffectState
 
 SIM_STATES = ("calm", "aroused")

@@ -13,9 +13,9 @@ import pyxdf
 from labmrt.cli import main
 from labmrt.errors import LabmrtError
 from labmrt.export import export_study, read_codebook
+from labmrt.export.xdf import XdfStream, write_xdf
 from labmrt.protocol import load_protocol
 from labmrt.store import DB_NAME, StudyStore
-from labmrt.xdf import XdfStream, write_xdf
 
 PROTOCOL = """
 [study]

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from labmrt.protocol import load_protocol
-from labmrt.randomizer import MicroRandomizer, choose_arm
+from labmrt.session.randomizer import MicroRandomizer, choose_arm
 from labmrt.store import StudyStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,10 +11,10 @@ import uuid
 import pylsl
 import pytest
 
-from labmrt.clock import LSLClock
-from labmrt.markers import MarkerOutlet, marker_text
 from labmrt.protocol import load_protocol
 from labmrt.session import SessionEngine
+from labmrt.session.clock import LSLClock
+from labmrt.session.markers import MarkerOutlet, marker_text
 from labmrt.store import StudyStore
 
 PROTOCOL = """

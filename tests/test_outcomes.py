@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from labmrt.outcomes import (
+from labmrt.session.outcomes import (
     FeatureEvent,
     as_events,
     compute_outcomes,

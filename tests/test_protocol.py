@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from labmrt.cli import main
 from labmrt.errors import LabmrtError
 from labmrt.protocol import Protocol, load_protocol
-from labmrt.protocol_errors import ProtocolInvalid
+from labmrt.protocol.errors import ProtocolInvalid
 
 PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 

@@ -14,17 +14,17 @@ import pandas as pd
 import pytest
 
 import labmrt
-from labmrt import store_schema
 from labmrt.cli import main
 from labmrt.export import export_study
-from labmrt.provenance import (
+from labmrt.store import DB_NAME, StudyStore
+from labmrt.store import schema as store_schema
+from labmrt.store.provenance import (
     SOFTWARE_COLUMNS,
     SOFTWARE_KEYS,
     software_versions,
     study_version_warnings,
     version_differences,
 )
-from labmrt.store import DB_NAME, StudyStore
 
 
 class FakeProtocol:
@@ -50,7 +50,7 @@ def test_versions_come_from_the_installed_distributions_without_importing_qt():
 
     assert record["PySide6"] == qt_version
     code = (
-        "import sys; from labmrt.provenance import software_versions; r = software_versions(); "
+        "import sys; from labmrt.store.provenance import software_versions; r = software_versions(); "
         "assert 'PySide6' not in sys.modules, 'Qt was imported'; print(r['PySide6'])"
     )
     out = subprocess.run(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from labmrt.protocol import load_protocol
-from labmrt.randomizer import Decision, MicroRandomizer, choose_arm, seed_sequence
+from labmrt.session.randomizer import Decision, MicroRandomizer, choose_arm, seed_sequence
 
 PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 STATES = ("calm", "aroused", "unknown")

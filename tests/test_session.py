@@ -9,16 +9,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from labmrt.clock import VirtualClock
 from labmrt.errors import LabmrtError
 from labmrt.protocol import load_protocol
-from labmrt.randomizer import MicroRandomizer
-from labmrt.session import (
-    NOT_A_DECISION_POINT,
-    SessionEngine,
-    close_interrupted,
-    receipt,
-)
+from labmrt.session import SessionEngine, close_interrupted
+from labmrt.session.clock import VirtualClock
+from labmrt.session.engine import NOT_A_DECISION_POINT, receipt
+from labmrt.session.randomizer import MicroRandomizer
 from labmrt.state import AffectState
 from labmrt.store import StudyStore
 
@@ -654,7 +650,7 @@ def record_emits(engine, emitted):
 
 def test_every_signal_is_emitted_with_its_declared_arguments(tmp_path, store):
     """Bridges build one Qt signal per SESSION_SIGNALS entry: a count mismatch breaks them."""
-    from labmrt.events import SESSION_SIGNALS
+    from labmrt.session.events import SESSION_SIGNALS
 
     protocol = write_protocol(tmp_path)
     clock = VirtualClock(0.0)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labmrt import store_schema
 from labmrt.errors import LabmrtError
 from labmrt.state import AffectState
 from labmrt.store import DB_NAME, StudyStore, validate_participant_code
+from labmrt.store import schema as store_schema
 
 
 class FakeProtocol:
@@ -461,9 +461,7 @@ def test_migration_from_v1_keeps_data_and_a_failed_migration_changes_nothing(
     )
     conn.close()
 
-    newer = current + [
-        "ALTER TABLE sessions ADD COLUMN site TEXT NOT NULL DEFAULT '';"
-    ]
+    newer = current + ["ALTER TABLE sessions ADD COLUMN site TEXT NOT NULL DEFAULT '';"]
     monkeypatch.setattr(store_schema, "MIGRATIONS", newer)
     with StudyStore.open(study) as st:
         assert st.schema_version() == len(newer)

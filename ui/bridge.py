@@ -1,6 +1,6 @@
 """Bridge the session engine's Qt-free signals to Qt signals on the GUI thread.
 
-The engine emits :class:`labmrt.events.Signal` callbacks synchronously on its
+The engine emits :class:`labmrt.session.events.Signal` callbacks synchronously on its
 own thread. :class:`EngineBridge` subscribes one small callback per engine
 signal; the callback only posts ``(name, args)`` through a queued connection
 to the bridge object, which lives on the GUI thread and re-emits the typed Qt
@@ -15,11 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from labmrt.events import SESSION_SIGNALS
+from labmrt.session.events import SESSION_SIGNALS
 
 
 class EngineBridge(QObject):
-    """Qt mirror of :class:`labmrt.events.SessionSignals` (same names, same arguments)."""
+    """Qt mirror of :class:`labmrt.session.events.SessionSignals` (same names, same arguments)."""
 
     status_changed = Signal(str, float, str)
     phase_started = Signal(str, float, object)

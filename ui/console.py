@@ -338,8 +338,8 @@ class ConsoleWindow(QMainWindow):
         here before the next session starts. Reads only the sessions table (no integrity
         check), so it stays quick on the GUI thread.
         """
-        from labmrt.provenance import study_version_warnings
         from labmrt.store import DB_NAME, StudyStore
+        from labmrt.store.provenance import study_version_warnings
 
         study = self.study_edit.text().strip()
         warnings: list[str] = []

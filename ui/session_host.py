@@ -148,7 +148,7 @@ class LabSessionHost(QObject):
         self.store = StudyStore.open(self.study_dir, create=True)
         markers = None
         if self._markers:
-            from labmrt.markers import MarkerOutlet
+            from labmrt.session.markers import MarkerOutlet
 
             markers = MarkerOutlet(
                 f"labmrt-markers-{setup['participant']}", participant=setup["participant"]

@@ -23,9 +23,9 @@ def simulate_realtime(
     protocol: Any, out: str | Path, n_participants: int, seed: int, effects: str | None
 ):
     """``labmrt simulate --realtime``: sessions one after another, in real time."""
-    from labmrt.clock import LSLClock
-    from labmrt.markers import MarkerOutlet
     from labmrt.session import SessionEngine
+    from labmrt.session.clock import LSLClock
+    from labmrt.session.markers import MarkerOutlet
     from labmrt.simulate import (
         SimulatedParticipant,
         StudyRun,

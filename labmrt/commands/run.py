@@ -168,7 +168,7 @@ def _origin(store: Any, participant: str) -> float:
     """Start of a simulated clock: now, and after anything the participant already recorded."""
     from pylsl import local_clock
 
-    from labmrt.session import _last_recorded_t
+    from labmrt.session.engine import _last_recorded_t
 
     start = float(local_clock())
     table = store.sessions()
@@ -211,10 +211,10 @@ def _committed_printer(engine: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from labmrt.clock import LSLClock, ScaledClock, VirtualClock
     from labmrt.errors import LabmrtError, Problem
     from labmrt.protocol import load_protocol
     from labmrt.session import SessionEngine, close_interrupted
+    from labmrt.session.clock import LSLClock, ScaledClock, VirtualClock
     from labmrt.store import StudyStore, validate_participant_code
 
     protocol = load_protocol(args.protocol)
@@ -260,7 +260,7 @@ def _run(args: argparse.Namespace) -> int:
                 presenter = ConsolePresenter(clock)
             markers = None
             if not args.no_markers and not isinstance(clock, VirtualClock):
-                from labmrt.markers import MarkerOutlet
+                from labmrt.session.markers import MarkerOutlet
 
                 markers = MarkerOutlet(f"labmrt-markers-{code}", participant=code)
             kwargs = dict(

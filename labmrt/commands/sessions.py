@@ -27,8 +27,8 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from labmrt.provenance import parse_software, study_version_warnings
     from labmrt.store import OPEN_STATUSES, StudyStore
+    from labmrt.store.provenance import parse_software, study_version_warnings
 
     with StudyStore.open(args.study_dir, readonly=True) as store:
         table = store.sessions()

@@ -7,7 +7,7 @@ import threading
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
-from labmrt.events import SESSION_SIGNALS, EngineSignals
+from labmrt.session.events import SESSION_SIGNALS, EngineSignals
 from ui.bridge import EngineBridge
 
 

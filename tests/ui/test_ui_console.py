@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from labmrt.events import EngineSignals
+from labmrt.session.events import EngineSignals
 from labmrt.state import AffectState
 from ui.bridge import EngineBridge
 from ui.console import ConsoleWindow

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from labmrt.events import EngineSignals
-from labmrt.provenance import software_versions
+from labmrt.session.events import EngineSignals
 from labmrt.store import StudyStore
+from labmrt.store.provenance import software_versions
 from ui.bridge import EngineBridge
 from ui.console import ConsoleWindow
 

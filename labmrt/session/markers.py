@@ -31,7 +31,7 @@ import math
 import uuid
 from typing import Any
 
-from labmrt.events import SessionSignals
+from labmrt.session.events import SessionSignals
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from labmrt.protocol_errors import Issue, did_you_mean
+from labmrt.protocol.errors import Issue, did_you_mean
 from labmrt.state import STATE_LABELS
 
 if TYPE_CHECKING:
-    from labmrt.protocol import Protocol
+    from labmrt.protocol.model import Protocol
 
 #: Tolerance for "each probability set sums to 1".
 SUM_TOLERANCE = 1e-9

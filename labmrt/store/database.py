@@ -5,7 +5,7 @@ Why it looks the way it does:
 * Every recorded fact (session, status change, decision, presentation,
   feature-use event, outcome, state update, marker, clock offset, raw sample
   chunk) is an appended row; triggers refuse UPDATE and DELETE
-  (:mod:`labmrt.store_schema`), so a session can be reconstructed exactly as it
+  (:mod:`labmrt.store.schema`), so a session can be reconstructed exactly as it
   happened and nothing recorded is ever altered.
 * The database runs in WAL mode with ``synchronous=FULL``. Each ``add_*`` call
   for decisions, presentations, events, outcomes, states, markers and status
@@ -45,10 +45,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labmrt import store_schema
 from labmrt.errors import LabmrtError, Problem
-from labmrt.provenance import parse_software, software_versions
-from labmrt.store_schema import APPLICATION_ID
+from labmrt.store import schema as store_schema
+from labmrt.store.provenance import parse_software, software_versions
+from labmrt.store.schema import APPLICATION_ID
 from labmrt.textcols import text_as_objects
 
 DB_NAME = "labmrt.sqlite"
@@ -477,7 +477,7 @@ class StudyStore:
         A participant code that already has a session is refused, offering resume, unless
         ``session_no`` is given explicitly (a planned further session, or a resumed one).
         ``software`` defaults to the versions this process runs with
-        (:func:`labmrt.provenance.software_versions`).
+        (:func:`labmrt.store.provenance.software_versions`).
         """
         code = validate_participant_code(participant)
         protocol_hash = str(protocol.content_hash)

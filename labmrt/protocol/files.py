@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labmrt.errors import LabmrtError, Problem
-from labmrt.protocol_errors import TaskRows, did_you_mean
+from labmrt.protocol.errors import TaskRows, did_you_mean
 
 
 def _duplicates(items: list[str]) -> list[str]:

@@ -22,16 +22,11 @@ import numpy as np
 import pandas as pd
 
 from labmrt import __version__
-from labmrt.codebook import FEATURE_UNITS, TableDoc, finish_codebook, write_codebook
 from labmrt.errors import LabmrtError, Problem
-from labmrt.provenance import (
-    SOFTWARE_COLUMNS,
-    describe,
-    parse_software,
-    version_differences,
-)
+from labmrt.export.codebook import FEATURE_UNITS, TableDoc, finish_codebook, write_codebook
+from labmrt.export.xdf import XdfStream, XdfWriter
 from labmrt.store import StudyStore
-from labmrt.xdf import XdfStream, XdfWriter
+from labmrt.store.provenance import SOFTWARE_COLUMNS, describe, parse_software, version_differences
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 CLOCK = "s (LSL local_clock)"

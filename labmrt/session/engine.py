@@ -14,14 +14,14 @@ At each task the engine
    :class:`~labmrt.state.StateSource` as of that moment,
 3. decides availability and records why not (no valid signal, signal quality
    below the threshold, a break, too close to the previous randomized point),
-4. draws the framing with the :class:`~labmrt.randomizer.MicroRandomizer`,
+4. draws the framing with the :class:`~labmrt.session.randomizer.MicroRandomizer`,
 5. commits the decision (and the state) to the store, and only then
 6. hands the framed task to the :class:`Presenter` (the participant screen or a
    simulated participant), which reports every feature-use event through
    :meth:`SessionEngine.record_event` (each committed on arrival) and returns
    the presentation (shown, received, answer) when the task ends,
 7. commits the presentation and the proximal outcomes whose windows have
-   closed (:mod:`labmrt.outcomes`).
+   closed (:mod:`labmrt.session.outcomes`).
 
 So a decision or event is durable before the next task is shown, and a hard
 kill loses nothing recorded. An interrupted session is resumed by
@@ -33,7 +33,7 @@ The engine is Qt-free and runs on whatever thread calls :meth:`run` (the
 desktop app uses :meth:`start`, which runs it on its own thread);
 :meth:`pause`, :meth:`resume`, :meth:`abort` and :meth:`record_event` are
 thread-safe. Everything it does is announced on :attr:`SessionEngine.signals`
-(see :class:`labmrt.events.SessionSignals`).
+(see :class:`labmrt.session.events.SessionSignals`).
 """
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, runtime_checkable
 
-from labmrt.clock import Clock, LSLClock
 from labmrt.errors import LabmrtError, Problem
-from labmrt.events import EngineSignals
-from labmrt.outcomes import FeatureEvent, as_events, compute_outcomes, outcome_window
 from labmrt.protocol import AFFECT_CONTEXT, Feature, Protocol, Task
-from labmrt.randomizer import MicroRandomizer
+from labmrt.session.clock import Clock, LSLClock
+from labmrt.session.events import EngineSignals
+from labmrt.session.outcomes import FeatureEvent, as_events, compute_outcomes, outcome_window
+from labmrt.session.randomizer import MicroRandomizer
 from labmrt.state import AffectState, StateSource
 
 log = logging.getLogger(__name__)
@@ -338,7 +338,7 @@ class SessionEngine:
     ``unknown``; fine for protocols without sensors). A source with
     ``begin_phase(phase, t)`` / ``end_phase(phase, t)`` methods is told about
     the calibration phases. ``clock``: the LSL clock by default.
-    ``markers``: a :class:`labmrt.markers.MarkerOutlet` (or ``None``); every
+    ``markers``: a :class:`labmrt.session.markers.MarkerOutlet` (or ``None``); every
     marker is also copied to the store. ``calibrate``: run the protocol's
     calibration (``None``: yes, also when resuming, since the classifier
     lived in the process that stopped).
@@ -488,7 +488,7 @@ class SessionEngine:
         return hist
 
     def _connect_markers(self) -> None:
-        from labmrt.markers import MarkerRecorder
+        from labmrt.session.markers import MarkerRecorder
 
         self.marker_recorder = MarkerRecorder(
             self.signals,
