@@ -77,6 +77,9 @@ PROBS = {"neutral": 0.4, "gain": 0.3, "loss": 0.3}
 N_DP = 4
 ECG_OFFSET = 0.25  # constant clock offset of the simulated ECG source
 
+# pandas 3 parses floats exactly by default and deprecates the option pandas 2 needs for it.
+EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
 
 def _decision(dp: int, available: bool, arm: str | None, phash: str) -> dict:
     return {
@@ -192,7 +195,7 @@ def study(tmp_path: Path) -> dict:
 def test_decision_point_table_has_one_row_per_participant_and_point(study, tmp_path):
     files = export_study(study["dir"], tmp_path / "out")
     # round_trip: the CSV holds the shortest exact repr; pandas' fast parser may be 1 ulp off
-    dp = pd.read_csv(files["decision_points"], float_precision="round_trip")
+    dp = pd.read_csv(files["decision_points"], **EXACT_FLOATS)
     assert list(dp.columns[:9]) == [
         "participant", "session", "decision_point", "task_index", "task_id", "t",
         "available", "unavailable_reason", "arm",
@@ -230,7 +233,7 @@ def test_parquet_holds_the_same_tables_as_csv(study, tmp_path):
         ".parquet"
     )
     for name in ("decision_points", "events", "states", "sessions"):
-        a = pd.read_csv(csv_files[name], float_precision="round_trip")
+        a = pd.read_csv(csv_files[name], **EXACT_FLOATS)
         b = pd.read_parquet(pq_files[name])
         assert list(a.columns) == list(b.columns)
         assert len(a) == len(b)
@@ -320,7 +323,7 @@ def test_xdf_is_read_by_pyxdf_with_markers_and_clock_offsets(study, tmp_path):
             synced_by_name[f"{code}/s1 labmrt markers"]["time_stamps"],
             1000.0 + 10 * np.arange(N_DP),
         )
-    sig = pd.read_csv(files["signals_ecg"], float_precision="round_trip")
+    sig = pd.read_csv(files["signals_ecg"], **EXACT_FLOATS)
     p01 = sig[sig["participant"] == "P01"]
     np.testing.assert_array_equal(p01["t"], study["ecg-P01"][1])
     np.testing.assert_allclose(p01["t_local"], study["ecg-P01"][1] + ECG_OFFSET, atol=1e-12)
