@@ -56,8 +56,16 @@ PLAUSIBLE_RATES: dict[str | None, tuple[float, float]] = {
     "ecg": (50.0, 20_000.0),
     "ppg": (10.0, 20_000.0),
     "eda": (1.0, 20_000.0),
+    "ibi": (0.2, 10.0),
+    "hr": (0.1, 100.0),
     None: (0.5, 100_000.0),
 }
+# Beat-level sources may be irregular (one sample per beat, nominal rate 0):
+# their buffers are sized for IRREGULAR_SIZING_HZ samples a second (240 bpm),
+# and they count as lost only after IRREGULAR_LOST_S without a sample.
+IRREGULAR_KINDS = frozenset({"ibi", "hr"})
+IRREGULAR_SIZING_HZ = 4.0
+IRREGULAR_LOST_S = 6.0
 
 DEFAULT_PROCESSING_FLAGS = pylsl.proc_clocksync | pylsl.proc_monotonize
 
@@ -81,8 +89,13 @@ def _describe(source: StreamDescription | pylsl.StreamInfo) -> StreamDescription
     raise TypeError(f"StreamBuffer needs a StreamDescription or pylsl.StreamInfo, got {source!r}")
 
 
-def check_stream(desc: StreamDescription, channel: int = 0) -> str | None:
-    """Why this stream cannot feed a physiological buffer, or None when it can."""
+def check_stream(desc: StreamDescription, channel: int = 0, kind: str | None = None) -> str | None:
+    """Why this stream cannot feed a physiological buffer, or None when it can.
+
+    ``kind``: what the channel carries, when the channel metadata says more
+    than the stream type (default: the stream's own kind).
+    """
+    kind = kind or desc.kind
     if desc.channel_format in ("string", "unknown"):
         return f"stream {desc.name!r} carries {desc.channel_format} values, not numbers"
     if desc.channel_count <= channel:
@@ -91,11 +104,13 @@ def check_stream(desc: StreamDescription, channel: int = 0) -> str | None:
             f"channel index {channel} does not exist"
         )
     rate = desc.nominal_srate
-    low, high = PLAUSIBLE_RATES.get(desc.kind, PLAUSIBLE_RATES[None])
+    low, high = PLAUSIBLE_RATES.get(kind, PLAUSIBLE_RATES[None])
+    if kind in IRREGULAR_KINDS and rate == 0:
+        return None  # one sample per beat
     if not math.isfinite(rate) or rate <= 0:
         return f"stream {desc.name!r} has no regular sampling rate (nominal {rate} Hz)"
     if not low <= rate <= high:
-        what = desc.kind.upper() if desc.kind else "a physiological signal"
+        what = kind.upper() if kind else "a physiological signal"
         return (
             f"stream {desc.name!r} declares {rate:g} Hz, implausible for {what} "
             f"(expected {low:g}-{high:g} Hz)"
@@ -108,6 +123,10 @@ class StreamBuffer:
 
     ``source`` is a :class:`~sensors.discovery.StreamDescription` (from
     :func:`~sensors.discovery.find_streams`) or a resolved ``pylsl.StreamInfo``.
+    ``kind`` says what ``channel`` carries when it differs from the stream's
+    type (a hub's ECG channel; see :mod:`sensors.channels`); ``convert`` maps
+    the channel's values to that kind's unit (:class:`sensors.units.Conversion`)
+    before they are stored, so every reader sees uS, mV, s or bpm.
     """
 
     def __init__(
@@ -118,20 +137,31 @@ class StreamBuffer:
         *,
         lost_after_s: float = 1.5,
         processing_flags: int = DEFAULT_PROCESSING_FLAGS,
+        kind: str | None = None,
+        convert: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
         if bufsize_s <= 0:
             raise ValueError("bufsize_s must be positive")
         self.description = _describe(source)
         self.channel = int(channel)
+        self._kind = kind or self.description.kind
+        self.convert = convert
         self.bufsize_s = float(bufsize_s)
         self.processing_flags = processing_flags
-        self.problem: str | None = check_stream(self.description, self.channel)
+        self.problem: str | None = check_stream(self.description, self.channel, self._kind)
         rate = self.description.nominal_srate if self.problem is None else 1.0
+        irregular = rate <= 0
+        if irregular:
+            rate = IRREGULAR_SIZING_HZ
+        self._size_rate = rate
         # A silent stream is lost after lost_after_s, or after 3 sample periods for
         # very slow streams, whichever is longer.
         self.lost_after_s = max(float(lost_after_s), 3.0 / rate)
         # A timestamp jump longer than this between consecutive samples is a gap.
         self.gap_threshold_s = max(0.25, 10.0 / rate)
+        if irregular:
+            self.lost_after_s = max(self.lost_after_s, IRREGULAR_LOST_S)
+            self.gap_threshold_s = IRREGULAR_LOST_S
 
         self._capacity = max(16, int(math.ceil(self.bufsize_s * rate)))
         self._data = np.full(self._capacity, np.nan)
@@ -172,7 +202,7 @@ class StreamBuffer:
 
     @property
     def kind(self) -> str | None:
-        return self.description.kind
+        return self._kind
 
     @property
     def source_id(self) -> str:
@@ -296,13 +326,13 @@ class StreamBuffer:
         if winsize_s is None:
             n = self._capacity
         else:
-            n = int(math.ceil(max(winsize_s, 0.0) * self.sfreq)) + 1
+            n = int(math.ceil(max(winsize_s, 0.0) * self._size_rate)) + 1
         data, ts = self._copy_last(n)
         if winsize_s is not None and len(ts):
             # A sample that sits on the window's edge to within 1% of a sample period is
             # outside it: LSL stamps carry rounding noise of ~1e-6 s, and a window of
             # 0.25 s at 100 Hz must hold 25 samples whichever way that noise falls.
-            keep = ts > ts[-1] - winsize_s + 0.01 / self.sfreq
+            keep = ts > ts[-1] - winsize_s + 0.01 / self._size_rate
             data, ts = data[keep], ts[keep]
         return data, ts
 
@@ -378,7 +408,10 @@ class StreamBuffer:
                 return total
             n = len(ts)
             if n:
-                self._write(self._chunk[:n, self.channel], np.asarray(ts, dtype=float))
+                values = self._chunk[:n, self.channel]
+                if self.convert is not None:
+                    values = self.convert(values)
+                self._write(values, np.asarray(ts, dtype=float))
                 total += n
             if n < self._max_chunk:
                 break
@@ -499,7 +532,7 @@ class StreamBuffer:
             found = self._resolve(0.2)
         if found is None:
             return
-        problem = check_stream(found, self.channel)
+        problem = check_stream(found, self.channel, self._kind)
         if problem is not None:
             self.problem = problem
             self._set_state("invalid", f"the source came back unusable: {problem}")

@@ -73,6 +73,8 @@ FEATURE_KIND: dict[str, str] = {
     **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf"), "cardiac"),
     **dict.fromkeys(("scl", "scr_rate", "scr_amp"), "eda"),
 }
+# stream kinds whose quality speaks for the cardiac features (waveforms, intervals, heart rate)
+CARDIAC_SOURCES: tuple[str, ...] = ("ecg", "ppg", "ibi", "hr")
 LOG_FEATURES: frozenset[str] = frozenset({"rmssd", "sdnn", "hf", "lf", "lf_hf"})
 SD_FLOOR: dict[str, float] = {
     "hr": 1.0,  # bpm
@@ -335,7 +337,7 @@ class AffectClassifier:
         names = self.used_features
         if quality is not None:
             for group in sorted({FEATURE_KIND.get(n, "") for n in names}):
-                kinds = ("ecg", "ppg") if group == "cardiac" else (group,)
+                kinds = CARDIAC_SOURCES if group == "cardiac" else (group,)
                 scores = [quality[k] for k in kinds if k in quality and quality[k] is not None]
                 best = max(scores) if scores else None
                 if best is None or not math.isfinite(best):

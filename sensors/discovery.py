@@ -4,8 +4,16 @@ Vendors label their streams inconsistently: an EDA stream may be typed
 ``EDA``, ``GSR`` or a vendor word, with the modality only in the name
 (``"Shimmer GSR"``, ``"E4 BVP"``). Discovery therefore classifies each stream
 by its type first and its name second, and normalises the result to one of
-three kinds, ``ecg``, ``ppg`` or ``eda``, which is what the rest of
-``sensors`` reasons about. Streams that match neither are left out.
+the kinds the rest of ``sensors`` reasons about: waveforms ``ecg``, ``ppg``,
+``eda``, and the beat-level cardiac sources ``ibi`` (beat-to-beat intervals,
+an irregular RR stream) and ``hr`` (heart rate only).
+
+A stream's kind is only a first guess: lab devices publish several signals
+in one stream, described channel by channel in ``desc/channels/channel``
+(``label``, ``type``, ``unit``: the XDF convention). :func:`find_streams`
+therefore fetches each stream's full description (resolving returns only the
+header) and :mod:`sensors.channels` decides, from that metadata, which
+channel carries what.
 """
 
 from __future__ import annotations
@@ -17,17 +25,32 @@ from dataclasses import dataclass, field
 import pylsl
 
 KINDS: tuple[str, ...] = ("ecg", "ppg", "eda")
+SOURCE_KINDS: tuple[str, ...] = (*KINDS, "ibi", "hr")
 
 # Words that identify a modality, as seen in stream types and names of common
 # LSL apps (BrainProducts, Shimmer, Empatica E4 bridges, BITalino/OpenSignals,
 # Polar H10 bridges). Matched as whole tokens, case-insensitive.
 _KIND_WORDS: dict[str, tuple[str, ...]] = {
+    # beat-level sources first: "pulse rate" is a heart rate, not a PPG
+    "ibi": ("ibi", "ibis", "rr", "rri", "nn", "interbeat", "rrinterval", "rrintervals"),
+    "hr": ("hr", "bpm", "heartrate", "pulserate"),
     "ecg": ("ecg", "ekg", "electrocardiogram", "electrocardiography"),
     "ppg": ("ppg", "bvp", "pulse", "photoplethysmogram", "photoplethysmography", "pleth"),
     "eda": ("eda", "gsr", "scr", "scl", "electrodermal", "skinconductance", "skin_conductance"),
 }
 
-_GLUABLE = {"ecg", "ekg", "ppg", "bvp", "gsr", "electrodermal", "skinconductance"}
+_GLUABLE = {
+    "ecg",
+    "ekg",
+    "ppg",
+    "bvp",
+    "gsr",
+    "electrodermal",
+    "skinconductance",
+    "heartrate",
+    "pulserate",
+    "interbeat",
+}
 
 _FORMAT_NAMES = {
     pylsl.cf_float32: "float32",
@@ -47,7 +70,7 @@ def _tokens(text: str) -> set[str]:
 
 
 def kind_of(stream_type: str, name: str = "") -> str | None:
-    """The normalised kind (``ecg``/``ppg``/``eda``) of a stream, or None.
+    """The normalised kind (``ecg``/``ppg``/``eda``/``ibi``/``hr``) of a stream, or None.
 
     The type wins over the name: a stream typed ``EDA`` named ``"ECG box"`` is EDA.
     Whole words only, so that ``"Medal"`` is not EDA; the unambiguous acronyms
@@ -65,8 +88,64 @@ def kind_of(stream_type: str, name: str = "") -> str | None:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """One channel as the stream's metadata describes it (empty strings when it does not)."""
+
+    index: int
+    label: str = ""
+    type: str = ""
+    unit: str = ""
+    resolution: int | None = None  # bits of a raw ADC channel, when published
+
+
+def read_channels(info: pylsl.StreamInfo) -> tuple[Channel, ...]:
+    """The ``desc/channels/channel`` entries of a stream (empty when it publishes none)."""
+    chans = info.desc().child("channels")
+    if chans.empty():
+        return ()
+    out = []
+    ch = chans.child("channel")
+    while not ch.empty() and len(out) < info.channel_count():
+        bits = ch.child_value("resolution").strip()
+        out.append(
+            Channel(
+                index=len(out),
+                label=ch.child_value("label").strip(),
+                type=ch.child_value("type").strip(),
+                unit=ch.child_value("unit").strip(),
+                resolution=int(bits) if bits.isdigit() else None,
+            )
+        )
+        ch = ch.next_sibling("channel")
+    return tuple(out)
+
+
+def full_info(info: pylsl.StreamInfo, timeout: float = 1.0) -> pylsl.StreamInfo:
+    """The stream's full description, metadata included, or ``info`` when it cannot be had.
+
+    Resolving returns only a stream's header; ``desc()`` (channel labels,
+    types, units, manufacturer) comes from the outlet itself, through an inlet.
+    """
+    if not info.desc().child("channels").empty():
+        return info
+    try:
+        inlet = pylsl.StreamInlet(info, recover=False)
+        try:
+            return inlet.info(timeout=timeout)
+        finally:
+            inlet.close_stream()
+    except Exception:  # noqa: BLE001 - an unreachable outlet keeps its header only
+        return info
+
+
+@dataclass(frozen=True)
 class StreamDescription:
-    """What a resolved LSL stream is, plus the ``info`` needed to open an inlet."""
+    """What a resolved LSL stream is, plus the ``info`` needed to open an inlet.
+
+    ``kind`` is the stream-level guess from its type and name; ``channels``
+    and ``manufacturer`` come from its metadata, when it was fetched
+    (:func:`full_info`), and are what :mod:`sensors.channels` selects by.
+    """
 
     name: str
     type: str
@@ -78,9 +157,15 @@ class StreamDescription:
     uid: str
     channel_format: str = "float32"
     info: pylsl.StreamInfo | None = field(default=None, repr=False, compare=False)
+    channels: tuple[Channel, ...] = field(default=(), compare=False)
+    manufacturer: str = field(default="", compare=False)
 
     @classmethod
-    def from_info(cls, info: pylsl.StreamInfo) -> StreamDescription:
+    def from_info(
+        cls, info: pylsl.StreamInfo, meta: pylsl.StreamInfo | None = None
+    ) -> StreamDescription:
+        """From a resolved ``info``; ``meta``: its full description, when fetched."""
+        meta = meta or info
         return cls(
             name=info.name(),
             type=info.type(),
@@ -92,7 +177,18 @@ class StreamDescription:
             uid=info.uid(),
             channel_format=_FORMAT_NAMES.get(info.channel_format(), "unknown"),
             info=info,
+            channels=read_channels(meta),
+            manufacturer=meta.desc().child_value("manufacturer").strip(),
         )
+
+    @classmethod
+    def fetch(cls, info: pylsl.StreamInfo, timeout: float = 1.0) -> StreamDescription:
+        """Like :meth:`from_info`, after fetching the full metadata from the outlet.
+
+        The resolved ``info`` is kept for opening inlets: the copy an inlet
+        returns lacks the address it was reached at.
+        """
+        return cls.from_info(info, full_info(info, timeout))
 
     def as_row(self) -> dict[str, object]:
         """The printable fields, for tables and JSON."""
@@ -110,37 +206,45 @@ class StreamDescription:
 
 def _normalise_kinds(kinds: Iterable[str] | None) -> set[str]:
     if kinds is None:
-        return set(KINDS)
+        return set(SOURCE_KINDS)
     wanted = set()
     for k in kinds:
         kind = kind_of(k)
         if kind is None:
-            raise ValueError(f"unknown stream kind {k!r}; use one of ECG, PPG, EDA, GSR")
+            raise ValueError(
+                f"unknown stream kind {k!r}; use one of ECG, PPG, EDA, GSR, IBI, RR, HR"
+            )
         wanted.add(kind)
     return wanted
 
 
 def find_streams(
     timeout: float = 1.0,
-    kinds: Iterable[str] | None = ("ECG", "PPG", "EDA", "GSR"),
+    kinds: Iterable[str] | None = ("ECG", "PPG", "EDA", "GSR", "IBI", "HR"),
     name_pattern: str | None = None,
 ) -> list[StreamDescription]:
-    """Resolve ECG/PPG/EDA streams visible within ``timeout`` seconds.
+    """Resolve the streams visible within ``timeout`` s that carry a wanted signal.
 
-    ``kinds`` takes stream-type words (``"GSR"`` counts as EDA); ``None`` means
-    all three kinds. ``name_pattern`` is a case-insensitive regular expression
-    searched in the stream name (e.g. a test's unique prefix). Results are
-    sorted by kind, name and source id so that repeated calls list them in the
-    same order.
+    A stream counts when any of its channels does, by the channel metadata
+    (:func:`sensors.channels.plan_stream`), so a multi-channel hub typed
+    ``"Biosignals"`` with an ECG channel is found. ``kinds`` takes type words
+    (``"GSR"`` counts as EDA, ``"RR"`` as IBI); ``None`` means every kind.
+    ``name_pattern`` is a case-insensitive regular expression searched in the
+    stream name (e.g. a test's unique prefix). Results are sorted by kind,
+    name and source id so that repeated calls list them in the same order.
     """
+    from sensors.channels import plan_stream
+
     wanted = _normalise_kinds(kinds)
     pattern = re.compile(name_pattern, re.IGNORECASE) if name_pattern else None
     found: dict[str, StreamDescription] = {}
     for info in pylsl.resolve_streams(wait_time=timeout):
-        desc = StreamDescription.from_info(info)
-        if desc.kind not in wanted:
+        if pattern is not None and not pattern.search(info.name()):
             continue
-        if pattern is not None and not pattern.search(desc.name):
+        if info.channel_format() == pylsl.cf_string:
+            continue  # markers and other text streams carry no signal
+        desc = StreamDescription.fetch(info, timeout=max(0.5, timeout))
+        if not wanted & {c.kind for c in plan_stream(desc).choices}:
             continue
         found[desc.uid] = desc
     return sorted(found.values(), key=lambda d: (d.kind or "", d.name, d.source_id))
@@ -165,4 +269,4 @@ def find_stream(
         return None
     # A restarted source keeps its source id but gets a new uid; the newest wins.
     newest = max(infos, key=lambda i: i.created_at())
-    return StreamDescription.from_info(newest)
+    return StreamDescription.fetch(newest, timeout=min(1.0, max(timeout, 0.2)))

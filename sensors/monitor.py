@@ -33,15 +33,17 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pylsl
 
 from labmrt.errors import LabmrtError
 from labmrt.state import AffectState
-from sensors.buffer import StreamBuffer
-from sensors.classifier import MIN_WINDOWS, AffectClassifier
+from sensors.buffer import IRREGULAR_LOST_S, StreamBuffer
+from sensors.channels import build_buffers
+from sensors.classifier import CARDIAC_SOURCES, MIN_WINDOWS, AffectClassifier
 from sensors.discovery import StreamDescription
 from sensors.pipeline import FeaturePipeline, UpdateResult
 
@@ -91,7 +93,7 @@ class CalibrationPhase:
         out = []
         for r in self.usable():
             q = r.quality
-            cardiac = [q[k] for k in ("ecg", "ppg") if k in q]
+            cardiac = [q[k] for k in CARDIAC_SOURCES if k in q]
             groups = ([max(cardiac)] if cardiac else []) + ([q["eda"]] if "eda" in q else [])
             if groups and min(groups) >= min_quality:
                 out.append(dict(r.features))
@@ -133,8 +135,10 @@ class AffectMonitor:
 
     ``sources``: :class:`StreamBuffer` objects (used as they are; connected
     ones stay connected) and/or :class:`StreamDescription` objects (the
-    monitor opens, and at :meth:`stop` closes, a buffer for each). At most
-    one stream per kind is used (the first given). ``classifier``: a fitted
+    monitor opens, and at :meth:`stop` closes, a buffer for each chosen
+    channel). One channel per kind is used, chosen by the streams' channel
+    metadata (:mod:`sensors.channels`; :attr:`channels` says which and why);
+    ``pins`` (the protocol's ``[sensors.pins]``) name it instead. ``classifier``: a fitted
     or loaded :class:`AffectClassifier`; without one, a fresh one waits for
     the calibration.
     """
@@ -148,6 +152,7 @@ class AffectMonitor:
         hrv_window_s: float = 60.0,
         eda_window_s: float = 30.0,
         pipeline: FeaturePipeline | None = None,
+        pins: Mapping[str, Any] | None = None,
     ):
         if update_interval_s <= 0:
             raise ValueError("update_interval_s must be positive")
@@ -159,21 +164,11 @@ class AffectMonitor:
             eda_window_s=eda_window_s,
             min_quality=self.classifier.min_quality,
         )
-        self.buffers: dict[str, StreamBuffer] = {}
-        self._owned: list[StreamBuffer] = []
-        self.ignored: list[str] = []
-        for src in sources:
-            buf = src if isinstance(src, StreamBuffer) else None
-            if buf is None:
-                buf = StreamBuffer(src, bufsize_s=self.pipeline.window_needed_s + 5.0)
-                self._owned.append(buf)
-            kind = buf.kind
-            if kind is None or kind in self.buffers:
-                self.ignored.append(f"{buf.name} ({kind or 'not ECG/PPG/EDA'})")
-                if buf in self._owned:
-                    self._owned.remove(buf)
-                continue
-            self.buffers[kind] = buf
+        # which channel of which stream feeds each kind: sensors.channels
+        self.buffers: dict[str, StreamBuffer]
+        self.buffers, self._owned, self.ignored, self.channels = build_buffers(
+            sources, self.pipeline.window_needed_s + 5.0, pins
+        )
         self._state = AffectState(t=pylsl.local_clock(), reason="monitor not started")
         self._listeners: list[Callable[[AffectState], None]] = []
         self._phases: dict[str, CalibrationPhase] = {}
@@ -263,7 +258,9 @@ class AffectMonitor:
                 self.pipeline.reset(kind)
                 continue
             data, ts = buf.get_data(self.pipeline.window_needed_s)
-            if len(ts) == 0 or now - ts[-1] > STALE_S:
+            # one sample per beat (or per second) may lawfully be older than STALE_S
+            stale = max(STALE_S, 2.5 / buf.sfreq) if buf.sfreq > 0 else IRREGULAR_LOST_S
+            if len(ts) == 0 or now - ts[-1] > stale:
                 problems.append(f"{kind.upper()} stream silent")
                 quality0[kind] = 0.0
                 continue
@@ -397,6 +394,7 @@ class AffectMonitor:
         """JSON-ready: the streams, calibration and the classifier's state."""
         return {
             "streams": {k: b.status() for k, b in self.buffers.items()},
+            "channels": [c.as_row() for c in self.channels],
             "ignored": self.ignored,
             "calibrated": self.classifier.is_calibrated,
             "method": self.classifier.method,
