@@ -36,6 +36,7 @@ from sensors.features import (
     eda_window,
     hrv_from_beats,
 )
+from sensors.intervals import beat_level_update
 from sensors.quality import signal_quality
 
 OVERLAP_S = 4.0
@@ -170,7 +171,13 @@ class FeaturePipeline:
         return score, reason
 
     def update(self, signals: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> UpdateResult:
-        """``signals`` maps kind -> ``(data, timestamps, sfreq)`` of each live stream's window."""
+        """``signals`` maps kind -> ``(data, timestamps, sfreq)`` of each live stream's window.
+
+        Kinds: ``ecg``, ``ppg`` (any unit), ``eda`` (uS), ``ibi`` (intervals in
+        s, each stamped with the beat that ends it; ``sfreq`` 0 when irregular)
+        and ``hr`` (bpm). Intervals and heart rate are used only when no ECG/PPG
+        gave a heart rate (:mod:`sensors.intervals`).
+        """
         feats: dict[str, float | None] = dict.fromkeys(FEATURE_NAMES)
         windows: dict[str, tuple[float, float]] = {}
         quality: dict[str, float] = {}
@@ -228,6 +235,20 @@ class FeaturePipeline:
                             if name in lw:
                                 windows[name] = lw[name]
 
+        # beat-level sources (intervals, heart rate only) when no waveform gave a heart rate
+        source = (
+            beat_level_update(
+                signals,
+                feats,
+                windows,
+                quality,
+                qreason,
+                reasons,
+                self.hrv_window_s,
+                self.lf_window_s,
+            )
+            or source
+        )
         if "eda" in signals:
             data, ts, sfreq = signals["eda"]
             if len(ts) == 0:
