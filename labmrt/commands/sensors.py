@@ -14,12 +14,13 @@ SENSOR_SUBCOMMANDS: list[str] = [
     "sensors_list",
     "sensors_monitor",
     "sensors_train",
+    "sensors_replay",
 ]
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "sensors", help="LSL sensor tools: simulate sources, list streams, monitor, train"
+        "sensors", help="LSL sensor tools: simulate sources, list streams, monitor, train, replay"
     )
     nested = parser.add_subparsers(dest="sensors_command", metavar="SUBCOMMAND")
     for name in SENSOR_SUBCOMMANDS:
