@@ -15,6 +15,7 @@ import sys
 
 from labmrt import __version__
 from labmrt.errors import EXIT_USER_ERROR, LabmrtError
+from labmrt.own_packages import check_own_packages
 
 # Subcommand modules in the order they appear in ``labmrt --help``.
 COMMAND_MODULES: list[str] = [
@@ -48,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        check_own_packages()  # a foreign `sensors` or `ui` would fail later, obscurely
+    except LabmrtError as err:
+        print(err.message, file=sys.stderr)
+        return EXIT_USER_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

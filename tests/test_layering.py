@@ -1,7 +1,9 @@
 """The domain core and the sensors must stay Qt-free: only ui/ imports Qt."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_core_and_sensors_do_not_import_qt():
@@ -29,3 +31,154 @@ def test_core_does_not_import_sensors():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"sensors imported by the core: {out.stdout}"
+
+
+# --------------------------------------------------------------------------- import graph
+PROJECT = Path(__file__).resolve().parents[1]
+PACKAGES = ("labmrt", "sensors", "ui")
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for top in PACKAGES:
+        for path in (PROJECT / top).rglob("*.py"):
+            parts = list(path.relative_to(PROJECT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            mods[".".join(parts)] = path
+    return mods
+
+
+def _imported(path: Path, known: dict[str, Path], *, lazy: bool) -> set[str]:
+    """Project modules ``path`` imports: at import time only, or (``lazy``) anywhere in it.
+
+    ``from pkg import name`` counts as an import of ``pkg.name`` when that is a module.
+    Imports under ``if TYPE_CHECKING:`` never run and are left out.
+    """
+    found: set[str] = set()
+
+    def note(node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in known)
+            return
+        base = node.module or ""
+        for alias in node.names:
+            full = f"{base}.{alias.name}"
+            if full in known:
+                found.add(full)
+            elif base in known:
+                found.add(base)
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                note(node)
+            elif isinstance(node, ast.If | ast.Try | ast.With):
+                for name in ("body", "orelse", "finalbody"):
+                    visit(getattr(node, name, []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    if lazy:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                note(node)
+    else:
+        visit(tree.body)
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one member (Tarjan, 1972)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return found
+
+
+def test_no_module_imports_itself_back():
+    """No import cycles between modules of labmrt, sensors and ui at import time."""
+    known = _modules()
+    graph = {m: _imported(p, known, lazy=False) - {m} for m, p in known.items()}
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles(graph) == []
+
+
+def _unit(module: str) -> str:
+    """``labmrt.store.database`` -> ``labmrt.store``: the subpackage a module belongs to."""
+    parts = module.split(".")
+    if len(parts) >= 2 and (PROJECT / parts[0] / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return module
+
+
+# What each part of the core may import (lazy imports included): data flows
+# protocol -> session -> store -> export -> analysis; cli and commands wire them.
+BASE = {"labmrt", "labmrt.errors", "labmrt.state", "labmrt.textcols"}
+ALLOWED = {
+    "labmrt.protocol": BASE,
+    "labmrt.session": BASE | {"labmrt.protocol"},
+    "labmrt.store": BASE,
+    "labmrt.export": BASE | {"labmrt.store", "labmrt.protocol"},
+    "labmrt.analysis": BASE,
+    "labmrt.simulate": BASE
+    | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis"},
+}
+
+
+def test_core_subpackages_depend_one_way():
+    known = _modules()
+    uses: dict[str, set[str]] = {}
+    for module, path in known.items():
+        unit = _unit(module)
+        if unit in ALLOWED:
+            targets = {_unit(t) for t in _imported(path, known, lazy=True)}
+            uses.setdefault(unit, set()).update(t for t in targets if t != unit)
+    assert set(uses) == set(ALLOWED), "a core part was added or removed: update ALLOWED"
+    wrong = {unit: sorted(found - ALLOWED[unit]) for unit, found in uses.items()}
+    assert {u: w for u, w in wrong.items() if w} == {}
+    assert _cycles(uses) == []
+
+
+def test_package_faces_export_what_the_readme_documents():
+    from labmrt.export import export_study, read_codebook
+    from labmrt.protocol import Protocol, load_protocol
+    from labmrt.session import SessionEngine
+    from labmrt.store import StudyStore
+
+    assert export_study.__module__ == "labmrt.export.tables"
+    assert read_codebook.__module__ == "labmrt.export.tables"
+    assert load_protocol.__module__ == "labmrt.protocol.load"
+    assert Protocol.__module__ == "labmrt.protocol.model"
+    assert SessionEngine.__module__ == "labmrt.session.engine"
+    assert StudyStore.__module__ == "labmrt.store.database"
