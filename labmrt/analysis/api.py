@@ -243,6 +243,35 @@ def prepare(
     )
 
 
+def used_range(values: np.ndarray, used: np.ndarray, some_unused: bool) -> tuple[float, float]:
+    """Minimum and maximum over the used rows; the unused rows of the design hold 0.
+
+    The range of the whole column is the answer unless 0 is at its edge (it
+    could come from an unused row); only then are the used rows picked out.
+    """
+    low, high = float(values.min()), float(values.max())
+    if some_unused and (low == 0 or high == 0):
+        picked = values[used]
+        low, high = float(picked.min()), float(picked.max())
+    return low, high
+
+
+def few_distinct(values: np.ndarray, used: np.ndarray, limit: int) -> np.ndarray | None:
+    """The sorted distinct values at the used rows if there are at most ``limit``, else None.
+
+    A continuous moderator is recognized from its first rows, and a discrete
+    one confirmed with one membership pass, instead of sorting the column.
+    """
+    head = 64 * limit
+    found = np.unique(values[:head][used[:head]])
+    while found.size <= limit:
+        rest = np.flatnonzero(used & ~np.isin(values, found))
+        if rest.size == 0:
+            return found
+        found = np.union1d(found, np.unique(values[rest[:head]]))
+    return None
+
+
 def make_result(
     design: Design,
     fit,
@@ -257,11 +286,11 @@ def make_result(
     for term in design.effect_names[1:]:
         if term not in design.term_sources:
             j = design.effect_names.index(term)
-            vals = design.s[design.used, j]
-            if vals.size:
-                ranges[term] = (float(vals.min()), float(vals.max()))
-                distinct = np.unique(vals)
-                if distinct.size <= 6:
+            vals, used = design.s[:, j], design.used
+            if design.n_used:
+                ranges[term] = used_range(vals, used, design.n_used < design.n_rows)
+                distinct = few_distinct(vals, used, 6)
+                if distinct is not None:
                     discrete[term] = [float(v) for v in distinct]
     notes = list(design.notes) + list(prepared.notes)
     if method == "emee" and fit.small_sample_applied:

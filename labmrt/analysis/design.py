@@ -65,12 +65,20 @@ class Design:
     term_sources: dict[str, tuple[str, object]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     row_labels: RowLabels | None = field(default=None, repr=False)
-    x: np.ndarray = field(init=False, repr=False)
-    w: np.ndarray = field(init=False, repr=False)
+    # The full design ``[g, (A - p~) S]`` and the weights; derived from the fields
+    # above unless given (``build_design`` writes them in one pass).
+    x: np.ndarray | None = field(default=None, repr=False)
+    w: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.x = np.hstack([self.g, effect_block(self.a, self.num_prob, self.s)])
-        self.w = wcls_weight(self.a, self.prob, self.num_prob, self.used)
+        if self.x is None:
+            q = self.g.shape[1]
+            # Column-major: every column is written and later read as one contiguous run.
+            self.x = np.empty((self.g.shape[0], q + self.s.shape[1]), order="F")
+            self.x[:, :q] = self.g
+            np.multiply((self.a - self.num_prob)[:, None], self.s, out=self.x[:, q:])
+        if self.w is None:
+            self.w = wcls_weight(self.a, self.prob, self.num_prob, self.used)
 
     # ---- sizes
     @property
@@ -127,7 +135,7 @@ class Design:
         numerator probability and the used rows are kept. This is what a
         re-drawn treatment in a randomization check needs.
         """
-        return replace(self, a=np.asarray(a, dtype=float))
+        return replace(self, a=np.asarray(a, dtype=float), x=None, w=None)
 
 
 def wcls_weight(a: np.ndarray, prob: np.ndarray, num_prob: np.ndarray, used: np.ndarray):
@@ -220,6 +228,11 @@ def _value(frame: pd.DataFrame, spec: ColumnOrValue, n: int, name: str) -> tuple
     return np.full(n, float(spec)), repr(float(spec)) if spec != int(spec) else str(spec)
 
 
+def _is_constant(spec: ColumnOrValue) -> bool:
+    """A number or None (the default), as opposed to a column name or an array."""
+    return spec is None or isinstance(spec, int | float | np.floating | np.integer)
+
+
 def is_categorical(col: pd.Series) -> bool:
     return (
         isinstance(col.dtype, pd.CategoricalDtype)
@@ -228,16 +241,32 @@ def is_categorical(col: pd.Series) -> bool:
     )
 
 
-def term_columns(
+@dataclass
+class TermPlan:
+    """One named moderator or control column, before anything of table size is written.
+
+    A numeric column keeps its ``values``; a categorical one its level
+    ``codes`` (-1 for a missing value or a level absent from the used rows)
+    and ``width`` = levels - 1 dummies. Both in input-table order.
+    """
+
+    name: str
+    values: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    width: int = 1
+
+
+def plan_terms(
     frame: pd.DataFrame, names: Sequence[str], used: np.ndarray, role: str
-) -> tuple[np.ndarray, list[str], dict[str, list], dict[str, tuple[str, object]]]:
+) -> tuple[list[TermPlan], list[str], dict[str, list], dict[str, tuple[str, object]]]:
     """Intercept plus the named columns, categorical ones dummy-coded R style.
 
-    Returns the matrix (rows in ``frame`` order), the term names, the levels of
+    Returns the plans (see :func:`fill_terms`), the term names, the levels of
     every categorical column, and for every dummy the (column, level) it codes.
+    Planning first fixes the number of design columns, so that the design is
+    allocated once and each column written once.
     """
-    n = len(frame)
-    parts = [np.ones((n, 1))]
+    plans: list[TermPlan] = []
     terms = ["(Intercept)"]
     levels: dict[str, list] = {}
     sources: dict[str, tuple[str, object]] = {}
@@ -259,19 +288,61 @@ def term_columns(
                     )
                 )
             levels[name] = lv
-            codes = pd.Categorical(col, categories=lv).codes
-            dummies = (codes[:, None] == np.arange(1, len(lv))[None, :]).astype(float)
-            # Unknown levels (only on unused rows) and missing values: NaN, checked later.
-            dummies[codes < 0] = np.nan
-            parts.append(dummies)
+            codes = np.asarray(pd.Categorical(col, categories=lv).codes)
+            plans.append(TermPlan(name, codes=codes, width=len(lv) - 1))
             for level in lv[1:]:
                 term = f"{name}{level}"
                 terms.append(term)
                 sources[term] = (name, level)
         else:
-            parts.append(_numeric(col, name, role)[:, None])
+            plans.append(TermPlan(name, values=_numeric(col, name, role)))
             terms.append(name)
-    return np.hstack(parts), terms, levels, sources
+    return plans, terms, levels, sources
+
+
+def fill_terms(
+    out: np.ndarray,
+    plans: Sequence[TermPlan],
+    used: np.ndarray,
+    order: np.ndarray | None,
+    off: np.ndarray,
+) -> None:
+    """Write the intercept and the planned columns into ``out`` (design row order).
+
+    ``order`` maps design rows to input rows (None: same order); ``off`` indexes
+    the unused rows, which are set to 0 so that nothing undefined reaches a sum.
+    A missing value at a used row stays NaN (the caller reports it); a dummy
+    is NaN where its column is missing.
+    """
+    out[:, 0] = used
+    j = 1
+    for plan in plans:
+        if plan.values is not None:
+            out[:, j] = plan.values if order is None else plan.values[order]
+            out[off, j] = 0.0
+            j += 1
+            continue
+        codes = plan.codes if order is None else plan.codes[order]
+        missing = np.flatnonzero(codes < 0)
+        for level in range(1, plan.width + 1):
+            out[:, j] = codes == level
+            out[missing, j] = np.nan
+            out[off, j] = 0.0
+            j += 1
+
+
+def _check_block(block: np.ndarray, names: Sequence[str], role: str, where: RowLabels) -> None:
+    """Missing moderator/control values at used rows (unused rows are already 0)."""
+    cols = [j for j in range(block.shape[1]) if np.isnan(block[:, j]).any()]
+    if cols:
+        rows = np.isnan(block[:, cols]).any(axis=1)
+        raise LabmrtError(
+            Problem(
+                f"{role} {', '.join(repr(names[j]) for j in cols)}",
+                "missing at available decision points: " + describe_rows(rows, where),
+                "fill in the values, or exclude those decision points",
+            )
+        )
 
 
 def _dedupe(names: Sequence[str] | str | None) -> list[str]:
@@ -355,7 +426,7 @@ def build_design(
         raise LabmrtError(
             Problem(f"participant id {id!r}", f"missing in row(s) {', '.join(map(str, bad_rows))}")
         )
-    codes, uniques = pd.factorize(ids_raw, sort=False)
+    codes, uniques = _participant_codes(ids_raw)
     grouped = n < 2 or bool(np.all(codes[1:] >= codes[:-1]))
     dp = None
     if decision_point is not None:
@@ -373,17 +444,20 @@ def build_design(
             # Decision points are numbered within a session: order by session, then point.
             keys.append(pd.factorize(frame[session], sort=True)[0])
         keys.append(dp)
-        sortkey = np.lexsort(tuple(reversed(keys)))
-        in_order = grouped and bool(np.all(sortkey[1:] > sortkey[:-1]))
-        order = np.arange(n) if in_order else sortkey
+        in_order = grouped and _lex_nondecreasing(keys)
+        order = np.arange(n) if in_order else np.lexsort(tuple(reversed(keys)))
     else:
         in_order = grouped
         order = np.arange(n) if in_order else np.argsort(codes, kind="stable")
-    sc = codes[order]
+
+    def take(arr: np.ndarray) -> np.ndarray:
+        return arr if in_order else arr[order]
+
+    sc = take(codes)
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
     participants = np.asarray(uniques)[sc[starts]]
-    ids_sorted = np.asarray(ids_raw.to_numpy())[order]
-    dp_sorted = dp[order] if dp is not None else None
+    ids_sorted = take(np.asarray(ids_raw.to_numpy()))
+    dp_sorted = take(dp) if dp is not None else None
     where = RowLabels(order, ids_sorted, dp_sorted)
 
     if dp_sorted is not None and n > 1:
@@ -401,9 +475,6 @@ def build_design(
                     "keep one row per participant and decision point",
                 )
             )
-
-    def take(arr: np.ndarray) -> np.ndarray:
-        return arr if in_order else arr[order]
 
     # ---- availability and used rows
     if availability is None:
@@ -468,36 +539,38 @@ def build_design(
                 )
             )
 
-    # ---- moderator and control blocks (levels from the used rows)
-    used_in_frame = np.empty(n, dtype=bool)
-    used_in_frame[order] = used
-    g, control_names, lv_g, src_g = term_columns(frame, controls, used_in_frame, "control")
-    s, effect_names, lv_s, src_s = term_columns(frame, moderators, used_in_frame, "moderator")
-    g = take(g)
-    s = take(s)
-    for mat, names_, role in ((g, control_names, "control"), (s, effect_names, "moderator")):
-        nan_any = np.isnan(mat).any(axis=1) & used
-        if nan_any.any():
-            nan_cols = np.isnan(mat[nan_any]).any(axis=0)
-            cols = [names_[j] for j in np.flatnonzero(nan_cols)]
-            raise LabmrtError(
-                Problem(
-                    f"{role} {', '.join(map(repr, cols))}",
-                    "missing at available decision points: " + describe_rows(nan_any, where),
-                    "fill in the values, or exclude those decision points",
-                )
-            )
+    # ---- moderator and control blocks (levels from the used rows), written once
+    used_in_frame = used if in_order else np.empty(n, dtype=bool)
+    if not in_order:
+        used_in_frame[order] = used
+    plans_g, control_names, lv_g, src_g = plan_terms(frame, controls, used_in_frame, "control")
+    plans_s, effect_names, lv_s, src_s = plan_terms(frame, moderators, used_in_frame, "moderator")
+    q, p = len(control_names), len(effect_names)
+    # One column-major block [g | (A - p~) S | S]: x = [g | effect] and s are views of it.
+    block = np.empty((n, q + 2 * p), order="F")
+    g, s = block[:, :q], block[:, q + p :]
+    off = np.flatnonzero(~used)
+    row_map = None if in_order else order
+    fill_terms(g, plans_g, used, row_map, off)
+    _check_block(g, control_names, "control", where)
+    fill_terms(s, plans_s, used, row_map, off)
+    _check_block(s, effect_names, "moderator", where)
 
     # ---- zero the unused rows so nothing undefined reaches a sum
-    if not used.all():
-        off = ~used
-        y, a, prob, num = (np.array(v, dtype=float, copy=True) for v in (y, a, prob, num))
+    if off.size:
+        # Values read from the table or given as arrays may be the caller's: copied, once.
+        # Constants and rows taken in sorted order are fresh arrays already.
+        y, a, prob, num = (
+            v if not in_order or _is_constant(spec) else v.astype(float)
+            for v, spec in ((y, outcome), (a, treatment), (prob, rand_prob), (num, numerator_prob))
+        )
         y[off] = 0.0
         a[off] = 0.0
         prob[off] = 0.5
         num[off] = 0.5
-        g[off] = 0.0  # g and s are fresh arrays built above
-        s[off] = 0.0
+    centered = a - num
+    for j in range(p):
+        np.multiply(centered, s[:, j], out=block[:, q + j])
 
     design = Design(
         y=y,
@@ -518,8 +591,40 @@ def build_design(
         term_sources={**src_g, **src_s},
         notes=notes,
         row_labels=where,
+        x=block[:, : q + p],
+        w=wcls_weight(a, prob, num, used),
     )
     return design
+
+
+def _participant_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(ids, sort=False)``: codes in order of first appearance, and the ids.
+
+    Numeric ids in non-decreasing order (the usual export) are coded by counting
+    the changes, which is cheaper than hashing every row.
+    """
+    values = ids.to_numpy()
+    if values.dtype.kind in "iuf" and values.size > 1:
+        change = values[1:] != values[:-1]
+        if np.all(values[1:] >= values[:-1]):
+            codes = np.empty(values.size, dtype=np.intp)
+            codes[0] = 0
+            np.cumsum(change, out=codes[1:])
+            return codes, values[np.r_[True, change]]
+    codes, uniques = pd.factorize(ids, sort=False)
+    return codes, np.asarray(uniques)
+
+
+def _lex_nondecreasing(keys: Sequence[np.ndarray]) -> bool:
+    """Whether the rows already are in the order a stable sort by ``keys`` would give.
+
+    Checking costs a few passes; sorting a table that is already in order
+    (the usual export) would cost far more.
+    """
+    ordered = keys[-1][1:] >= keys[-1][:-1]
+    for key in reversed(keys[:-1]):
+        ordered = (key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & ordered)
+    return bool(ordered.all())
 
 
 def _check_no_nan(arr: np.ndarray, used: np.ndarray, where: RowLabels, label: str) -> None:

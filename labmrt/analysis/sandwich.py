@@ -29,6 +29,8 @@ from labmrt.errors import LabmrtError, Problem
 _PAD_WASTE = 2.0
 # Row chunk of the unpadded fallback (bounds the n x k x k temporary).
 _CHUNK_ROWS = 1 << 16
+# Elements of one weighted block of rows in ``weighted_normal_equations`` (2 MiB).
+_BLOCK_ELEMENTS = 1 << 18
 
 
 def grouped_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -36,15 +38,57 @@ def grouped_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
 
-def grouped_weighted_sum(x: np.ndarray, weight: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per participant ``sum_t weight_t x_t``, as one sparse product (no n x k temporary).
+def weighted_normal_equations(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``X'WX`` and ``X'Wy`` for weights ``w >= 0``, reading ``X`` once.
 
-    The participant-by-row matrix holding ``weight`` is built directly in CSR
-    form from the group starts; multiplying it with ``x`` is the grouped sum.
+    ``X'WX = Z'Z`` with ``Z = W^(1/2) X``: a symmetric product (BLAS syrk,
+    half the work of a general one). ``Z`` is formed block by block of rows,
+    so that it stays in the cache instead of being an n x k copy.
     """
+    n, k = x.shape
+    root = np.sqrt(w)
+    ry = root * y
+    xt = x.T  # C-contiguous when x is column-major, as the design is built
+    rows = max(1, min(n, _BLOCK_ELEMENTS // max(k, 1)))
+    buf = np.empty((k, rows))
+    gram = np.zeros((k, k))
+    rhs = np.zeros(k)
+    for lo in range(0, n, rows):
+        hi = min(n, lo + rows)
+        zt = np.multiply(xt[:, lo:hi], root[lo:hi], out=buf[:, : hi - lo])
+        gram += zt @ zt.T
+        rhs += zt @ ry[lo:hi]
+    return gram, rhs
+
+
+def grouped_weighted_sum(x: np.ndarray, weight: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per participant ``sum_t weight_t x_t``, without an n x k temporary.
+
+    A column-major ``x`` (as the design is built): when every participant has
+    the same number of rows, one batched matrix-vector product over the
+    (column, participant) blocks; otherwise column by column, each a
+    contiguous run (a product into a reused buffer and ``np.add.reduceat``).
+    Any other ``x``: the participant-by-row matrix holding ``weight`` is built
+    directly in CSR form from the group starts, and multiplying it with ``x``
+    is the grouped sum.
+    """
+    n = x.shape[0]
+    if x.ndim == 2 and x.strides[0] == x.itemsize and n > 0:
+        groups, k = starts.size, x.shape[1]
+        size = n // groups
+        if n == groups * size and np.array_equal(starts, np.arange(0, n, size)):
+            blocks = x.T.reshape(k, groups, 1, size)
+            return np.matmul(blocks, weight.reshape(groups, size, 1))[:, :, 0, 0].T
+        out = np.empty((starts.size, x.shape[1]))
+        buf = np.empty(n)
+        for j in range(x.shape[1]):
+            np.multiply(x[:, j], weight, out=buf)
+            out[:, j] = np.add.reduceat(buf, starts)
+        return out
     from scipy import sparse
 
-    n = x.shape[0]
     indptr = np.r_[starts, n]
     ind = sparse.csr_matrix((weight, np.arange(n), indptr), shape=(starts.size, n))
     return np.asarray(ind @ x)

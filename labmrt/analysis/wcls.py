@@ -19,6 +19,7 @@ from labmrt.analysis.sandwich import (
     grouped_weighted_sum,
     sandwich,
     sandwich_corrected,
+    weighted_normal_equations,
 )
 from labmrt.errors import LabmrtError, Problem
 
@@ -101,18 +102,20 @@ def _qualified_names(design: Design) -> list[str]:
 def fit_design(design: Design, small_sample: str = "auto") -> CoreFit:
     """Solve the WCLS equations on a built design and compute the sandwich variances."""
     x, w, y, starts = design.x, design.w, design.y, design.starts
-    xw = x * w[:, None]
-    gram = xw.T @ x  # X'WX = -M
+    if np.any(w < 0):  # not a WCLS weight (designs built by hand): the general products
+        gram, rhs = (x * w[:, None]).T @ x, x.T @ (w * y)
+    else:
+        gram, rhs = weighted_normal_equations(x, w, y)  # X'WX = -M, X'Wy
     n_eff = design.n_effective
     check_estimable(design, gram, n_eff)
-    theta = np.linalg.solve(gram, xw.T @ y)
-    r = y - x @ theta
-    scores = grouped_weighted_sum(x, w * r, starts)  # U_i = X_i' W_i r_i
+    theta = np.linalg.solve(gram, rhs)
+    wr = w * (y - x @ theta)
+    scores = grouped_weighted_sum(x, wr, starts)  # U_i = X_i' W_i r_i
     cov_plain = sandwich(gram, scores)
     applied = small_sample_applies(small_sample, n_eff)
 
     def corrected() -> np.ndarray:
-        cross = group_cross(xw, x, starts)  # G_i = X_i' W_i X_i
+        cross = group_cross(x * w[:, None], x, starts)  # G_i = X_i' W_i X_i
         return sandwich_corrected(gram, scores, cross, design.participants)
 
     cov_corr = corrected() if applied else None
