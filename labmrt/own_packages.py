@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from labmrt.errors import LabmrtError, Problem
@@ -34,6 +33,8 @@ OWN_TOP_LEVEL = ("sensors", "ui")
 
 def _other_distributions(name: str) -> list[str]:
     """Installed distributions other than labmrt that provide top-level package ``name``."""
+    from importlib import metadata  # only on the error path: it costs tens of ms to import
+
     try:
         providers = metadata.packages_distributions().get(name, [])
     except Exception:  # noqa: BLE001 - a broken dist-info must not hide the real message
