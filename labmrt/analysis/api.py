@@ -283,12 +283,13 @@ def make_result(
 ) -> EffectResult:
     ranges = {}
     discrete: dict[str, list[float]] = {}
+    n_used = design.n_used
     for term in design.effect_names[1:]:
         if term not in design.term_sources:
             j = design.effect_names.index(term)
             vals, used = design.s[:, j], design.used
-            if design.n_used:
-                ranges[term] = used_range(vals, used, design.n_used < design.n_rows)
+            if n_used:
+                ranges[term] = used_range(vals, used, n_used < design.n_rows)
                 distinct = few_distinct(vals, used, 6)
                 if distinct is not None:
                     discrete[term] = [float(v) for v in distinct]
@@ -309,7 +310,7 @@ def make_result(
         n_participants=design.n_participants,
         n_effective=fit.n_effective,
         n_decision_points=design.n_rows,
-        n_used=design.n_used,
+        n_used=n_used,
         conf_level=conf_level,
         outcome=prepared.kwargs["labels"]["outcome"],
         treatment=prepared.treatment_label,

@@ -138,10 +138,13 @@ class Design:
         return replace(self, a=np.asarray(a, dtype=float), x=None, w=None)
 
 
-def wcls_weight(a: np.ndarray, prob: np.ndarray, num_prob: np.ndarray, used: np.ndarray):
-    """``I_t (p~/p)^A ((1-p~)/(1-p))^(1-A)``; 0 on unused rows."""
+def wcls_weight(
+    a: np.ndarray, prob: np.ndarray | float, num_prob: np.ndarray | float, used: np.ndarray
+) -> np.ndarray:
+    """``I_t (p~/p)^A ((1-p~)/(1-p))^(1-A)``; 0 on unused rows (probabilities: arrays or numbers)."""
     w = np.where(a == 1, num_prob / prob, (1.0 - num_prob) / (1.0 - prob))
-    return np.where(used, w, 0.0)
+    np.copyto(w, 0.0, where=~used)
+    return w
 
 
 def effect_block(a: np.ndarray, num_prob: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -233,6 +236,13 @@ def _is_constant(spec: ColumnOrValue) -> bool:
     return spec is None or isinstance(spec, int | float | np.floating | np.integer)
 
 
+def _scalar_or(spec: ColumnOrValue, values: np.ndarray) -> float | np.ndarray:
+    """The number a constant probability was given as (None: 0.5), else its per-row values."""
+    if spec is None:
+        return 0.5
+    return float(spec) if _is_constant(spec) else values
+
+
 def is_categorical(col: pd.Series) -> bool:
     return (
         isinstance(col.dtype, pd.CategoricalDtype)
@@ -305,35 +315,45 @@ def fill_terms(
     plans: Sequence[TermPlan],
     used: np.ndarray,
     order: np.ndarray | None,
-    off: np.ndarray,
-) -> None:
+) -> list[int]:
     """Write the intercept and the planned columns into ``out`` (design row order).
 
-    ``order`` maps design rows to input rows (None: same order); ``off`` indexes
-    the unused rows, which are set to 0 so that nothing undefined reaches a sum.
-    A missing value at a used row stays NaN (the caller reports it); a dummy
-    is NaN where its column is missing.
+    ``order`` maps design rows to input rows (None: same order). The unused
+    rows are set to 0 so that nothing undefined reaches a sum: a value times
+    ``used`` is itself at a used row and 0 at an unused one, in the same pass
+    as the copy; only a NaN or infinity at an unused row needs a second look.
+    Returns the columns that are missing (NaN) at a used row, which the
+    caller reports; a dummy is NaN where its column is missing.
     """
     out[:, 0] = used
+    missing_cols = []
     j = 1
     for plan in plans:
         if plan.values is not None:
-            out[:, j] = plan.values if order is None else plan.values[order]
-            out[off, j] = 0.0
+            col = out[:, j]
+            np.multiply(plan.values if order is None else plan.values[order], used, out=col)
+            if np.isnan(col).any():
+                nan = np.isnan(col)
+                col[nan & ~used] = 0.0
+                if np.any(nan & used):
+                    missing_cols.append(j)
             j += 1
             continue
         codes = plan.codes if order is None else plan.codes[order]
-        missing = np.flatnonzero(codes < 0)
+        missing = np.flatnonzero((codes < 0) & used)
         for level in range(1, plan.width + 1):
-            out[:, j] = codes == level
-            out[missing, j] = np.nan
-            out[off, j] = 0.0
+            out[:, j] = (codes == level) & used
+            if missing.size:
+                out[missing, j] = np.nan
+                missing_cols.append(j)
             j += 1
+    return missing_cols
 
 
-def _check_block(block: np.ndarray, names: Sequence[str], role: str, where: RowLabels) -> None:
-    """Missing moderator/control values at used rows (unused rows are already 0)."""
-    cols = [j for j in range(block.shape[1]) if np.isnan(block[:, j]).any()]
+def _check_block(
+    block: np.ndarray, cols: list[int], names: Sequence[str], role: str, where: RowLabels
+) -> None:
+    """Report the columns missing at used rows (``fill_terms``), with the rows."""
     if cols:
         rows = np.isnan(block[:, cols]).any(axis=1)
         raise LabmrtError(
@@ -549,14 +569,12 @@ def build_design(
     # One column-major block [g | (A - p~) S | S]: x = [g | effect] and s are views of it.
     block = np.empty((n, q + 2 * p), order="F")
     g, s = block[:, :q], block[:, q + p :]
-    off = np.flatnonzero(~used)
     row_map = None if in_order else order
-    fill_terms(g, plans_g, used, row_map, off)
-    _check_block(g, control_names, "control", where)
-    fill_terms(s, plans_s, used, row_map, off)
-    _check_block(s, effect_names, "moderator", where)
+    _check_block(g, fill_terms(g, plans_g, used, row_map), control_names, "control", where)
+    _check_block(s, fill_terms(s, plans_s, used, row_map), effect_names, "moderator", where)
 
     # ---- zero the unused rows so nothing undefined reaches a sum
+    off = np.flatnonzero(~used)
     if off.size:
         # Values read from the table or given as arrays may be the caller's: copied, once.
         # Constants and rows taken in sorted order are fresh arrays already.
@@ -592,7 +610,8 @@ def build_design(
         notes=notes,
         row_labels=where,
         x=block[:, : q + p],
-        w=wcls_weight(a, prob, num, used),
+        # A constant probability enters the weights as a number: no per-row division.
+        w=wcls_weight(a, _scalar_or(rand_prob, prob), _scalar_or(numerator_prob, num), used),
     )
     return design
 

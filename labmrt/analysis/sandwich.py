@@ -63,6 +63,31 @@ def weighted_normal_equations(
     return gram, rhs
 
 
+def residual_scores(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, theta: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    """Per participant ``U_i = X_i' W_i (y_i - X_i theta)``.
+
+    Taken a block of whole participants at a time, so that each block of
+    ``X`` is read from memory once for both the residuals and the sums.
+    """
+    n, k = x.shape
+    groups = starts.size
+    ends = np.r_[starts[1:], n]
+    rows = max(1, _BLOCK_ELEMENTS // max(k, 1))
+    out = np.empty((groups, k))
+    g0 = 0
+    while g0 < groups:
+        lo = starts[g0]
+        g1 = max(g0 + 1, int(np.searchsorted(ends, lo + rows, side="right")))
+        hi = ends[g1 - 1]
+        xb = x[lo:hi]
+        wr = w[lo:hi] * (y[lo:hi] - xb @ theta)
+        out[g0:g1] = grouped_weighted_sum(xb, wr, starts[g0:g1] - lo)
+        g0 = g1
+    return out
+
+
 def grouped_weighted_sum(x: np.ndarray, weight: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Per participant ``sum_t weight_t x_t``, without an n x k temporary.
 

@@ -16,7 +16,7 @@ import numpy as np
 from labmrt.analysis.design import Design
 from labmrt.analysis.sandwich import (
     group_cross,
-    grouped_weighted_sum,
+    residual_scores,
     sandwich,
     sandwich_corrected,
     weighted_normal_equations,
@@ -109,8 +109,7 @@ def fit_design(design: Design, small_sample: str = "auto") -> CoreFit:
     n_eff = design.n_effective
     check_estimable(design, gram, n_eff)
     theta = np.linalg.solve(gram, rhs)
-    wr = w * (y - x @ theta)
-    scores = grouped_weighted_sum(x, wr, starts)  # U_i = X_i' W_i r_i
+    scores = residual_scores(x, w, y, theta, starts)  # U_i = X_i' W_i r_i
     cov_plain = sandwich(gram, scores)
     applied = small_sample_applies(small_sample, n_eff)
 
