@@ -298,7 +298,8 @@ def plan_terms(
                     )
                 )
             levels[name] = lv
-            codes = np.asarray(pd.Categorical(col, categories=lv).codes)
+            # -1 for a missing value and for a level seen only at unused rows.
+            codes = pd.Index(lv).get_indexer(col)
             plans.append(TermPlan(name, codes=codes, width=len(lv) - 1))
             for level in lv[1:]:
                 term = f"{name}{level}"
@@ -331,7 +332,8 @@ def fill_terms(
     for plan in plans:
         if plan.values is not None:
             col = out[:, j]
-            np.multiply(plan.values if order is None else plan.values[order], used, out=col)
+            with np.errstate(invalid="ignore"):  # inf at an unused row: NaN, set to 0 below
+                np.multiply(plan.values if order is None else plan.values[order], used, out=col)
             if np.isnan(col).any():
                 nan = np.isnan(col)
                 col[nan & ~used] = 0.0
