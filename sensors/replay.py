@@ -39,15 +39,16 @@ import pandas as pd
 from labmrt.errors import LabmrtError, Problem
 from labmrt.state import AffectState
 from sensors.classifier import AffectClassifier, label_code
-from sensors.discovery import kind_of
+from sensors.discovery import SOURCE_KINDS, kind_of
 from sensors.monitor import AffectMonitor, CalibrationPhase, fit_rows
-from sensors.pipeline import CARDIAC_KINDS, UpdateResult, replay
+from sensors.pipeline import UpdateResult, replay
+from sensors.units import Conversion, UnitError, conversion_for
 
 if TYPE_CHECKING:
     from sensors.discovery import Channel, StreamDescription
 
-KINDS: tuple[str, ...] = ("ecg", "ppg", "eda", "ibi", "hr")
-IRREGULAR_KINDS: frozenset[str] = frozenset({"ibi"})
+KINDS: tuple[str, ...] = SOURCE_KINDS  # ecg, ppg, eda, ibi (beat intervals), hr (bpm only)
+IRREGULAR_KINDS: frozenset[str] = frozenset({"ibi"})  # one sample per beat: no nominal rate
 PHASE_NAMES: dict[str, str] = {"rest": "--calibrate-rest", "stressor": "--calibrate-stress"}
 STEP_S = 1.0
 # a span may end up to one update past the last sample (a 360 s file's last stamp is 359.99)
@@ -57,11 +58,6 @@ Signals = dict[str, tuple[np.ndarray, np.ndarray, float]]
 Span = tuple[float, float]
 
 
-def pipeline_kinds() -> tuple[str, ...]:
-    """Kinds the feature pipeline of this version reads."""
-    return (*CARDIAC_KINDS, "eda")
-
-
 # ---------------------------------------------------------------------- loading
 @dataclass
 class Recording:
@@ -69,7 +65,8 @@ class Recording:
 
     ``signals`` maps kind -> ``(values, time stamps, sampling rate)``;
     ``markers`` are ``(time, text)`` pairs (XDF marker streams), ``sources``
-    says per kind where the signal came from, ``t0`` is the shift applied to
+    says per kind where the signal came from (as ``sensors monitor`` says
+    it: ``ECG <- 'stream' channel 1 ...``), ``t0`` is the shift applied to
     the file's time stamps (0 for CSV).
     """
 
@@ -152,12 +149,24 @@ def rate_from_times(ts: np.ndarray) -> float:
     return float(ok.sum() / d[ok].sum())
 
 
-def _ibi_seconds(values: np.ndarray) -> tuple[np.ndarray, str]:
-    """Intervals in seconds: a file in milliseconds (median above 3) is scaled."""
-    med = float(np.nanmedian(values)) if np.isfinite(values).any() else math.nan
-    if med > 3.0:
-        return values / 1000.0, "ms"
-    return values, "s"
+def column_conversion(kind: str, column: str) -> Conversion:
+    """The unit conversion a column's name implies (``rr_ms``, ``eda_us``, ``ecg_uv``).
+
+    A CSV has no channel metadata, so the unit can only come from a suffix of
+    the column name; one that is not a unit of the kind (``eda_left``) is
+    ignored and the values are read as the kind's unit, as a stream without
+    a unit is read live (:func:`sensors.units.conversion_for`; intervals
+    without a unit are read as ms or s by their size).
+    """
+    suffix = column.rsplit("_", 1)[1] if "_" in column else ""
+    if suffix:
+        try:
+            conv = conversion_for(kind, suffix)
+        except UnitError:
+            conv = None
+        if conv is not None and not conv.note:
+            return conv
+    return conversion_for(kind, "")
 
 
 def read_signal_csv(spec: SignalSpec, time_column: str = "time_s") -> tuple[tuple, str]:
@@ -209,12 +218,13 @@ def read_signal_csv(spec: SignalSpec, time_column: str = "time_s") -> tuple[tupl
         cols[name] = num.to_numpy(dtype=float)
     ts, values = cols[time_column], cols[column]
     _check_times(ts, f"{where}: column {time_column}")
-    desc = f"{spec.path.name}:{column}"
+    conv = column_conversion(spec.kind, column)
+    values = conv(values)
+    desc = f"{spec.kind.upper()} <- {spec.path.name}:{column} [{conv.describe()}]"
     if spec.kind in IRREGULAR_KINDS:
-        values, unit = _ibi_seconds(values)
-        return (values, ts, 0.0), f"{desc} (intervals in {unit}, irregular)"
+        return (values, ts, 0.0), f"{desc}, irregular"
     rate = rate_from_times(ts)
-    return (values, ts, rate), f"{desc} ({rate:.4g} Hz from the time stamps)"
+    return (values, ts, rate), f"{desc}, {rate:.4g} Hz from the time stamps"
 
 
 def _pick_column(spec: SignalSpec, header: list[str], time_column: str, where: str) -> str:
@@ -238,19 +248,12 @@ def load_csv_signals(specs: Iterable[SignalSpec], time_column: str = "time_s") -
     """Read every ``--signal`` file; one signal per kind."""
     signals: Signals = {}
     sources: dict[str, str] = {}
-    usable = pipeline_kinds()
     for spec in specs:
         if spec.kind in signals:
             raise LabmrtError(
                 f"two signals of kind {spec.kind}",
                 where=f"--signal {spec.kind}={spec.path}",
                 fix="give one file per kind (the monitor uses one stream per kind)",
-            )
-        if spec.kind not in usable:
-            raise LabmrtError(
-                f"the feature pipeline of this version does not read {spec.kind.upper()} "
-                f"signals (it reads {', '.join(usable)})",
-                where=f"--signal {spec.kind}={spec.path}",
             )
         signals[spec.kind], sources[spec.kind] = read_signal_csv(spec, time_column)
     if not signals:
@@ -379,11 +382,7 @@ def load_xdf(path: str | Path, name_pattern: str | None = None) -> Recording:
     signals: Signals = {}
     sources: dict[str, str] = {}
     notes = list(sel.notes)
-    usable = pipeline_kinds()
     for kind, choice in sel.choices.items():
-        if kind not in usable:
-            notes.append(f"{kind.upper()} ({choice.stream.name}): not read by this pipeline")
-            continue
         values, ts = data[choice.stream.uid]
         values = values.reshape(len(ts), -1)[:, choice.channel]
         values = choice.conversion(np.asarray(values, dtype=float))
@@ -393,8 +392,6 @@ def load_xdf(path: str | Path, name_pattern: str | None = None) -> Recording:
             notes.append(f"{kind.upper()}: {held} time stamp(s) ran backwards and were held")
         signals[kind] = (values, ts, float(choice.stream.nominal_srate))
         sources[kind] = choice.describe()
-    if not signals:
-        raise LabmrtError("no stream the pipeline reads", where=where)
     t0 = min(float(ts[0]) for _, ts, _ in signals.values())
     signals = {k: (x, ts - t0, fs) for k, (x, ts, fs) in signals.items()}
     if any(m for m, _, _ in marker_streams):

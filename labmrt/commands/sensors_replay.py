@@ -151,8 +151,8 @@ def run(args) -> int:
             raise LabmrtError("picks streams of an XDF file", where="--name", fix="use --xdf")
         recording = load_csv_signals([parse_signal_spec(s) for s in args.signal], args.time_column)
     first, last = recording.span
-    for kind, text in recording.sources.items():
-        print(f"using {kind.upper()}: {text}", file=sys.stderr)
+    for text in recording.sources.values():
+        print(f"using {text}", file=sys.stderr)
     if recording.t0:
         print(
             f"time 0 s = LSL time {recording.t0:.3f} (the first sample); recording "
