@@ -43,7 +43,7 @@ from labmrt.errors import LabmrtError
 from ui.bridge import EngineBridge
 from ui.calibration import format_clock
 from ui.clock import Clock, lsl_clock
-from ui.decision_log import DecisionLogModel
+from ui.decision_log import COLUMNS, DecisionLogModel
 from ui.dialogs import AbortDialog, SummaryDialog, show_error
 from ui.plots import LiveSignals, StreamTable
 from ui.streams import StreamPicker
@@ -76,6 +76,24 @@ class SessionHost(Protocol):
     def interrupted_sessions(self, study_dir: Path) -> list[Any]: ...
     def start_simulated_sensors(self) -> list: ...
     def connect_streams(self, descriptions: list) -> tuple[list, Any]: ...
+
+
+def study_version_warnings_of(study: str) -> list[str]:
+    """The software-version warnings of a study folder (any thread; [] when there is none).
+
+    A long study must run the same software throughout; a changed package is visible
+    in the console before the next session starts. Reads only the sessions table.
+    """
+    from labmrt.store import DB_NAME, StudyStore
+    from labmrt.store.provenance import study_version_warnings
+
+    if not study or not (Path(study) / DB_NAME).is_file():
+        return []
+    try:
+        with StudyStore.open(study, readonly=True, check=False) as store:
+            return study_version_warnings(store.software())
+    except LabmrtError:
+        return []  # unreadable or old study: starting a session reports why
 
 
 def bundled_protocols(folder: Path) -> list[Path]:
@@ -181,6 +199,7 @@ class ConsoleWindow(QMainWindow):
         self.buffers: list = []
         self.calibration_problem: str | None = None
         self._sensor_job: Job | None = None
+        self._summary_job: Job | None = None
         self._connect_bridge(host.bridge)
         if self.protocol_combo.count():
             self._protocol_chosen(self.protocol_combo.currentIndex())
@@ -338,20 +357,13 @@ class ConsoleWindow(QMainWindow):
         here before the next session starts. Reads only the sessions table (no integrity
         check), so it stays quick on the GUI thread.
         """
-        from labmrt.store import DB_NAME, StudyStore
-        from labmrt.store.provenance import study_version_warnings
+        warnings = study_version_warnings_of(self.study_edit.text().strip())
+        self.show_version_warnings(warnings)
+        return warnings
 
-        study = self.study_edit.text().strip()
-        warnings: list[str] = []
-        if study and (Path(study) / DB_NAME).is_file():
-            try:
-                with StudyStore.open(study, readonly=True, check=False) as store:
-                    warnings = study_version_warnings(store.software())
-            except LabmrtError:
-                warnings = []  # unreadable or old study: starting a session reports why
+    def show_version_warnings(self, warnings: list[str]) -> None:
         self.version_warning.setText("\n".join(f"Warning: {w}" for w in warnings))
         self.version_warning.setVisible(bool(warnings))
-        return warnings
 
     def _browse_protocol(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Protocol", "", "Protocols (*.toml)")
@@ -556,9 +568,26 @@ class ConsoleWindow(QMainWindow):
         bridge.ended.connect(self._on_ended)
         self.log_model.rowsInserted.connect(self._log_grew)
 
-    def _log_grew(self, *_args) -> None:
-        self.log_view.resizeColumnsToContents()
-        self.log_view.scrollToBottom()
+    def _log_grew(self, _parent=None, first: int = 0, last: int | None = None) -> None:
+        """Widen columns for the new rows only; never shrink them.
+
+        ``resizeColumnsToContents`` measures every cell of every row, so its cost
+        grows with the session (over 10 ms a row on the GUI thread late in a session).
+        """
+        view, model = self.log_view, self.log_model
+        if model.rowCount() <= 1:
+            view.resizeColumnsToContents()  # one row: sizes the header texts as well
+        else:
+            last = model.rowCount() - 1 if last is None else last
+            metrics = view.fontMetrics()
+            for col, name in enumerate(COLUMNS):
+                wanted = 18 + max(
+                    metrics.horizontalAdvance(model.text(model.rows[r], name))
+                    for r in range(first, last + 1)
+                )
+                if wanted > view.columnWidth(col):
+                    view.setColumnWidth(col, wanted)
+        view.scrollToBottom()
 
     def _on_status(self, status: str, t: float, reason: str) -> None:
         self.status = status
@@ -632,11 +661,28 @@ class ConsoleWindow(QMainWindow):
         self.phase_bar.setVisible(False)
         self.phase_label.setText("")
         self._update_buttons()
-        self.check_study_versions()
-        summary = self.host.summary()
         counts = self.log_model.counts()
-        summary = {**counts, **summary, "status": status + (f" ({reason})" if reason else "")}
-        self.show_summary(summary)
+        status_text = status + (f" ({reason})" if reason else "")
+        study = self.study_edit.text().strip()
+        self.statusBar().showMessage("Session ended; writing the last samples…")
+
+        def finish() -> tuple[dict, list[str]]:
+            return self.host.summary(), study_version_warnings_of(study)
+
+        def done(result: tuple[dict, list[str]]) -> None:
+            summary, warnings = result
+            self.show_version_warnings(warnings)
+            self.statusBar().showMessage(f"Session ended: {status_text}")
+            self.show_summary({**counts, **summary, "status": status_text})
+
+        def failed(message: str, details: str) -> None:
+            # the decision log's counts are still worth showing
+            self.show_summary({**counts, "status": status_text})
+            show_error(self, "Session summary", message, details)
+
+        # The summary stops the raw-sample recorder (a join of up to 5 s and a last copy)
+        # and counts rows in SQLite: on a pool thread, never on the GUI thread.
+        self._summary_job = run_in_background(finish, on_done=done, on_error=failed)
 
     def show_summary(self, summary: dict) -> SummaryDialog:
         self.summary_dialog = SummaryDialog(summary, self)

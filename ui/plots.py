@@ -71,6 +71,13 @@ class SignalPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.hideButtons()
         self.setXRange(-window_s, 0, padding=0)
+        # The y range is set here, not auto-ranged: pyqtgraph's auto-range moves the
+        # axis on every new chunk, which re-generates its ticks and label (about
+        # half the cost of a frame at 20 frames a second, all on the GUI thread).
+        self.enableAutoRange(x=False, y=False)
+        for axis in ("left", "bottom"):
+            self.getAxis(axis).enableAutoSIPrefix(False)
+        self.y_range: tuple[float, float] | None = None
         self.setClipToView(True)
         self.setDownsampling(auto=True, mode="peak")
         self.curve = self.plot(pen=pg.mkPen(KIND_COLOURS.get(kind, "#333"), width=1))
@@ -82,7 +89,31 @@ class SignalPlot(pg.PlotWidget):
             self.curve.setData([], [])
             return 0
         self.curve.setData(ts - ts[-1], data, connect="finite")
+        self.fit_y(data)
         return len(ts)
+
+    def fit_y(self, data: np.ndarray) -> None:
+        """Keep the trace in view; move the axis only when it leaves or shrinks to < 1/3.
+
+        Hysteresis keeps the axis still from frame to frame, so its ticks are
+        drawn from a cached picture instead of being re-generated 20 times a second.
+        """
+        values = np.asarray(data, dtype=float)
+        if values.ndim > 1:
+            values = values[:, 0]
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return
+        lo, hi = float(finite.min()), float(finite.max())
+        span = hi - lo if hi > lo else max(abs(hi), 1.0) * 1e-3
+        current = self.y_range
+        if current is not None:
+            inside = lo >= current[0] and hi <= current[1]
+            if inside and span >= (current[1] - current[0]) / 3:
+                return
+        pad = 0.15 * span
+        self.y_range = (lo - pad, hi + pad)
+        self.setYRange(*self.y_range, padding=0)
 
 
 class StateHistoryPlot(pg.PlotWidget):
@@ -183,7 +214,9 @@ class Readouts(QWidget):
         p = "" if state.p_aroused is None else f"  p={state.p_aroused:.2f}"
         colour = STATE_COLOURS.get(state.label, "#757575")
         self.state.setText(f"{state.label}{p}")
-        self.state.setStyleSheet(f"font-size: 20px; font-weight: 600; color: {colour};")
+        style = f"font-size: 20px; font-weight: 600; color: {colour};"
+        if self.state.styleSheet() != style:  # a new style sheet re-polishes the widget
+            self.state.setStyleSheet(style)
         self.reason.setText(state.reason)
 
 
@@ -227,10 +260,10 @@ class StreamTable(QTableWidget):
                     self.setItem(row, col, item)
                 if item.text() != text:
                     item.setText(text)
-                if colour:
-                    item.setForeground(QColor(colour))
-                else:
-                    item.setForeground(self.palette().text())
+                # only on a change: every setForeground re-measures the resize-to-contents columns
+                brush = QColor(colour) if colour else self.palette().text().color()
+                if item.foreground().color() != brush:
+                    item.setForeground(brush)
 
 
 class LiveSignals(QWidget):

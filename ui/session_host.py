@@ -11,6 +11,7 @@ so nothing happens on their screen before they are ready.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,10 @@ class LabSessionHost(QObject):
         self.study_dir: Path | None = None
         self._waiting_for_participant = False
         self._started = False
+        # Held for the whole stop (a join of up to 5 s and the last copy): a second caller
+        # waits for the tail to be written instead of counting samples before it is.
+        self._recording_lock = threading.Lock()
+        self._stop_job = None
         self.window.proceeded.connect(self._participant_ready)
         self.bridge.ended.connect(self._on_ended)
         self.bridge.phase_started.connect(self._on_phase)
@@ -217,6 +222,7 @@ class LabSessionHost(QObject):
         return getattr(self.engine, "calibration_error", None)
 
     def summary(self) -> dict[str, Any]:
+        """What the session wrote; stops the recorder first, so call it off the GUI thread."""
         engine, store = self.engine, self.store
         if engine is None or store is None:
             return {}
@@ -251,14 +257,18 @@ class LabSessionHost(QObject):
             return store.interrupted_sessions()
 
     def _on_ended(self, status: str, reason: str) -> None:
-        self.stop_recording()
+        # The recorder's stop joins its thread (up to 5 s) and copies the tail to
+        # SQLite: on a pool thread, so the console stays live while it finishes.
+        from ui.worker import run_in_background
+
+        self._stop_job = run_in_background(self.stop_recording)
 
     def stop_recording(self) -> None:
-        if self.recorder is not None:
-            try:
-                self.recorder.stop()
-            finally:
-                self.recorder = None
+        """Stop the raw-sample recorder and write its last samples (blocks; any thread)."""
+        with self._recording_lock:
+            recorder, self.recorder = self.recorder, None
+            if recorder is not None:
+                recorder.stop()
 
     def _on_phase(self, phase: str, t: float, duration_s) -> None:
         """Simulated sensors: let the simulated body follow the phase (calm, stressed, …)."""
@@ -291,17 +301,19 @@ class LabSessionHost(QObject):
 
 
 def default_simulator(seed: int = 0):
-    """Simulated ECG + EDA whose body follows the session phases (see ``ui.demo_body``)."""
+    """Simulated ECG + EDA in a child process, its body following the session phases.
+
+    See ``ui.demo_body``: generating the signals in the app's process would
+    compete with the GUI thread for the GIL.
+    """
     import uuid
 
-    from sensors.simulate import SimulatedSensors
-    from ui.demo_body import PhaseFollowingSchedule
+    from ui.demo_body import SimulatorProcess
 
-    return SimulatedSensors(
+    return SimulatorProcess(
         seed=seed,
         ecg=True,
         eda=True,
-        schedule=PhaseFollowingSchedule(seed),
         name_prefix=f"labmrt-sim-{uuid.uuid4().hex[:6]}",
         lead_s=3.0,
     )

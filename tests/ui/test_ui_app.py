@@ -61,7 +61,8 @@ def test_demo_opens_the_app_ready_to_run(qtbot, tmp_path, protocols_dir):
     app.console._force_close = True
     app.show()
     try:
-        qtbot.waitUntil(lambda: len(app.console.buffers) == 2, timeout=20000)
+        # the simulated sensors are a child process that imports NeuroKit2 first
+        qtbot.waitUntil(lambda: len(app.console.buffers) == 2, timeout=60000)
         assert app.console.protocol is not None
         assert app.console.protocol.study.title.startswith("Framing and affect")
         assert len(app.console.protocol.tasks) == 8  # the short demo protocol

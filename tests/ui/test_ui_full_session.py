@@ -194,7 +194,8 @@ def test_complete_session_with_simulated_sensors(qtbot, tmp_path, screenshot):
 def _run_session(qtbot, app, console, participant, screenshot):
     assert console.protocol is not None, console.problems.item(0).text()
     qtbot.mouseClick(console.picker.simulate_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(console.buffers) == 2, timeout=20000)
+    # the simulator is a child process: a fresh interpreter imports NeuroKit2 first
+    qtbot.waitUntil(lambda: len(console.buffers) == 2, timeout=60000)
     qtbot.waitUntil(lambda: all(b.state == "streaming" for b in console.buffers), timeout=20000)
 
     def plotted():
