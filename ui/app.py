@@ -3,7 +3,9 @@
 ``run_app`` builds the windows around a :class:`~ui.session_host.LabSessionHost`
 (which owns store, engine and sensors) and runs the Qt event loop. The
 participant screen goes full screen on the second monitor when there is one;
-with a single monitor it is an ordinary window the operator can move.
+with a single monitor it is an ordinary window placed beside the console (or,
+on a screen too narrow for both, over the console's plots, never over its
+controls), so a demo on a laptop can be watched and driven.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QRect, QSize, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication
 
@@ -37,6 +39,54 @@ def display_available() -> bool:
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return True
+
+
+#: Room a window manager's frame takes around a window (title bar, borders), in pixels.
+FRAME_ALLOWANCE = QSize(4, 40)
+#: Width of the console's left column (set-up, start, pause, abort): never covered.
+CONSOLE_CONTROLS_WIDTH = 460
+#: Sizes the windows open at when the screen has room (they are larger than their minimum).
+CONSOLE_PREFERRED = QSize(1400, 860)
+PARTICIPANT_PREFERRED = QSize(1280, 800)
+
+
+def single_screen_layout(
+    available: QRect,
+    console_min: QSize,
+    participant_min: QSize,
+    console_preferred: QSize = CONSOLE_PREFERRED,
+    participant_preferred: QSize = PARTICIPANT_PREFERRED,
+) -> tuple[QRect, QRect]:
+    """Where console and participant window go on one screen: (console, participant).
+
+    Side by side when the screen holds both at their minimum widths; otherwise
+    the console fills the screen and the participant window (at its minimum
+    size) sits in the bottom-right corner, over the live plots but not over the
+    console's controls column. Rectangles are client areas; each leaves room
+    for a window frame (:data:`FRAME_ALLOWANCE`).
+    """
+    fw, fh = FRAME_ALLOWANCE.width(), FRAME_ALLOWANCE.height()
+    x, y, w, h = available.x(), available.y(), available.width(), available.height()
+    c_min, p_min = console_min.width() + fw, participant_min.width() + fw
+    if w >= c_min + p_min:
+        console_w = max(c_min, min(console_preferred.width() + fw, w - p_min))
+        participant_w = min(w - console_w, participant_preferred.width() + fw)
+        c_h = max(min(h, console_preferred.height() + fh) - fh, console_min.height())
+        p_h = max(min(h, participant_preferred.height() + fh) - fh, participant_min.height())
+        return (
+            QRect(x, y, console_w - fw, c_h),
+            QRect(x + console_w, y, participant_w - fw, p_h),
+        )
+    console = QRect(
+        x,
+        y,
+        max(min(w, console_preferred.width() + fw) - fw, console_min.width()),
+        max(min(h, console_preferred.height() + fh) - fh, console_min.height()),
+    )
+    p_w, p_h = participant_min.width(), participant_min.height()
+    p_x = max(x + w - p_w - fw, x + CONSOLE_CONTROLS_WIDTH)
+    p_y = max(y + h - p_h - fh, y)
+    return console, QRect(p_x, p_y, p_w, p_h)
 
 
 class LabmrtApp:
@@ -80,11 +130,27 @@ class LabmrtApp:
         if len(screens) > 1:
             self.participant_window.show_full_screen_on(len(screens) - 1)
         else:
+            self.place_on_one_screen()
             self.participant_window.show()
         if self._simulate:
             QTimer.singleShot(0, self.console.start_simulated_sensors)
         if self._analysis_folder is not None:
             self.open_analysis(self._analysis_folder)
+
+    def place_on_one_screen(self) -> tuple[QRect, QRect]:
+        """Console and participant window side by side (see :func:`single_screen_layout`)."""
+        screen = self.console.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return self.console.geometry(), self.participant_window.geometry()
+        console, participant = single_screen_layout(
+            screen.availableGeometry(),
+            self.console.minimumSize(),
+            self.participant_window.minimumSize(),
+        )
+        for window, rect in ((self.console, console), (self.participant_window, participant)):
+            window.resize(rect.size())
+            window.move(rect.topLeft())
+        return console, participant
 
     def toggle_participant_full_screen(self) -> None:
         window = self.participant_window

@@ -52,6 +52,18 @@ def require_display() -> None:
         )
 
 
+def platform_problem() -> str | None:
+    """Why Qt could not open its windows here (asked in a child process first), or None.
+
+    Qt aborts the process when its platform plugin cannot load (on Linux: the
+    xcb plugin lacking system XCB libraries), so the app is never started blind.
+    """
+    from ui.display_probe import probe_platform
+
+    probe = probe_platform()
+    return None if probe.ok else probe.advice()
+
+
 def interactive_display() -> bool:
     """A screen a person can see: a display server, or a real (not offscreen) Qt platform."""
     import os
@@ -85,6 +97,14 @@ def open_demo(protocol: Path, out: Path) -> int | None:
             file=sys.stderr,
         )
         return None
+    problem = platform_problem()
+    if problem is not None:
+        print(
+            f"labmrt demo: the desktop app cannot open on this display.\n{problem}\n"
+            "Running the headless demo instead (pass --headless to skip this check).",
+            file=sys.stderr,
+        )
+        return None
     from ui.app import run_app
 
     out.mkdir(parents=True, exist_ok=True)
@@ -94,6 +114,16 @@ def open_demo(protocol: Path, out: Path) -> int | None:
 
 def _gui(args: argparse.Namespace) -> int:
     require_display()
+    if interactive_display():
+        problem = platform_problem()
+        if problem is not None:
+            raise LabmrtError(
+                Problem(
+                    "display",
+                    f"the desktop app cannot open on this display. {problem}",
+                    "`labmrt demo --headless` and the terminal commands work without it",
+                )
+            )
     from ui.app import run_app
 
     return run_app(
