@@ -14,9 +14,9 @@ Time: CSV files keep their own time column (seconds); an XDF file's LSL time
 stamps are shifted so that 0 is the first sample of the signal streams used
 (:attr:`Recording.t0` keeps the shift). The pipeline is stateful (its beat
 tracker grows a beat list update by update), so one contiguous run covers
-``--start`` to ``--end`` and both calibration ranges, starting a full
-history window before the first of them; only the updates in
-``[start, end]`` are returned.
+``--start`` to ``--end`` and both calibration ranges (its first update
+already sees a full history window, as a monitor running for a while would);
+only the updates in ``[start, end]`` are returned.
 
 Replayed states use the classifier fitted on the calibration ranges,
 wherever those lie in the recording (live, states before the calibration
@@ -592,6 +592,13 @@ def replay_recording(
         rec,
         PHASE_NAMES["stressor"],
     )
+    if rest is not None and stress is not None and stress[0] < rest[1] and rest[0] < stress[1]:
+        raise LabmrtError(
+            f"the stressor span {stress[0]:g}:{stress[1]:g} s overlaps the rest span "
+            f"{rest[0]:g}:{rest[1]:g} s",
+            where=PHASE_NAMES["stressor"],
+            fix="give two separate stretches of the recording",
+        )
     if isinstance(model, str | Path):
         model = AffectClassifier.load(model)
     if stress is not None and rest is None and model is None:

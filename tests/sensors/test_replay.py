@@ -367,6 +367,8 @@ def test_calibration_spans_outside_or_too_short_exit_2(csv_files, capsys):
     assert code == 2 and "the recording has no markers" in err
     code, err = _run(capsys, *sig, "--calibrate-stress", "100:150")
     assert code == 2 and "a stressor span needs a rest span too" in err
+    code, err = _run(capsys, *sig, "--calibrate-rest", "40:100", "--calibrate-stress", "90:150")
+    assert code == 2 and "--calibrate-stress: the stressor span 90:150 s overlaps the rest" in err
     code, err = _run(capsys, *sig, "--start", "300")
     assert code == 2 and "must lie inside the recording" in err
     # a rest span too short to give the calibration its windows
