@@ -73,7 +73,7 @@ def calibration_schedule(protocol: Any, seed: int, mean_segment_s: float, lead_s
     return ArousalSchedule(merged)
 
 
-def monitor_for_protocol(descriptions: list, protocol: Any):
+def monitor_for_protocol(descriptions: list, protocol: Any, *, use_pins: bool = True):
     """The affect monitor a protocol asks for (not started).
 
     The protocol's ``[sensors]`` table sets the EDA window and the classifier:
@@ -81,7 +81,11 @@ def monitor_for_protocol(descriptions: list, protocol: Any):
     calibration phases; a path names a model trained offline with
     ``labmrt sensors train`` (the protocol loader has checked that it exists;
     it is part of the content hash), loaded here so that an unreadable file
-    stops the set-up with a clear message instead of mid-session.
+    stops the set-up with a clear message instead of mid-session. Its
+    ``pins`` name the stream and channel of a kind (checked here against
+    ``descriptions``: a missing stream, channel or bad unit stops the set-up
+    with a message naming the pin); ``use_pins=False`` ignores them
+    (simulated sensors, whose names are not the lab's).
     """
     from sensors.classifier import AffectClassifier
     from sensors.monitor import AffectMonitor
@@ -92,7 +96,8 @@ def monitor_for_protocol(descriptions: list, protocol: Any):
     classifier = None
     if model_path is not None:
         classifier = AffectClassifier.load(model_path)
-    return AffectMonitor(descriptions, classifier=classifier, eda_window_s=window)
+    pins = dict(settings.pins) if settings is not None and use_pins else None
+    return AffectMonitor(descriptions, classifier=classifier, eda_window_s=window, pins=pins)
 
 
 def live_state_source(protocol: Any, clock: Any, seed: int, cleanup: list, *, mean_segment_s=150.0):
@@ -107,23 +112,32 @@ def live_state_source(protocol: Any, clock: Any, seed: int, cleanup: list, *, me
     from sensors.simulate import SimulatedSensors
 
     kinds = set(protocol.sensors.streams) if protocol.sensors else {"ecg", "eda"}
-    sim = SimulatedSensors(
-        seed=seed,
-        ecg="ecg" in kinds,
-        ppg="ppg" in kinds and "ecg" not in kinds,
-        eda="eda" in kinds,
-        schedule=calibration_schedule(protocol, seed, mean_segment_s),
-    )
+    schedule = calibration_schedule(protocol, seed, mean_segment_s)
+    if kinds & {"ecg", "ppg"} or not kinds & {"ibi", "hr"}:
+        sim = SimulatedSensors(
+            seed=seed,
+            ecg="ecg" in kinds,
+            ppg="ppg" in kinds and "ecg" not in kinds,
+            eda="eda" in kinds,
+            schedule=schedule,
+        )
+    else:  # beat-level cardiac source: a strap's RR stream, or a heart rate only
+        from sensors.layouts import LayoutSensors
+
+        layout = "rr-gsr" if "ibi" in kinds else "hr-only"
+        sim = LayoutSensors(layout, seed=seed, schedule=schedule)
     sim.start()
     cleanup.append(sim.stop)
     descriptions = []
-    for kind in sim.rates:
-        found = pylsl.resolve_byprop("source_id", sim.source_id(kind), 1, 10.0)
+    for row in sim.streams:
+        if row["kind"] == "truth":
+            continue
+        found = pylsl.resolve_byprop("source_id", str(row["source_id"]), 1, 10.0)
         if not found:
             raise LabmrtError(
-                Problem(f"simulated {kind} stream", "did not appear on the network", "retry")
+                Problem(f"simulated stream {row['name']}", "did not appear on the network", "retry")
             )
-        descriptions.append(StreamDescription.from_info(found[0]))
-    monitor = monitor_for_protocol(descriptions, protocol).start()
+        descriptions.append(StreamDescription.fetch(found[0]))
+    monitor = monitor_for_protocol(descriptions, protocol, use_pins=False).start()
     cleanup.append(monitor.stop)
     return MonitorStateSource(monitor, streams=sim.streams), sim.truth_at

@@ -209,7 +209,7 @@ def conversion_for(
         return Conversion(kind, unit, note="unknown unit, unscaled (beat timing only)")
     accepted = sorted(table) + (sorted(_RESISTANCE) if kind == "eda" else [])
     raise UnitError(
-        f"unit {unit!r} of a {kind.upper()} channel is not one labmrt can convert "
+        f"unit {unit!r} of the {kind.upper()} channel is not one labmrt can convert "
         f"to {TARGET_UNITS[kind]} (accepted: {', '.join(accepted)}, or raw ADC with a device)"
     )
 

@@ -48,7 +48,54 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--eda-window", type=float, default=30.0, metavar="S", help="EDA window (default 30 s)"
     )
+    parser.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="KIND=STREAM:CHANNEL",
+        help="read KIND (ecg, ppg, eda, ibi, hr) from this stream's channel (by label), "
+        "instead of the channel the metadata rules pick; repeatable",
+    )
     parser.set_defaults(handler=run)
+
+
+def parse_pins(values: list[str]) -> dict[str, dict[str, str]]:
+    """``--pin KIND=STREAM:CHANNEL`` options as the protocol's ``[sensors.pins]`` table."""
+    from labmrt.errors import LabmrtError
+    from sensors.discovery import SOURCE_KINDS
+
+    pins: dict[str, dict[str, str]] = {}
+    for value in values:
+        kind, _, rest = value.partition("=")
+        stream, _, channel = rest.rpartition(":")
+        kind = kind.strip().lower()
+        if kind not in SOURCE_KINDS or not stream or not channel:
+            raise LabmrtError(
+                f"{value!r} is not KIND=STREAM:CHANNEL with KIND one of {', '.join(SOURCE_KINDS)}",
+                where="--pin",
+                fix='e.g. --pin "eda=Shimmer GSR:GSR_Skin_Conductance"',
+            )
+        if kind in pins:
+            raise LabmrtError(f"{kind} is pinned twice", where="--pin", fix="pin it once")
+        pins[kind] = {"stream": stream, "channel": channel}
+    return pins
+
+
+def pinned_streams(pins: dict, found: list, timeout: float) -> list:
+    """The pinned streams ``find_streams`` left out (their metadata names no signal)."""
+    import pylsl
+
+    from sensors.discovery import StreamDescription
+
+    have = {d.name.lower() for d in found}
+    extra = []
+    for pin in pins.values():
+        if pin["stream"].lower() in have:
+            continue
+        for info in pylsl.resolve_byprop("name", pin["stream"], 1, timeout):
+            extra.append(StreamDescription.fetch(info, timeout))
+            have.add(pin["stream"].lower())
+    return extra
 
 
 def _clean(value):
@@ -118,7 +165,10 @@ def run(args) -> int:
             fix="add --calibrate-rest S",
         )
     classifier = AffectClassifier.load(args.model) if args.model else None
+    pins = parse_pins(args.pin)
     streams = find_streams(timeout=args.timeout, name_pattern=args.name)
+    if pins:
+        streams += pinned_streams(pins, streams, args.timeout)
     if not streams:
         raise LabmrtError(
             "no ECG, PPG or EDA stream found on the network",
@@ -131,16 +181,17 @@ def run(args) -> int:
         update_interval_s=args.interval,
         hrv_window_s=args.hrv_window,
         eda_window_s=args.eda_window,
+        pins=pins,
     )
-    for kind, buf in monitor.buffers.items():
-        d = buf.description
+    for choice in monitor.channels:
+        d = choice.stream
         print(
-            f"using {kind.upper()}: {d.name!r} ({d.type}, {d.nominal_srate:g} Hz, "
+            f"using {choice.describe()} ({d.type}, {d.nominal_srate:g} Hz, "
             f"{d.channel_count} ch, source {d.source_id or '-'}, host {d.hostname})",
             file=sys.stderr,
         )
     for name in monitor.ignored:
-        print(f"ignoring {name}: one stream per kind", file=sys.stderr)
+        print(f"not using {name}", file=sys.stderr)
     updates: queue.Queue = queue.Queue()
     monitor.on_update(lambda s: updates.put((s, monitor.phase)))
 

@@ -1,7 +1,9 @@
 """``labmrt sensors simulate``: simulated physiology as real LSL outlets on this machine.
 
 Starts ECG or PPG and/or EDA outlets whose arousal follows a schedule, plus a
-``Markers`` outlet with the true state, prints what it opened and every state
+``Markers`` outlet with the true state (``--layout`` publishes the same body
+the way real devices do: a multi-channel hub, RR intervals, heart rate only,
+raw ADC codes; see :mod:`sensors.layouts`), prints what it opened and every state
 change, and runs until Ctrl-C or ``--duration``. Any LSL client (the monitor,
 LabRecorder) sees them like a device.
 """
@@ -27,6 +29,15 @@ def register(subparsers) -> None:
     heart.add_argument("--ecg", action="store_true", help="stream an ECG (default 500 Hz)")
     heart.add_argument("--ppg", action="store_true", help="stream a PPG (default 100 Hz)")
     parser.add_argument("--eda", action="store_true", help="stream EDA (default 64 Hz)")
+    parser.add_argument(
+        "--layout",
+        default="standard",
+        choices=("standard", "hub", "rr-gsr", "hr-only", "bitalino"),
+        help="how the signals are published: standard (one stream per signal, default), "
+        "hub (one 250 Hz stream: counter, accelerometer, ECG in uV, EDA), rr-gsr (RR "
+        "intervals in ms + a resistance/conductance GSR stream), hr-only (1 Hz heart rate + "
+        "EDA), bitalino (raw 10-bit ADC codes at 1000 Hz: nSeq, ECG, EDA)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same samples)")
     parser.add_argument(
         "--schedule",
@@ -139,6 +150,12 @@ def _check(args) -> list:
 def run(args) -> int:
     from labmrt.errors import LabmrtError
 
+    if args.layout != "standard" and (args.ecg or args.ppg or args.eda):
+        raise LabmrtError(
+            f"--layout {args.layout} publishes its own set of signals",
+            where="--ecg/--ppg/--eda",
+            fix="leave them out, or use --layout standard",
+        )
     if not (args.ecg or args.ppg or args.eda):
         args.ecg = args.eda = True
     problems = _check(args)
@@ -154,11 +171,8 @@ def run(args) -> int:
         )
     else:
         schedule = ArousalSchedule.from_file(args.schedule)
-    sim = SimulatedSensors(
+    options = dict(
         seed=args.seed,
-        ecg=args.ecg,
-        ppg=args.ppg,
-        eda=args.eda,
         schedule=schedule,
         ecg_rate=args.ecg_rate,
         ppg_rate=args.ppg_rate,
@@ -172,6 +186,12 @@ def run(args) -> int:
         chunk_s=args.chunk,
         nan_share=args.nan_share,
     )
+    if args.layout == "standard":
+        sim = SimulatedSensors(ecg=args.ecg, ppg=args.ppg, eda=args.eda, **options)
+    else:
+        from sensors.layouts import LayoutSensors
+
+        sim = LayoutSensors(args.layout, **options)
     sim.start()
     try:
         print(f"{'name':<28} {'type':<8} {'rate':>6}  source_id")

@@ -40,6 +40,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -78,7 +79,7 @@ __all__ = [
 ]
 
 FEATURE_KINDS = ("help", "hint", "calculator", "notes", "comparison_table", "search", "other")
-STREAM_KINDS = ("ecg", "ppg", "eda")
+STREAM_KINDS = ("ecg", "ppg", "eda", "ibi", "hr")
 
 
 def _fraction(value: Any) -> Any:
@@ -296,18 +297,52 @@ class Calibration(_Model):
     stressor: Literal["arithmetic", "none"] = "arithmetic"
 
 
+class SensorPin(_Model):
+    """The stream and channel that carry one signal, named by the lab.
+
+    Normally the channel is chosen from each stream's channel metadata
+    (``sensors.channels``); a pin overrides that for one kind. ``stream``:
+    the stream name as ``labmrt sensors list`` shows it (case-insensitive);
+    ``channel``: the channel label (or its index, for a stream without
+    labels); ``unit``: overrides the channel's unit; ``device`` and
+    ``resolution_bits``: the transfer function for raw ADC values. Whether
+    the stream, channel and unit exist is checked when the monitor starts,
+    against the streams on the network.
+    """
+
+    stream: Text
+    channel: Text
+    unit: Text | None = None
+    device: Literal["bitalino"] | None = None
+    resolution_bits: Annotated[int, Field(ge=1, le=24)] | None = None
+
+
 class Sensors(_Model):
     """Physiology the session expects and how states are classified.
 
+    ``streams``: the kinds expected: waveforms ``ecg``, ``ppg``, ``eda``, or
+    beat-level ``ibi`` (beat-to-beat intervals) and ``hr`` (heart rate only).
     ``classifier``: ``"calibration"`` (fit on this participant's calibration)
     or the path of a trained model file, relative to the protocol file; the
-    model's sha256 is part of the content hash.
+    model's sha256 is part of the content hash. ``pins``: kind -> the stream
+    and channel to read it from (:class:`SensorPin`); left out of the content
+    when empty, so protocols without pins keep their hash.
     """
 
-    streams: list[Literal["ecg", "ppg", "eda"]] = Field(default_factory=lambda: ["ecg", "eda"])
+    streams: list[Literal["ecg", "ppg", "eda", "ibi", "hr"]] = Field(
+        default_factory=lambda: ["ecg", "eda"]
+    )
     classifier: Text = "calibration"
     window_s: Annotated[float, Field(gt=0.0)] = 30.0
     classifier_sha256: str | None = Field(default=None, exclude=False)
+    pins: dict[Literal["ecg", "ppg", "eda", "ibi", "hr"], SensorPin] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_pins(self, handler):
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("pins"):
+            data.pop("pins", None)
+        return data
 
 
 # --------------------------------------------------------------------------- protocol

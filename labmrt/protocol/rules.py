@@ -314,6 +314,13 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
     if p.sensors is not None:
         for j, dup in _duplicates(list(p.sensors.streams)):
             yield Issue(("sensors", "streams", j), f"stream '{dup}' is listed twice", "")
+        for kind in p.sensors.pins:
+            if kind not in p.sensors.streams:
+                yield Issue(
+                    ("sensors", "pins", kind),
+                    f"pins {kind} but sensors.streams does not list it",
+                    f'add "{kind}" to sensors.streams, or remove the pin',
+                )
 
     # moderators and controls
     for name in ("moderators", "controls"):
