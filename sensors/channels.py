@@ -414,3 +414,22 @@ def build_buffers(
         buffers[kind] = buf
         owned.append(buf)
     return buffers, owned, notes + sel.notes, list(sel.choices.values())
+
+
+def signal_summary(desc: Any) -> tuple[list[str], str]:
+    """``(kinds, explanation)`` of one stream, for pickers: what it carries and from where.
+
+    Objects that are not a :class:`StreamDescription` (a picker's test
+    doubles) answer with their stream-level ``kind``.
+    """
+    if not isinstance(desc, StreamDescription):
+        kind = getattr(desc, "kind", None)
+        return ([kind] if kind else []), ""
+    plan = plan_stream(desc)
+    lines = [
+        f"channel {c.channel} {c.label!r} -> {c.kind.upper()} [{c.conversion.describe()}]: "
+        f"{c.reason}"
+        for c in plan.choices
+    ]
+    lines += [f"channel {i} {lbl!r} not used: {why}" for i, lbl, why in plan.ignored]
+    return [c.kind for c in plan.choices], "\n".join(lines)

@@ -2,7 +2,8 @@
 
 Resolving streams waits on the network for a second, so it runs in the
 background (:mod:`ui.worker`); the list fills in when the answer arrives.
-ECG/PPG/EDA streams are ticked by default, one per kind.
+ECG/PPG/EDA/RR/HR streams are ticked by default, one per kind; the kind column
+and tooltips say which channel carries what (``sensors.channels``).
 """
 
 from __future__ import annotations
@@ -98,21 +99,24 @@ class StreamPicker(QWidget):
     def set_streams(self, descriptions: Sequence, select: Sequence[str] = ()) -> None:
         """Show ``descriptions``; tick those whose source id is in ``select``
         (default: the first of each kind)."""
+        from sensors.channels import signal_summary
+
         self.descriptions = list(descriptions)
         self.table.setRowCount(len(self.descriptions))
         seen: set[str] = set()
         for r, desc in enumerate(self.descriptions):
+            # what the stream carries, by its channel metadata (a hub: ECG+EDA)
+            kinds, why = signal_summary(desc)
             tick = QTableWidgetItem()
             tick.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled)
-            chosen = desc.source_id in select if select else desc.kind not in seen
+            chosen = desc.source_id in select if select else not set(kinds) <= seen
             tick.setCheckState(Qt.Checked if chosen else Qt.Unchecked)
-            seen.add(desc.kind)
+            seen.update(kinds)
             self.table.setItem(r, 0, tick)
-            for c, text in enumerate(
-                (desc.name, (desc.kind or "?").upper(), f"{desc.nominal_srate:g}"), start=1
-            ):
+            shown = "+".join(k.upper() for k in kinds) or "?"
+            for c, text in enumerate((desc.name, shown, f"{desc.nominal_srate:g}"), start=1):
                 item = QTableWidgetItem(text)
-                item.setToolTip(f"source id {desc.source_id}")
+                item.setToolTip(f"source id {desc.source_id}" + (f"\n{why}" if why else ""))
                 self.table.setItem(r, c, item)
         n = len(self.descriptions)
         self.status.setText(
