@@ -147,8 +147,14 @@ def blas_note() -> str:
     return f"BLAS: {'; '.join(info) or 'unknown'}; {env or 'OPENBLAS_CORETYPE not set'}"
 
 
+def load_note() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min)"
+
+
 def run_case(n: int, t: int, repeat: int, io: bool) -> bool:
     frame = simulate(n, t)
+    load_before = load_note()
     label = f"{n:,} x {t:,} ({len(frame):,} rows)"
     res = wcls(frame, **KW)
     theta, cov = plain_numpy(frame)
@@ -175,9 +181,10 @@ def run_case(n: int, t: int, repeat: int, io: bool) -> bool:
     ratio = float(np.median(ratios))
     met = ratio <= GOAL_RATIO and med["wcls"] <= GOAL_SECONDS
     print(f"\n{label}: plain sandwich (more than 50 participants)")
+    print(f"  machine: {load_before} before, {load_note()} after")
     print(f"  wcls() from the DataFrame:         {med['wcls']:7.3f} s (median of {repeat})")
-    print(f"    of which build_design:           {med['build']:7.3f} s")
-    print(f"    of which fit + variance:         {med['fit']:7.3f} s")
+    print(f"    build_design alone:              {med['build']:7.3f} s")
+    print(f"    fit_design alone:                {med['fit']:7.3f} s")
     print(f"  baseline (plain numpy WCLS):       {med['baseline']:7.3f} s")
     print(
         f"  wcls() / baseline:                 {ratio:7.2f}   (median of the per-run ratios; "

@@ -215,6 +215,21 @@ def _numeric(values, name: str, role: str) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
+def _flag_values(
+    frame: pd.DataFrame, spec: ColumnOrValue, n: int, name: str
+) -> tuple[np.ndarray, str]:
+    """As :func:`_value`, but a plain integer or boolean column is returned as it is.
+
+    0/1 flags (availability, treatment) are only compared with 0 and 1, so a
+    conversion to float would be a wasted pass over the table.
+    """
+    if isinstance(spec, str):
+        col = frame[spec]
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
+            return col.to_numpy(), spec
+    return _value(frame, spec, n, name)
+
+
 def _value(frame: pd.DataFrame, spec: ColumnOrValue, n: int, name: str) -> tuple[np.ndarray, str]:
     """A per-row float array from a column name, a number or an array; plus its label."""
     if isinstance(spec, str):
@@ -503,7 +518,7 @@ def build_design(
         avail = np.ones(n)
         avail_label = "availability"
     else:
-        avail, avail_label = _value(frame, availability, n, "availability")
+        avail, avail_label = _flag_values(frame, availability, n, "availability")
         avail = take(avail)
         bad = ~np.isin(avail, (0.0, 1.0))
         if bad.any():
@@ -519,7 +534,7 @@ def build_design(
         used &= take(np.asarray(include, dtype=bool))
 
     # ---- treatment, probabilities, outcome
-    a, a_label = _value(frame, treatment, n, "treatment")
+    a, a_label = _flag_values(frame, treatment, n, "treatment")
     a = take(a)
     prob, p_label = _value(frame, rand_prob, n, "randomization probability")
     prob = take(prob)
@@ -544,11 +559,14 @@ def build_design(
                 "code the treatment as 1 = treated, 0 = not (or name a --contrast)",
             )
         )
-    for arr, label in ((prob, f"randomization probability {p_label!r}"),):
+    for arr, spec, label in (
+        (prob, rand_prob, f"randomization probability {p_label!r}"),
+        (num, numerator_prob, f"numerator probability {num_label!r}"),
+    ):
+        if _is_constant(spec) and 0 < _scalar_or(spec, arr) < 1:
+            continue  # one valid number: nothing to check row by row
         _check_no_nan(arr, used, where, label)
         _check_open_unit(arr, used, where, label)
-    _check_no_nan(num, used, where, f"numerator probability {num_label!r}")
-    _check_open_unit(num, used, where, f"numerator probability {num_label!r}")
     _check_no_nan(y, used, where, f"outcome {y_label!r}")
     if binary_outcome:
         bad = used & ~np.isin(y, (0.0, 1.0))
@@ -580,14 +598,15 @@ def build_design(
     if off.size:
         # Values read from the table or given as arrays may be the caller's: copied, once.
         # Constants and rows taken in sorted order are fresh arrays already.
-        y, a, prob, num = (
+        y, prob, num = (
             v if not in_order or _is_constant(spec) else v.astype(float)
-            for v, spec in ((y, outcome), (a, treatment), (prob, rand_prob), (num, numerator_prob))
+            for v, spec in ((y, outcome), (prob, rand_prob), (num, numerator_prob))
         )
         y[off] = 0.0
-        a[off] = 0.0
         prob[off] = 0.5
         num[off] = 0.5
+    # 0/1 at the used rows (checked above), 0 at the others.
+    a = ((a == 1) & used).astype(float)
     centered = a - num
     for j in range(p):
         np.multiply(centered, s[:, j], out=block[:, q + j])
@@ -649,6 +668,8 @@ def _lex_nondecreasing(keys: Sequence[np.ndarray]) -> bool:
 
 
 def _check_no_nan(arr: np.ndarray, used: np.ndarray, where: RowLabels, label: str) -> None:
+    if arr.dtype.kind != "f" or not np.isnan(arr).any():
+        return
     bad = used & np.isnan(arr)
     if bad.any():
         raise LabmrtError(
