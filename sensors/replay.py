@@ -41,7 +41,7 @@ from labmrt.state import AffectState
 from sensors.classifier import AffectClassifier, label_code
 from sensors.discovery import SOURCE_KINDS, kind_of
 from sensors.monitor import AffectMonitor, CalibrationPhase, fit_rows
-from sensors.pipeline import UpdateResult, replay
+from sensors.pipeline import FeaturePipeline, UpdateResult, replay
 from sensors.units import Conversion, UnitError, conversion_for
 
 if TYPE_CHECKING:
@@ -561,6 +561,7 @@ def replay_recording(
     hrv_window_s: float = 60.0,
     eda_window_s: float = 30.0,
     strict: bool = True,
+    pipeline: FeaturePipeline | None = None,
     progress: Callable[[float, float], None] | None = None,
 ) -> Replay:
     """Replay recorded signals as the monitor would run live, and classify every update.
@@ -568,13 +569,16 @@ def replay_recording(
     ``signals``: kind -> ``(values, time stamps, rate)`` (the pipeline's
     input) or a :class:`Recording` (whose markers then also name spans).
     ``calibrate_rest``/``calibrate_stress``: ``(start, end)`` seconds of the
-    recording (or marker names). ``model``: a classifier or its file, used
-    instead of a calibration (a model standardised per participant still
-    takes the rest span as baseline). ``start``/``end``: the updates
-    returned (default: the whole recording). ``strict``: raise when the
-    calibration fails; otherwise keep the reason in ``calibration_error``
-    and return ``unknown`` states. ``progress(t, t_last)`` is called after
-    each update.
+    recording (or marker names). ``model``: a fitted classifier or its file,
+    used instead of a calibration (a model standardised per participant
+    still takes the rest span as baseline); an unfitted one is calibrated
+    (to try other settings than the monitor's default classifier).
+    ``start``/``end``: the updates returned (default: the whole recording).
+    ``strict``: raise when the calibration fails; otherwise keep the reason
+    in ``calibration_error`` and return ``unknown`` states. ``pipeline``:
+    another :class:`~sensors.pipeline.FeaturePipeline` than the monitor's
+    (then the window arguments are its business). ``progress(t, t_last)``
+    is called after each update.
     """
     rec = signals if isinstance(signals, Recording) else Recording(dict(signals))
     if not rec.signals:
@@ -601,13 +605,14 @@ def replay_recording(
         )
     if isinstance(model, str | Path):
         model = AffectClassifier.load(model)
-    if stress is not None and rest is None and model is None:
+    fitted_model = model is not None and model.method is not None
+    if stress is not None and rest is None and not fitted_model:
         raise LabmrtError(
             "a stressor span needs a rest span too",
             where="--calibrate-stress",
             fix="add --calibrate-rest START:END",
         )
-    if model is not None and model.baseline_source == "participant" and rest is None:
+    if fitted_model and model.baseline_source == "participant" and rest is None:
         raise LabmrtError(
             "this model standardises each participant against their own rest: it needs a rest span",
             where="--model",
@@ -625,7 +630,9 @@ def replay_recording(
     t_from = min([t_start, *(s[0] for s in spans)])
     t_to = max([t_end, *(s[1] for s in spans)])
 
-    monitor = AffectMonitor([], model, hrv_window_s=hrv_window_s, eda_window_s=eda_window_s)
+    monitor = AffectMonitor(
+        [], model, hrv_window_s=hrv_window_s, eda_window_s=eda_window_s, pipeline=pipeline
+    )
     phases = {
         name: CalibrationPhase(name, span[0], span[1])
         for name, span in (("rest", rest), ("stressor", stress))
@@ -653,7 +660,7 @@ def replay_recording(
                 monitor.classifier,
                 phases.get("rest"),
                 phases.get("stressor"),
-                keep_model=model is not None,
+                keep_model=fitted_model,
             )
         except LabmrtError as err:
             error = "; ".join(p.what for p in err.problems)
@@ -681,6 +688,7 @@ class Segment:
     start: float
     end: float
     state: str
+    name: str = ""  # the phase, when the file names it (to score some phases only)
 
 
 SEGMENT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -689,6 +697,7 @@ SEGMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "state": ("state", "label"),
 }
 GROUP_COLUMNS: tuple[str, ...] = ("subject", "participant")
+NAME_COLUMNS: tuple[str, ...] = ("phase", "segment", "name")
 
 
 def read_segments(path: str | Path, subject: str | None = None) -> list[Segment]:
@@ -696,7 +705,8 @@ def read_segments(path: str | Path, subject: str | None = None) -> list[Segment]
 
     States other than calm/aroused words (``other``, ``hyperventilation``)
     are kept but never scored. A file covering several people (a
-    ``subject`` or ``participant`` column) needs ``subject``.
+    ``subject`` or ``participant`` column) needs ``subject``; a ``phase``
+    column names each segment (:attr:`Segment.name`), to score some only.
     """
     path = Path(path)
     where = str(path)
@@ -717,6 +727,7 @@ def read_segments(path: str | Path, subject: str | None = None) -> list[Segment]
             )
         cols[key] = found[0]
     group = next((c for c in GROUP_COLUMNS if c in df.columns), None)
+    named = next((c for c in NAME_COLUMNS if c in df.columns), None)
     if subject is not None:
         if group is None:
             raise LabmrtError(
@@ -746,16 +757,17 @@ def read_segments(path: str | Path, subject: str | None = None) -> list[Segment]
             raise LabmrtError(f"line {line}: start {a:g} is not before end {b:g}", where=where)
         code = label_code(row[cols["state"]])
         state = {0: "calm", 1: "aroused"}.get(code, str(row[cols["state"]]))
-        segs.append((a, b, state, line))
+        name = str(row[named]) if named is not None and pd.notna(row[named]) else ""
+        segs.append((a, b, state, line, name))
     segs.sort()
-    for (_, b0, _, l0), (a1, _, _, l1) in zip(segs, segs[1:], strict=False):
+    for (_, b0, _, l0, _), (a1, _, _, l1, _) in zip(segs, segs[1:], strict=False):
         if a1 < b0 - 1e-9:
             raise LabmrtError(
                 f"segments overlap: line {l1} starts at {a1:g} s, before line {l0} ends ({b0:g} s)",
                 where=where,
                 fix="each moment of the recording may be in one segment only",
             )
-    return [Segment(a, b, s) for a, b, s, _ in segs]
+    return [Segment(a, b, s, name) for a, b, s, _, name in segs]
 
 
 SCORED_STATES: tuple[str, ...] = ("calm", "aroused")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -289,6 +290,26 @@ def test_heart_rate_only_gives_the_hr_feature(beat_files):
         assert st.features["rmssd"] is None
 
 
+def test_a_saved_model_replaces_the_calibration(library_replay, csv_files, tmp_path, capsys):
+    sig = ["--signal", f"ecg={csv_files['ecg']}:ecg_mv", "--signal", f"eda={csv_files['eda']}"]
+    per_participant = library_replay.classifier.save(tmp_path / "participant.json")
+    code, err = _run(capsys, *sig, "--model", str(per_participant))
+    assert code == 2 and "--model: this model standardises each participant" in err
+    clf = copy.deepcopy(library_replay.classifier)
+    clf.baseline_source = "training"  # as `sensors train` without --group writes it
+    model = clf.save(tmp_path / "training.json")
+    code = main(
+        ["sensors", "replay", *sig, "--model", str(model), "--start", "150", "--end", "160"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"model {model}: logistic on " in err
+    lines = out.splitlines()
+    assert len(lines) == 11 and lines[0].startswith("150.00 ")
+    # the stressor part of the recording, classified from the first update on
+    assert sum(" aroused p=" in line for line in lines) >= 9, out
+
+
 def test_marker_spans_from_plain_labrecorder_markers():
     markers = [(10.0, "baseline_start"), (70.0, "Baseline End"), (80.0, "stroop"), (95.0, "x")]
     assert marker_span(markers, "baseline", 200.0) == (10.0, 70.0)
@@ -400,7 +421,7 @@ def test_segments_of_several_subjects_need_one_picked(tmp_path):
     with pytest.raises(Exception, match="holds 2 subjects"):
         read_segments(path)
     segs = read_segments(path, "S1")
-    assert segs == [Segment(0, 60, "calm"), Segment(60, 90, "other")]
+    assert segs == [Segment(0, 60, "calm", "base"), Segment(60, 90, "other", "hv")]
 
 
 # ---------------------------------------------------------------------- real recordings
