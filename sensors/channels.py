@@ -322,7 +322,14 @@ def pinned_choice(kind: str, pin: Any, descriptions: Iterable[StreamDescription]
             Problem(f"{where} unit", str(err), "set unit (and device for raw ADC values)")
         ) from None
     return ChannelChoice(
-        desc, kind, channel.index, channel.label, unit, conv, "pinned by the protocol", True
+        desc,
+        kind,
+        channel.index,
+        channel.label,
+        unit,
+        conv,
+        f"pinned as {kind} ([sensors.pins] or --pin)",
+        True,
     )
 
 

@@ -173,7 +173,7 @@ def test_pin_overrides_the_metadata_rules():
     sel = choose_sources([HUB, gsr], pins)
     choice = sel.choices["eda"]
     assert (choice.stream.name, choice.channel, choice.pinned) == ("Shimmer GSR", 0, True)
-    assert choice.reason == "pinned by the protocol"
+    assert choice.reason == "pinned as eda ([sensors.pins] or --pin)"
     assert np.allclose(choice.conversion(np.array([500.0])), [2.0])
     assert sel.choices["ecg"].stream.name == "Lab hub"  # unpinned kinds as usual
 

@@ -28,7 +28,8 @@ def _cli(*args: str, **kw) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Per layout: (the monitor's "using"/"not using" lines, its JSON updates, stream prefix)."""
+    """Per layout (and "pinned"): (the monitor's "using"/"not using" lines, its JSON updates,
+    stream prefix); "list": the ``sensors list --json`` rows."""
     tag = uuid.uuid4().hex[:8]
     tmp = tmp_path_factory.mktemp("layouts")
     sims, monitors = {}, {}
@@ -41,6 +42,18 @@ def runs(tmp_path_factory):
             )  # fmt: skip
         for layout in LAYOUTS:  # the table is printed once the outlets exist
             assert sims[layout].stdout.readline().startswith("name")
+        listing = subprocess.run(
+            [sys.executable, "-m", "labmrt.cli", "sensors", "list", "--json", "--timeout", "2",
+             "--name", f"lay{tag}-"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        # the same RR + GSR layout, with EDA pinned to the skin-resistance channel
+        monitors["pinned"] = _cli(
+            "sensors", "monitor", "--name", f"lay{tag}-rr-gsr-", "--jsonl",
+            "--hrv-window", "10", "--eda-window", "10", "--duration", str(MONITOR_S),
+            "--timeout", "3", "--pin", f"eda=lay{tag}-rr-gsr-gsr:GSR_Skin_Resistance",
+            stdout=(tmp / "pinned.out").open("w"), stderr=(tmp / "pinned.err").open("w"),
+        )  # fmt: skip
         for layout in LAYOUTS:
             monitors[layout] = _cli(
                 "sensors", "monitor", "--name", f"lay{tag}-{layout}-", "--jsonl",
@@ -57,7 +70,9 @@ def runs(tmp_path_factory):
             assert proc.returncode == 0, stderr[-2000:]
             updates = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
             using = [line for line in stderr.splitlines() if line.startswith(("using", "not"))]
-            out[layout] = (using, updates, f"lay{tag}-{layout}")
+            out[layout] = (using, updates, f"lay{tag}-{layout.replace('pinned', 'rr-gsr')}")
+        assert listing.returncode == 0, listing.stderr[-2000:]
+        out["list"] = [json.loads(line) for line in listing.stdout.splitlines()]
         yield out
     finally:
         for proc in [*monitors.values(), *sims.values()]:
@@ -126,3 +141,36 @@ def test_a_layout_brings_its_own_signals(capsys):
     assert main(["sensors", "simulate", "--layout", "hub", "--ppg", "--duration", "1"]) != 0
     err = capsys.readouterr().err
     assert "--layout hub publishes its own set of signals" in err and "--layout standard" in err
+
+
+def test_list_shows_which_channel_is_used_and_why(runs):
+    rows = {r["name"]: r for r in runs["list"] if "name" in r}
+    (hub,) = [r for name, r in rows.items() if name.endswith("-hub-hub")]
+    assert [(u["kind"], u["channel"], u["label"]) for u in hub["uses"]] == [
+        ("ecg", 4, "ECG"),
+        ("eda", 5, "EDA"),
+    ]
+    assert {i["channel"]: i["reason"] for i in hub["ignored"]} == {
+        0: "typed 'Counter': a counter",
+        1: "typed 'ACC': a motion sensor",
+        2: "typed 'ACC': a motion sensor",
+        3: "typed 'ACC': a motion sensor",
+    }
+    (gsr,) = [r for name, r in rows.items() if name.endswith("-rr-gsr-gsr")]
+    assert gsr["ignored"] == [
+        {"channel": 0, "label": "GSR_Skin_Resistance", "reason": "EDA is read from channel 1"}
+    ]
+    (selection,) = [r for r in runs["list"] if "selection" in r]
+    assert {c["kind"] for c in selection["selection"]} >= {"ecg", "eda", "ibi"}
+    assert any("(HR only)" in note for note in selection["not_used"])
+
+
+def test_pinned_skin_resistance_channel_is_converted_to_conductance(runs):
+    using, updates, prefix = runs["pinned"]
+    joined = "\n".join(using)
+    assert (
+        f"using EDA <- '{prefix}-gsr' channel 0 'GSR_Skin_Resistance' [kOhms -> uS (1000 / x)]: "
+        "pinned as eda ([sensors.pins] or --pin)"
+    ) in joined
+    last = _last_with(updates, "scl")
+    assert 1.0 < last["features"]["scl"] < 8.0  # uS again, not kOhm (~125-700)
