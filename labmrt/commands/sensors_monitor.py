@@ -1,8 +1,9 @@
 """``labmrt sensors monitor``: the affective state of whatever ECG/PPG/EDA streams are on the network.
 
-Resolves the streams (any vendor's: types ECG, PPG/BVP, EDA/GSR, or those
-words in the name), optionally calibrates (rest first, then stressor, as the
-options say) or loads a model, and prints one line per state update. This is
+Resolves the streams (any vendor's), picks the channel of each signal by
+the streams' channel metadata (:mod:`sensors.channels`; ``--pin`` names one
+instead) and prints which and why, optionally calibrates (rest first, then
+stressor, as the options say) or loads a model, and prints one line per state update. This is
 how the pipeline is checked against any source, not only the simulator.
 """
 
@@ -171,7 +172,7 @@ def run(args) -> int:
         streams += pinned_streams(pins, streams, args.timeout)
     if not streams:
         raise LabmrtError(
-            "no ECG, PPG or EDA stream found on the network",
+            "no ECG, PPG, EDA, RR or HR stream found on the network",
             where="LSL",
             fix="start the device's LSL app (or `labmrt sensors simulate`) and check --name",
         )
