@@ -34,6 +34,17 @@ REST, STRESS = (40.0, 95.0), (105.0, 160.0)
 END = 175.0
 WINDOWS = ["--hrv-window", "30", "--eda-window", "20"]
 LSL_OFFSET = 5000.0
+# the calibration spans and the stretch printed, as `sensors replay` options
+CALIBRATED = [
+    "--calibrate-rest",
+    f"{REST[0]:g}:{REST[1]:g}",
+    "--calibrate-stress",
+    f"{STRESS[0]:g}:{STRESS[1]:g}",
+    "--start",
+    f"{REST[0]:g}",
+    "--end",
+    f"{END:g}",
+]
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +120,7 @@ def test_cli_on_csv_files_prints_the_monitor_json_lines_and_scores(
             f"ecg={csv_files['ecg']}:ecg_mv",
             "--signal",
             f"eda={csv_files['eda']}",  # column picked by its name (eda_us)
-            "--calibrate-rest",
-            f"{REST[0]:g}:{REST[1]:g}",
-            "--calibrate-stress",
-            f"{STRESS[0]:g}:{STRESS[1]:g}",
-            "--start",
-            f"{REST[0]:g}",
-            "--end",
-            f"{END:g}",
+            *CALIBRATED,
             "--jsonl",
             "--segments",
             str(segments),
@@ -240,14 +244,7 @@ def test_cli_replays_beat_intervals_and_prints_only_the_score(
             f"ibi={beat_files['rr']}",
             "--signal",
             f"eda={csv_files['eda']}",
-            "--calibrate-rest",
-            f"{REST[0]:g}:{REST[1]:g}",
-            "--calibrate-stress",
-            f"{STRESS[0]:g}:{STRESS[1]:g}",
-            "--start",
-            f"{REST[0]:g}",
-            "--end",
-            f"{END:g}",
+            *CALIBRATED,
             "--no-updates",
             "--segments",
             str(segments),
