@@ -78,7 +78,9 @@ class OutletSpec:
 
     @property
     def kinds(self) -> list[str]:
-        return [c.source for c in self.channels if c.source in ("ecg", "eda", "rr", "hr")]
+        """The signal kinds this stream carries (``rr`` is the ``ibi`` kind)."""
+        names = {"ecg": "ecg", "eda": "eda", "rr": "ibi", "hr": "hr"}
+        return list(dict.fromkeys(names[c.source] for c in self.channels if c.source in names))
 
 
 def _bitalino_ecg(mv: np.ndarray, bits: int = 10) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_channels import HUB, stream  # same folder: pytest puts it on sys.path
 
@@ -91,3 +92,23 @@ def test_a_pin_needs_stream_and_channel(tmp_path):
 def test_beat_level_kinds_are_valid_protocol_streams(tmp_path):
     protocol = _protocol(tmp_path, 'streams = ["ibi", "eda"]\n')
     assert protocol.sensors.streams == ["ibi", "eda"]
+
+
+def test_simulated_sensors_for_a_strap_protocol_publish_rr_intervals(tmp_path):
+    from sensors.buffer import wait_for
+    from sensors.state_source import live_state_source
+
+    protocol = _protocol(tmp_path, 'streams = ["ibi", "eda"]\n')
+    cleanup: list = []
+    try:
+        source, _ = live_state_source(protocol, None, 7, cleanup)
+        assert set(source.buffers) == {"ibi", "eda"}
+        kinds = {row["type"]: row["kind"] for row in source.stream_info}
+        assert kinds == {"RR": "ibi", "GSR": "eda", "Markers": "truth"}
+        ibi = source.buffers["ibi"]
+        assert wait_for(lambda: ibi.n_received >= 2, 10.0)
+        data, _ = ibi.get_data(30.0)
+        assert np.all((data > 0.4) & (data < 1.3))  # seconds, converted from the strap's ms
+    finally:
+        for stop in reversed(cleanup):
+            stop()
