@@ -82,13 +82,13 @@ def session_schedule(seed: int) -> ArousalSchedule:
     return ArousalSchedule(segs)
 
 
-def run_session(s: Session) -> dict:
+def session_recording(s: Session):
+    """``(schedule, recording, signals)`` of one session (signals as ``replay`` takes them)."""
     schedule = session_schedule(s.seed)
-    duration = REST_S + STRESS_S + TEST_S
     rec = generate_recording(
         s.seed,
         schedule,
-        duration,
+        REST_S + STRESS_S + TEST_S,
         ecg=s.cardiac == "ecg",
         ppg=s.cardiac == "ppg",
         eda=True,
@@ -96,7 +96,12 @@ def run_session(s: Session) -> dict:
         hr_aroused=s.hr_aroused,
         noise=s.noise,
     )
-    signals = {k: (rec[k][0], rec[k][1], rec.sfreq[k]) for k in rec.signals}
+    return schedule, rec, {k: (rec[k][0], rec[k][1], rec.sfreq[k]) for k in rec.signals}
+
+
+def run_session(s: Session) -> dict:
+    schedule, rec, signals = session_recording(s)
+    duration = REST_S + STRESS_S + TEST_S
     pipe = FeaturePipeline()
     clf = AffectClassifier()
     rest_only = AffectClassifier()

@@ -37,9 +37,35 @@ participant varies, and a feature that sat still at rest (no SCR in any
 window) must not turn the first response into an infinite z-score. z-scores
 are clipped to +-:data:`Z_CLIP`.
 
+**Calibration on real people** (a wrist sensor while the hand writes or
+the person talks) leaves some windows without clean heart beats. The
+logistic calibration therefore fits one model per feature group present
+(cardiac + EDA, EDA alone, cardiac alone), each on the calibration windows
+where its own features are clean, and at each update the largest model
+whose signals are clean right now is used: a movement artefact in the pulse
+leaves the state to skin conductance instead of turning it ``unknown``.
+
+**How well the calibration separated**, per model: the area under the ROC
+curve of held-out calibration windows (:func:`blocked_cv_auc`, blocked
+cross-validation with a purge, since neighbouring windows overlap and
+would otherwise leak into each other). A model under :data:`AUC_MIN`
+(0.7, the lower bound of "acceptable discrimination", Hosmer, Lemeshow &
+Sturdivant 2013, Applied Logistic Regression, 3rd ed., p. 177) is not used:
+a participant whose calibration did not separate gets ``unknown`` with that
+reason rather than coin flips. Warnings name non-responders: skin
+conductance near the floor or unchanged by the stressor, heart rate
+unchanged (:meth:`AffectClassifier.calibration_summary`).
+
+The live monitor uses :data:`LIVE_FEATURES`: heart rate from the clean
+beats of the last 15 s, the tonic skin-conductance level of the last 10 s
+and the SCR rate, the features that survive wrist artefacts and follow a
+change within seconds (RMSSD/SDNN need a minute of clean beats and are the
+first casualties of a moving wrist). Offline models keep
+:data:`DEFAULT_FEATURES`.
+
 The state is ``unknown`` (with a reason) when the model is not calibrated,
-a feature it uses is missing or not finite, or the quality of a stream it
-uses is below ``min_quality``.
+no model's features are present and clean, or the calibration of every
+model that could be used did not separate rest from stressor.
 """
 
 from __future__ import annotations
@@ -52,14 +78,18 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.stats import mannwhitneyu
 
 from labmrt.errors import LabmrtError
 
 FORMAT = "labmrt-affect-classifier"
 VERSION = 1
 DEFAULT_FEATURES: tuple[str, ...] = ("hr", "rmssd", "sdnn", "scl", "scr_rate")
+LIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_fast", "scr_rate")
 AROUSAL_SIGN: dict[str, int] = {
     "hr": 1,
+    "hr_fast": 1,
+    "scl_fast": 1,
     "rmssd": -1,
     "sdnn": -1,
     "hf": -1,
@@ -70,14 +100,25 @@ AROUSAL_SIGN: dict[str, int] = {
     "scr_amp": 1,
 }
 FEATURE_KIND: dict[str, str] = {
-    **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf"), "cardiac"),
-    **dict.fromkeys(("scl", "scr_rate", "scr_amp"), "eda"),
+    **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf", "hr_fast"), "cardiac"),
+    **dict.fromkeys(("scl", "scr_rate", "scr_amp", "scl_fast"), "eda"),
+}
+# window length (s) of each feature as the pipeline computes it: neighbouring
+# calibration windows closer than this share signal (the purge of blocked CV)
+FEATURE_WINDOW_S: dict[str, float] = {
+    **dict.fromkeys(("hr", "rmssd", "sdnn", "hf"), 60.0),
+    **dict.fromkeys(("lf", "lf_hf"), 120.0),
+    **dict.fromkeys(("scl", "scr_rate", "scr_amp"), 30.0),
+    "hr_fast": 15.0,
+    "scl_fast": 10.0,
 }
 # stream kinds whose quality speaks for the cardiac features (waveforms, intervals, heart rate)
 CARDIAC_SOURCES: tuple[str, ...] = ("ecg", "ppg", "ibi", "hr")
 LOG_FEATURES: frozenset[str] = frozenset({"rmssd", "sdnn", "hf", "lf", "lf_hf"})
 SD_FLOOR: dict[str, float] = {
     "hr": 1.0,  # bpm
+    "hr_fast": 1.0,  # bpm
+    "scl_fast": 0.05,  # uS
     "rmssd": 0.1,  # ln ms (10%)
     "sdnn": 0.1,  # ln ms
     "hf": 0.2,  # ln ms^2
@@ -93,7 +134,12 @@ RIDGE = 1.0
 REST_THRESHOLD = 2.0
 INDEX_SD_FLOOR = 1.5
 MIN_WINDOWS = 10  # calibration windows needed per phase
-MIN_PRESENT = 0.8  # share of calibration windows in which a feature must be present
+AUC_MIN = 0.7  # cross-validated AUC a calibration model needs to be used
+CV_FOLDS = 3
+EDA_FLOOR_US = 0.1  # rest skin conductance below this: no contact or a non-responder
+FLAT_SCL_US = 0.05  # SCL change rest -> stressor below this (the SCR criterion) is flat
+FLAT_SCR_PER_MIN = 1.0
+HR_CHANGE_MIN_BPM = 2.0
 DEFAULT_MIN_QUALITY = 0.5
 CALM_WORDS = ("calm", "rest", "baseline", "0", "false", "relaxed", "neutral")
 AROUSED_WORDS = ("aroused", "stress", "stressor", "1", "true")
@@ -159,6 +205,78 @@ def fit_logistic(
     return float(res.x[0]), res.x[1:]
 
 
+def _floored_sd(name: str, col: np.ndarray) -> tuple[float, float]:
+    """Rest mean and floored SD of one feature column (see the module doc)."""
+    col = col[np.isfinite(col)]
+    mu = float(col.mean())
+    sd = float(col.std(ddof=1)) if col.size > 1 else 0.0
+    rel = 0.0 if name in LOG_FEATURES else SD_FLOOR_REL * abs(mu)
+    return mu, max(sd, SD_FLOOR.get(name, 1e-6), rel)
+
+
+def _standardize(rest: np.ndarray, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    cols = [_floored_sd(n, rest[:, j]) for j, n in enumerate(names)]
+    mu = np.array([c[0] for c in cols])
+    sd = np.array([c[1] for c in cols])
+    return np.clip((x - mu) / sd, -Z_CLIP, Z_CLIP)
+
+
+def auc(scores: np.ndarray, y: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney U / n1 n0); None without both classes."""
+    s1, s0 = scores[y == 1], scores[y == 0]
+    if s1.size == 0 or s0.size == 0:
+        return None
+    return float(mannwhitneyu(s1, s0).statistic / (s1.size * s0.size))
+
+
+def blocked_cv_auc(
+    x: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    names: Sequence[str],
+    purge_s: float,
+    folds: int = CV_FOLDS,
+) -> float | None:
+    """Cross-validated AUC of the calibration rows ``x`` (raw values, model scale).
+
+    Each class is cut into ``folds`` consecutive blocks in time; fold k holds
+    out block k of both classes, and training drops every row within
+    ``purge_s`` (the longest feature window) of a held-out row, since
+    overlapping windows share signal (blocked CV, Roberts et al. 2017,
+    Ecography 40:913). The baseline (rest mean and SD) and the logistic
+    weights are refitted on each training part, exactly as :meth:`fit` does.
+    """
+    scores, truth = [], []
+    for k in range(folds):
+        test = np.zeros(len(y), dtype=bool)
+        for cls in (0, 1):
+            idx = np.flatnonzero(y == cls)
+            idx = idx[np.argsort(t[idx], kind="stable")]
+            test[np.array_split(idx, folds)[k]] = True
+        if not test.any():
+            continue
+        t_test = t[test]
+        near = np.abs(t[:, None] - t_test[None, :]).min(axis=1) < purge_s
+        train = ~test & ~near
+        ytr = y[train]
+        if (ytr == 0).sum() < 3 or (ytr == 1).sum() < 3:
+            continue
+        rest = x[train][ytr == 0]
+        ztr = _standardize(rest, x[train], names)
+        w = np.where(ytr == 1, 0.5 / ytr.mean(), 0.5 / (1 - ytr.mean()))
+        b0, b = fit_logistic(ztr, ytr, weights=w)
+        zte = _standardize(rest, x[test], names)
+        scores.append(b0 + zte @ b)
+        truth.append(y[test])
+    if not scores:
+        return None
+    return auc(np.concatenate(scores), np.concatenate(truth))
+
+
+def _groups(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({FEATURE_KIND.get(n, "other") for n in names}))
+
+
 def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(v, 500.0), -500.0)))
 
@@ -185,6 +303,11 @@ class AffectClassifier:
     n_rest: int = 0
     n_stress: int = 0
     notes: list[str] = field(default_factory=list)
+    # one logistic model per feature group present at calibration ("cardiac+eda",
+    # "eda", "cardiac"): features, intercept, coef, auc, ok, n_rest, n_stress, reason
+    models: dict[str, dict] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    changes: dict[str, float] = field(default_factory=dict)  # stressor - rest means
 
     # ------------------------------------------------------------------ state
     @property
@@ -208,7 +331,8 @@ class AffectClassifier:
         if not rows:
             return []
         m = _matrix(rows, names)
-        return [n for j, n in enumerate(names) if np.isfinite(m[:, j]).mean() >= MIN_PRESENT]
+        # a feature lost in some windows (a moving wrist) still counts where it is clean
+        return [n for j, n in enumerate(names) if np.isfinite(m[:, j]).sum() >= MIN_WINDOWS]
 
     def fit_baseline(self, rest: Sequence[FeatureRow], names: Sequence[str] | None = None):
         """Set the rest baseline (mean and floored SD per feature) from rest rows."""
@@ -233,12 +357,7 @@ class AffectClassifier:
         m = _matrix(rest, usable)
         self.mean, self.sd = {}, {}
         for j, name in enumerate(usable):
-            col = m[:, j][np.isfinite(m[:, j])]
-            mu = float(col.mean())
-            sd = float(col.std(ddof=1)) if col.size > 1 else 0.0
-            self.mean[name] = mu
-            rel = 0.0 if name in LOG_FEATURES else SD_FLOOR_REL * abs(mu)
-            self.sd[name] = max(sd, SD_FLOOR.get(name, 1e-6), rel)
+            self.mean[name], self.sd[name] = _floored_sd(name, m[:, j])
         self.n_rest = len(rest)
         return self
 
@@ -267,24 +386,164 @@ class AffectClassifier:
         threshold and says so in :attr:`notes`.
         """
         rest, stress = list(rest), list(stress or [])
-        self.notes = []
+        self.notes, self.models, self.warnings, self.changes = [], {}, [], {}
         names = list(self.features)
-        if stress:
+        enough = len(stress) >= MIN_WINDOWS
+        if enough:
             names = [n for n in names if n in self._usable(stress, names)]
             if not names:
-                self.notes.append("no feature present in the stressor windows")
+                self.notes.append(
+                    "no feature present in the stressor windows; rest-only threshold used"
+                )
         self.method, self.coef = None, {}
         self.fit_baseline(rest, names if names else None)
-        if len(stress) >= MIN_WINDOWS and names:
-            self._fit_logistic(rest, stress)
-        else:
-            if stress:
+        if enough and names:
+            self._fit_models(rest, stress)
+            self._check_responses(rest, stress)
+        if self.method is None:
+            if stress and not enough:
                 self.notes.append(
                     f"only {len(stress)} stressor window(s); rest-only threshold used"
                 )
             self._fit_rest_threshold(rest)
         self.baseline_source = "participant"
         return self
+
+    def _fit_models(self, rest, stress):
+        """One logistic model per feature group set, on the rows where its features are clean."""
+        names = list(self.mean)
+        groups = _groups(names)
+        sets = [tuple(names)]
+        if len(groups) > 1:
+            sets += [tuple(n for n in names if FEATURE_KIND.get(n) == g) for g in groups]
+        rows = list(rest) + list(stress)
+        y_all = np.r_[np.zeros(len(rest)), np.ones(len(stress))]
+        # rows from the monitor carry their update time; rows without one (an offline
+        # table) are taken as independent windows in order, with nothing to purge
+        timed = all(r.get("t") is not None for r in rows)
+        t_all = np.array([float(r["t"]) if timed else float(i) for i, r in enumerate(rows)])
+        for feats in sets:
+            key = "+".join(_groups(feats))
+            x = _matrix(rows, feats)
+            ok = np.isfinite(x).all(axis=1)
+            n_rest, n_stress = int((ok & (y_all == 0)).sum()), int((ok & (y_all == 1)).sum())
+            model = {"features": list(feats), "n_rest": n_rest, "n_stress": n_stress}
+            if n_rest < MIN_WINDOWS or n_stress < MIN_WINDOWS:
+                model.update(
+                    ok=False,
+                    auc=None,
+                    reason=f"{n_rest} rest and {n_stress} stressor windows with clean "
+                    f"{key} features (needs {MIN_WINDOWS} of each)",
+                )
+                self.models[key] = model
+                continue
+            x, y, t = x[ok], y_all[ok], t_all[ok]
+            z = np.clip(
+                (x - np.array([self.mean[n] for n in feats]))
+                / np.array([self.sd[n] for n in feats]),
+                -Z_CLIP,
+                Z_CLIP,
+            )
+            w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+            b0, beta = fit_logistic(z, y, weights=w)
+            purge = max(FEATURE_WINDOW_S.get(n, 60.0) for n in feats) if timed else 0.0
+            cv = blocked_cv_auc(x, y, t, feats, purge)
+            # too few windows to hold any out: the separation is unmeasured, not failed
+            good = cv is None or cv >= AUC_MIN
+            model.update(
+                intercept=float(b0),
+                coef={n: float(b) for n, b in zip(feats, beta, strict=True)},
+                auc=cv,
+                ok=good,
+                reason=""
+                if good
+                else f"rest and stressor did not separate on {key} features "
+                f"(cross-validated AUC {'-' if cv is None else f'{cv:.2f}'} < {AUC_MIN})",
+            )
+            self.models[key] = model
+        fitted = [m for m in self.models.values() if "coef" in m]
+        if not fitted:
+            reason = next(iter(self.models.values()))["reason"]
+            self.notes.append(f"{reason}; rest-only threshold used")
+            self.models = {}
+            return
+        # the primary model: the largest one that separated, else the largest fitted
+        primary = max(fitted, key=lambda m: (m["ok"], len(m["features"])))
+        self.intercept, self.coef = primary["intercept"], dict(primary["coef"])
+        self.n_stress = len(stress)
+        self.method = "logistic"
+
+    def _check_responses(self, rest, stress) -> None:
+        """Warnings for non-responders: flat or floor skin conductance, unchanged heart rate."""
+
+        def mean_of(rows, name):
+            vals = [_value(r, name) for r in rows]
+            vals = [v for v in vals if v is not None]
+            return float(np.mean(vals)) if vals else None
+
+        for name in ("hr_fast", "hr", "scl_fast", "scl", "scr_rate"):
+            a, b = mean_of(rest, name), mean_of(stress, name)
+            if a is not None and b is not None:
+                self.changes[name] = b - a
+        scl = "scl_fast" if "scl_fast" in self.changes else "scl"
+        if scl in self.changes:
+            level = mean_of(rest, scl)
+            if level is not None and level < EDA_FLOOR_US:
+                self.warnings.append(
+                    f"skin conductance near the floor ({level:.2f} uS at rest): "
+                    "poor electrode contact or a non-responder"
+                )
+            scr = self.changes.get("scr_rate", 0.0)
+            if self.changes[scl] < FLAT_SCL_US and scr < FLAT_SCR_PER_MIN:
+                self.warnings.append(
+                    f"skin conductance did not respond to the stressor "
+                    f"({self.changes[scl]:+.2f} uS, SCR rate {scr:+.1f}/min): "
+                    "an EDA non-responder, or poor contact"
+                )
+        hr = "hr_fast" if "hr_fast" in self.changes else "hr"
+        if hr in self.changes and abs(self.changes[hr]) < HR_CHANGE_MIN_BPM:
+            self.warnings.append(
+                f"heart rate did not change between rest and stressor ({self.changes[hr]:+.1f} bpm)"
+            )
+
+    @property
+    def separated(self) -> bool:
+        """Whether a calibration model is usable (always, for models without CV figures)."""
+        if self.method != "logistic" or not self.models:
+            return self.method is not None
+        return any(m.get("ok") for m in self.models.values())
+
+    def calibration_summary(self) -> dict:
+        """JSON-ready: how well rest and stressor separated, per model, and warnings."""
+        models = {
+            k: {
+                "features": m["features"],
+                "auc": None if m.get("auc") is None else round(m["auc"], 3),
+                "ok": bool(m.get("ok")),
+                "n_rest": m["n_rest"],
+                "n_stress": m["n_stress"],
+                **({"reason": m["reason"]} if m.get("reason") else {}),
+            }
+            for k, m in self.models.items()
+        }
+        aucs = [m["auc"] for m in self.models.values() if m.get("auc") is not None]
+        if self.method is None:
+            status = "not calibrated"
+        elif self.method == "rest_threshold":
+            status = "rest only"
+        else:
+            status = "ok" if self.separated else "not separated"
+        return {
+            "status": status,
+            "method": self.method,
+            "auc": round(max(aucs), 3) if aucs else None,
+            "models": models,
+            "warnings": list(self.warnings),
+            "changes": {k: round(v, 3) for k, v in self.changes.items()},
+            "n_rest": self.n_rest,
+            "n_stress": self.n_stress,
+            "notes": list(self.notes),
+        }
 
     def _fit_logistic(self, rest, stress):
         names = list(self.mean)
@@ -334,25 +593,66 @@ class AffectClassifier:
             return Prediction("unknown", None, "classifier not calibrated")
         if not self.has_baseline:
             return Prediction("unknown", None, "no rest baseline for this participant yet")
-        names = self.used_features
-        if quality is not None:
-            for group in sorted({FEATURE_KIND.get(n, "") for n in names}):
-                kinds = CARDIAC_SOURCES if group == "cardiac" else (group,)
-                scores = [quality[k] for k in kinds if k in quality and quality[k] is not None]
-                best = max(scores) if scores else None
-                if best is None or not math.isfinite(best):
-                    return Prediction("unknown", None, f"no {group} signal quality")
-                if best < self.min_quality:
-                    return Prediction(
-                        "unknown", None, f"{group} signal quality {best:.2f} < {self.min_quality}"
-                    )
-        missing = [n for n in names if _value(features, n) is None]
-        if missing:
-            return Prediction("unknown", None, f"feature(s) missing: {', '.join(missing)}")
+        if self.method == "logistic" and self.models:
+            return self._predict_models(features, quality)
+        reason = self._unusable(self.used_features, features, quality)
+        if reason:
+            return Prediction("unknown", None, reason)
         p = self.predict_proba(features)
         if p is None or not math.isfinite(p):
             return Prediction("unknown", None, "no probability for these features")
         return Prediction("aroused" if p >= 0.5 else "calm", p)
+
+    def _unusable(
+        self, names: Sequence[str], features: FeatureRow, quality: Mapping[str, float] | None
+    ) -> str:
+        """Why ``names`` cannot be used on this update ("" when they can)."""
+        if quality is not None:
+            for group in _groups(names):
+                kinds = CARDIAC_SOURCES if group == "cardiac" else (group,)
+                scores = [quality[k] for k in kinds if k in quality and quality[k] is not None]
+                best = max(scores) if scores else None
+                if best is None or not math.isfinite(best):
+                    return f"no {group} signal quality"
+                if best < self.min_quality:
+                    return f"{group} signal quality {best:.2f} < {self.min_quality}"
+        missing = [n for n in names if _value(features, n) is None]
+        if missing:
+            return f"feature(s) missing: {', '.join(missing)}"
+        return ""
+
+    def _predict_models(
+        self, features: FeatureRow, quality: Mapping[str, float] | None
+    ) -> Prediction:
+        """The largest calibration model whose features are present and clean now."""
+        # models whose separation was measured first, then the larger, then the better
+        models = sorted(
+            self.models.items(),
+            key=lambda kv: (
+                kv[1].get("auc") is None,
+                -len(kv[1]["features"]),
+                -(kv[1].get("auc") or 0.0),
+            ),
+        )
+        left_out: list[str] = []
+        not_separated = ""
+        for key, model in models:
+            why = self._unusable(model["features"], features, quality)
+            if why:
+                left_out.append(why)
+                continue
+            if not model.get("ok"):
+                not_separated = not_separated or model.get("reason") or "model not usable"
+                continue
+            z = self.z_scores(features, model["coef"])
+            p = _sigmoid(model["intercept"] + sum(c * z[n] for n, c in model["coef"].items()))
+            label = "aroused" if p >= 0.5 else "calm"
+            note = ""
+            if len(model["features"]) < max(len(m["features"]) for m in self.models.values()):
+                why = left_out[0] if left_out else not_separated
+                note = f"{key} features only" + (f" ({why})" if why else "")
+            return Prediction(label, p, note)
+        return Prediction("unknown", None, not_separated or (left_out[0] if left_out else ""))
 
     def predict_proba(self, features: FeatureRow) -> float | None:
         """P(aroused) for one row, or None when uncalibrated or a feature is missing."""
@@ -386,6 +686,9 @@ class AffectClassifier:
             "n_rest": self.n_rest,
             "n_stress": self.n_stress,
             "notes": self.notes,
+            "models": self.models,
+            "warnings": self.warnings,
+            "changes": self.changes,
         }
 
     @classmethod
@@ -419,6 +722,9 @@ class AffectClassifier:
                 n_rest=int(doc.get("n_rest", 0)),
                 n_stress=int(doc.get("n_stress", 0)),
                 notes=[str(n) for n in doc.get("notes", [])],
+                models={str(k): dict(v) for k, v in (doc.get("models") or {}).items()},
+                warnings=[str(n) for n in doc.get("warnings", [])],
+                changes={str(k): float(v) for k, v in (doc.get("changes") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise LabmrtError(f"malformed model: {err}", where=where) from None
@@ -456,3 +762,35 @@ def label_code(value: object) -> int | None:
     if text in CALM_WORDS:
         return 0
     return None
+
+
+def describe_calibration(summary: Mapping | None) -> str:
+    """One line for the console: how well the calibration separated, and its warnings."""
+    if not summary:
+        return ""
+    status = summary.get("status")
+    models = summary.get("models") or {}
+
+    def one(key: str, m: Mapping) -> str:
+        auc_ = m.get("auc")
+        text = f"{key} {'-' if auc_ is None else f'{auc_:.2f}'}"
+        return text + ("" if m.get("ok") else " (not used)")
+
+    per_model = ", ".join(one(k, m) for k, m in models.items())
+    if status == "failed":
+        line = f"calibration failed, the state stays unknown: {summary.get('error', '')}"
+    elif status == "ok":
+        line = "calibration separated rest from stressor, cross-validated AUC " + (
+            per_model or "not measured"
+        )
+    elif status == "not separated":
+        line = (
+            "calibration did not separate rest from stressor (cross-validated AUC "
+            f"{per_model}): the state stays unknown"
+        )
+    elif status == "rest only":
+        line = "rest-only calibration: the separation cannot be measured"
+    else:
+        line = f"calibration: {status}"
+    warn = summary.get("warnings") or []
+    return line + "".join(f"; warning: {w}" for w in warn)

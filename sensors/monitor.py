@@ -43,7 +43,13 @@ from labmrt.errors import LabmrtError
 from labmrt.state import AffectState
 from sensors.buffer import IRREGULAR_LOST_S, StreamBuffer
 from sensors.channels import build_buffers
-from sensors.classifier import CARDIAC_SOURCES, MIN_WINDOWS, AffectClassifier
+from sensors.classifier import (
+    CARDIAC_SOURCES,
+    FEATURE_KIND,
+    LIVE_FEATURES,
+    MIN_WINDOWS,
+    AffectClassifier,
+)
 from sensors.discovery import StreamDescription
 from sensors.pipeline import FeaturePipeline, UpdateResult
 
@@ -65,38 +71,54 @@ class CalibrationPhase:
     def add(self, t: float, result: UpdateResult) -> None:
         self.rows.append((t, result))
 
-    def usable(self) -> list[UpdateResult]:
-        """Complete updates whose windows lie wholly inside the phase, else its second half."""
+    def usable(self) -> list[tuple[float, UpdateResult, set[str]]]:
+        """``(t, update, features)`` of the updates with features whose windows lie inside.
+
+        Per feature, not per update: the state before the phase must not leak
+        in, yet a 60 s heart-rate window still filling must not throw away the
+        skin-conductance features of the same update. When that leaves fewer
+        than :data:`MIN_WINDOWS` updates, the second half of the phase is used
+        with whatever its windows hold.
+        """
         end = self.end if self.end is not None else math.inf
-        # a row counts once every stream that ever delivered features in this phase
-        # does (windows still filling at the start would make features look missing)
-        groups = {g for _, r in self.rows for g in ("hr", "scl") if g in r.windows}
-        inside = [
-            r
-            for t, r in self.rows
-            if t <= end
-            and groups <= set(r.windows)
-            and all(w[0] >= self.start for w in r.windows.values())
-        ]
+        inside = []
+        for t, r in self.rows:
+            if t > end:
+                continue
+            names = {n for n, w in r.windows.items() if w[0] >= self.start}
+            if names:
+                inside.append((t, r, names))
         if len(inside) < MIN_WINDOWS:
             last = self.rows[-1][0] if self.rows else self.start
             mid = self.start + (min(last, end) - self.start) / 2
-            inside = [r for t, r in self.rows if mid <= t <= end]
+            inside = [(t, r, set(r.windows)) for t, r in self.rows if mid <= t <= end]
         return inside
 
     def feature_rows(self, min_quality: float) -> list[dict[str, float | None]]:
-        """Features of the usable updates whose signal quality passed ``min_quality``.
+        """Features of the usable updates, each group kept where its quality passed.
 
-        Quality is judged per feature group: the better of ECG and PPG for the
-        cardiac features, EDA for skin conductance.
+        Quality is judged per feature group: the better of the cardiac sources
+        for the heart features, EDA for skin conductance. A group below
+        ``min_quality`` is left out of that row (``None``), the rest of the row
+        stays: calibration uses every clean window it has. Each row carries
+        its update time ``t`` (blocked cross-validation needs the order).
         """
         out = []
-        for r in self.usable():
+        for t, r, names in self.usable():
             q = r.quality
-            cardiac = [q[k] for k in CARDIAC_SOURCES if k in q]
-            groups = ([max(cardiac)] if cardiac else []) + ([q["eda"]] if "eda" in q else [])
-            if groups and min(groups) >= min_quality:
-                out.append(dict(r.features))
+            cardiac = [q[k] for k in CARDIAC_SOURCES if k in q and q[k] is not None]
+            ok = {
+                "cardiac": bool(cardiac) and max(cardiac) >= min_quality,
+                "eda": "eda" in q and q["eda"] is not None and q["eda"] >= min_quality,
+            }
+            row: dict[str, float | None] = {}
+            for name, value in r.features.items():
+                group = FEATURE_KIND.get(name)
+                keep = name in names and (group is None or ok.get(group, True))
+                row[name] = value if keep else None
+            if any(v is not None for v in row.values()):
+                row["t"] = t
+                out.append(row)
         return out
 
 
@@ -156,7 +178,7 @@ class AffectMonitor:
     ):
         if update_interval_s <= 0:
             raise ValueError("update_interval_s must be positive")
-        self.classifier = classifier or AffectClassifier()
+        self.classifier = classifier or AffectClassifier(features=LIVE_FEATURES)
         self._offline_model = classifier is not None and classifier.method is not None
         self.update_interval_s = float(update_interval_s)
         self.pipeline = pipeline or FeaturePipeline(
@@ -301,7 +323,7 @@ class AffectMonitor:
         windows = dict(result.windows) if result else {}
         reasons = list(problems) + (result.reasons if result else [])
         pred = self.classifier.predict(features, quality)  # one reference: swap-safe
-        if pred.label == "unknown":
+        if pred.reason:  # why unknown, or which features a fallback model left out
             reasons.insert(0, pred.reason)
         return AffectState(
             t=pylsl.local_clock() if t is None else t,
@@ -400,4 +422,7 @@ class AffectMonitor:
             "method": self.classifier.method,
             "features": list(self.classifier.used_features),
             "calibration_error": self.calibration_error,
+            "calibration": self.classifier.calibration_summary()
+            if self.classifier.is_calibrated
+            else None,
         }

@@ -27,6 +27,7 @@ import numpy as np
 
 from sensors.features import (
     EDA_WINDOW_S,
+    FAST_FEATURES,
     HRV_FEATURES,
     HRV_WINDOW_S,
     LF_MIN_S,
@@ -42,7 +43,7 @@ from sensors.quality import signal_quality
 OVERLAP_S = 4.0
 SETTLE_S = 0.6
 CARDIAC_KINDS: tuple[str, ...] = ("ecg", "ppg")
-FEATURE_NAMES: tuple[str, ...] = (*HRV_FEATURES, "scl", "scr_rate", "scr_amp")
+FEATURE_NAMES: tuple[str, ...] = (*HRV_FEATURES, "scl", "scr_rate", "scr_amp", *FAST_FEATURES)
 
 
 @dataclass
@@ -142,6 +143,9 @@ class FeaturePipeline:
         self.min_quality = float(min_quality)
         self.trackers: dict[str, BeatTracker] = {}
         self._quality: dict[str, tuple[float, str, float]] = {}  # kind -> (score, reason, at)
+        # frequency-domain HRV (Welch, ~0.1 s) is redone every quality_every_s, in between
+        # the last values are carried with the window they were computed on
+        self._spectral: dict[str, tuple[float, dict, dict]] = {}  # name -> (at, feats, windows)
 
     @property
     def window_needed_s(self) -> float:
@@ -153,6 +157,7 @@ class FeaturePipeline:
             self.trackers.pop(k, None)
         for k in [kind] if kind else list(self._quality):
             self._quality.pop(k, None)
+        self._spectral.clear()
 
     def _stream_quality(self, kind: str, data, ts, sfreq, now: float) -> tuple[float, str]:
         cached = self._quality.get(kind)
@@ -169,6 +174,27 @@ class FeaturePipeline:
         score, reason = signal_quality(kind, seg, sfreq, peaks=peaks)
         self._quality[kind] = (score, reason, now)
         return score, reason
+
+    def _hrv(self, key, tracker, start, end, correct, now, spectral, *, time_domain=True):
+        """HRV of ``[start, end]``; the ``spectral`` features are recomputed every
+        ``quality_every_s`` and otherwise carried over with their own windows."""
+        cached = self._spectral.get(key)
+        fresh = cached is None or now - cached[0] >= self.quality_every_s or not cached[1]
+        if not fresh and not time_domain:
+            return cached[1], cached[2]
+        hv, hw = hrv_from_beats(
+            tracker.times, start, end, tracker.gaps, correct=correct, frequency=fresh
+        )
+        if fresh:
+            self._spectral[key] = (
+                now,
+                {k: hv[k] for k in spectral},
+                {k: hw[k] for k in spectral if k in hw},
+            )
+        else:
+            hv = {**hv, **cached[1]}
+            hw = {**{k: v for k, v in hw.items() if k not in spectral}, **cached[2]}
+        return hv, hw
 
     def update(self, signals: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> UpdateResult:
         """``signals`` maps kind -> ``(data, timestamps, sfreq)`` of each live stream's window.
@@ -216,19 +242,31 @@ class FeaturePipeline:
                         "of HRV window"
                     )
                 else:
-                    hv, hw = hrv_from_beats(
-                        tracker.times, end - self.hrv_window_s, end, tracker.gaps
+                    correct = source == "ppg"
+                    hv, hw = self._hrv(
+                        "hf", tracker, end - self.hrv_window_s, end, correct, now, ("hf",)
                     )
-                    for name in ("hr", "rmssd", "sdnn", "hf"):
+                    for name in ("hr", "rmssd", "sdnn", "hf", "hr_fast"):
                         feats[name] = hv[name]
                     windows.update(
-                        {k: v for k, v in hw.items() if k in ("hr", "rmssd", "sdnn", "hf")}
+                        {
+                            k: v
+                            for k, v in hw.items()
+                            if k in ("hr", "rmssd", "sdnn", "hf", "hr_fast")
+                        }
                     )
                     if hv["hr"] is None:
                         reasons.append(f"{source.upper()}: too few clean beats")
                     if have >= self.lf_window_s - 1.0:
-                        lv, lw = hrv_from_beats(
-                            tracker.times, end - self.lf_window_s, end, tracker.gaps
+                        lv, lw = self._hrv(
+                            "lf",
+                            tracker,
+                            end - self.lf_window_s,
+                            end,
+                            correct,
+                            now,
+                            ("lf", "lf_hf"),
+                            time_domain=False,
                         )
                         for name in ("lf", "lf_hf"):
                             feats[name] = lv[name]

@@ -16,8 +16,8 @@ Thresholds (stated once, here):
   more than 50% from one beat to the next are implausible;
 * template: a mean beat-template correlation of 0.86 (Orphanidou's
   acceptance threshold) or more scores 1, 0.5 or less scores 0, linear between;
-* clipping: more than 1% of samples sitting exactly on the window's extreme
-  values (each repeated at least 3 times);
+* clipping (ECG, PPG): more than 1% of samples sitting exactly on the
+  window's extreme values (each repeated at least 3 times);
 * EDA in microsiemens: a median below 0.05 uS means no skin contact, above
   100 uS or negative values are not physiological (wrong units or a fault);
   slopes above 10 uS/s are artefacts; sample-to-sample variation that is
@@ -41,6 +41,7 @@ CLIP_SHARE = 0.01
 TEMPLATE_OK = 0.86
 EDA_RANGE_US = (0.05, 100.0)
 EDA_MAX_SLOPE_US_S = 10.0
+SLOPE_SPAN_S = 0.1  # EDA slopes are measured over this span
 EDA_NOISE_US = 0.05
 
 
@@ -78,7 +79,11 @@ def signal_quality(
     held = np.mean(np.diff(valid) == 0)
     if norm != "eda" and held > 0.5:
         return 0.0, f"flat line ({held:.0%} of samples repeat the previous value)"
-    clipped = _clip_share(valid)
+    # Skin conductance moves slowly and wrist devices quantise it coarsely (the E4:
+    # 4 Hz, ~0.001 uS steps), so a 10 s window legitimately holds its highest and
+    # lowest value for several samples; an EDA amplifier's rails are what the
+    # range checks below catch (no contact, > 100 uS, negative).
+    clipped = _clip_share(valid) if norm != "eda" else 0.0
     if clipped > CLIP_SHARE:
         parts.append((max(0.0, 1.0 - 10.0 * clipped), f"clipping ({clipped:.1%} at the rails)"))
 
@@ -173,7 +178,10 @@ def _eda_parts(x: np.ndarray, sfreq: float) -> list[tuple[float, str]]:
     roughness = steps.var() / (2 * x.var())
     if roughness > 0.5 and steps.std() > EDA_NOISE_US:
         return [(0.0, "noise-like EDA without slow skin-conductance dynamics")]
-    jumps = np.mean(np.abs(steps) * sfreq > EDA_MAX_SLOPE_US_S)
+    # slope over 0.1 s, not sample to sample: at 1000 Hz one step of a 10-bit
+    # converter (BITalino: 0.024 uS) would otherwise read as 24 uS/s
+    lag = max(1, int(round(SLOPE_SPAN_S * sfreq)))
+    jumps = np.mean(np.abs(x[lag:] - x[:-lag]) * sfreq / lag > EDA_MAX_SLOPE_US_S)
     if jumps > 0:
         return [(1.0 - 20.0 * jumps, f"{jumps:.1%} of samples jump faster than 10 uS/s")]
     return []

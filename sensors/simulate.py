@@ -18,8 +18,14 @@ point of the cardiac cycle (ECG: 62% into the R-R interval, inside the T-P
 segment; PPG: the pulse onset) so no beat is ever split, and the residual
 baseline step is ramped out over 100 ms. Skin conductance is built on one
 continuous timeline: the tonic level follows each segment's target with a
-first-order lag (time constant ``SCL_TAU_S``), and SCRs are overlap-added, so a
-response that starts near a block end carries into the next block.
+first-order lag that is fast on the way up (``SCL_RISE_TAU_S``, a few seconds:
+arousal brings a burst of responses that lifts the level at once) and slow on
+the way down (``SCL_RECOVERY_TAU_S``, about a minute: sweat has to be
+reabsorbed or evaporate, and real skin takes minutes to return to its level
+before a stressor; Boucsein 2012, Electrodermal Activity, 2nd ed., ch. 2.3),
+and SCRs are overlap-added, so a response that starts near a block end carries
+into the next block. A state that follows skin conductance level alone
+therefore returns to calm late, as it would on people.
 
 Because generation is sequential and seeded per kind, the same seed and
 schedule always give the same samples, whether generated offline by
@@ -45,7 +51,8 @@ from sensors.schedule import ArousalSchedule
 log = logging.getLogger(__name__)
 
 BLOCK_S = 10.0  # longest block generated at once (s)
-SCL_TAU_S = 8.0  # time constant of the tonic skin-conductance response to a state change (s)
+SCL_RISE_TAU_S = 4.0  # time constant of the tonic level rising to a higher target (s)
+SCL_RECOVERY_TAU_S = 60.0  # ... and of its recovery to a lower one (s)
 SCR_SHAPE_S = 10  # length of one simulated skin-conductance response (s)
 KIND_CODES = {"ecg": 1, "ppg": 2, "eda": 3}
 STREAM_TYPES = {"ecg": "ECG", "ppg": "PPG", "eda": "EDA"}
@@ -194,7 +201,8 @@ class SignalSynth:
         if self._scl is None:
             self._scl = phys.scl
         k = np.arange(1, target + 1)
-        tonic = phys.scl + (self._scl - phys.scl) * np.exp(-k / (SCL_TAU_S * fs))
+        tau = SCL_RISE_TAU_S if phys.scl > self._scl else SCL_RECOVERY_TAU_S
+        tonic = phys.scl + (self._scl - phys.scl) * np.exp(-k / (tau * fs))
         self._scl = float(tonic[-1])
         shape_len = int(SCR_SHAPE_S * fs)
         phasic = np.zeros(target + shape_len)

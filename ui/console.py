@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from labmrt.errors import LabmrtError
+from sensors.classifier import describe_calibration
 from ui.bridge import EngineBridge
 from ui.calibration import format_clock
 from ui.clock import Clock, lsl_clock
@@ -198,6 +199,7 @@ class ConsoleWindow(QMainWindow):
         self._stream_timer.timeout.connect(self._update_streams)
         self.buffers: list = []
         self.calibration_problem: str | None = None
+        self.calibration_note: str = ""  # how well rest and stressor separated, warnings
         self._sensor_job: Job | None = None
         self._summary_job: Job | None = None
         self._connect_bridge(host.bridge)
@@ -490,7 +492,9 @@ class ConsoleWindow(QMainWindow):
             messages.append("Poor signal quality: " + ", ".join(k.upper() for k in poor))
         if messages and self.host.active:
             messages.append("the participant counts as unavailable until it recovers")
-        if self.calibration_problem:
+        if self.calibration_note:
+            messages.append(self.calibration_note[0].upper() + self.calibration_note[1:])
+        elif self.calibration_problem:
             messages.append(
                 f"Calibration failed, the state stays unknown: {self.calibration_problem}"
             )
@@ -515,6 +519,7 @@ class ConsoleWindow(QMainWindow):
             return False
         self.log_model.clear(t0=float(self._clock()))
         self.calibration_problem = None
+        self.calibration_note = ""
         self.status = "starting"
         self.status_label.setText(f"Session of {setup['participant']} starting…")
         self.statusBar().showMessage(f"Study folder: {setup['study_dir']}")
@@ -611,6 +616,8 @@ class ConsoleWindow(QMainWindow):
         if phase == "task":
             problem = getattr(self.host, "calibration_problem", None)
             self.calibration_problem = problem() if callable(problem) else None
+            summary = getattr(self.host, "calibration_summary", None)
+            self.calibration_note = describe_calibration(summary() if callable(summary) else None)
             self._update_streams()
         timed = duration_s is not None and duration_s > 0 and phase != "task"
         self.phase_bar.setVisible(timed)

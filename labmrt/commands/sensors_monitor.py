@@ -122,10 +122,15 @@ def state_record(state, phase: str | None = None) -> dict:
 def calibration_line(clf) -> str:
     """What a fitted classifier learned from the calibration, in one console line."""
     note = "; ".join(clf.notes)
-    return (
+    line = (
         f"calibrated: {clf.method} on {', '.join(clf.used_features)} "
         f"({clf.n_rest} rest, {clf.n_stress} stressor windows)" + (f"; {note}" if note else "")
     )
+    from sensors.classifier import describe_calibration
+
+    summary = getattr(clf, "calibration_summary", None)
+    quality = describe_calibration(summary()) if callable(summary) else ""
+    return line + (f"\n{quality}" if quality else "")
 
 
 def human_line(rec: dict) -> str:

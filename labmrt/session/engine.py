@@ -380,6 +380,8 @@ class SessionEngine:
         self.status = "created"
         self.error: LabmrtError | None = None
         self.calibration_error: str | None = None
+        # the state source's calibration summary (separation, warnings), once fitted
+        self.calibration: dict | None = None
         self.tasks_done = 0
         self._thread: threading.Thread | None = None
         now = self.clock.now()
@@ -662,10 +664,25 @@ class SessionEngine:
         if not callable(fit):
             return
         try:
-            fit()
+            fitted = fit()
         except LabmrtError as err:
             self.calibration_error = err.message
             log.warning("calibration of the state source failed: %s", err.message)
+            self._record_calibration({"status": "failed", "error": err.message})
+            return
+        summary = getattr(fitted, "calibration_summary", None)
+        if callable(summary):
+            self.calibration = summary()
+            if self.calibration.get("status") == "not separated":
+                reasons = [m.get("reason", "") for m in self.calibration["models"].values()]
+                self.calibration_error = next((r for r in reasons if r), "no model separated")
+            self._record_calibration(self.calibration)
+
+    def _record_calibration(self, summary: dict) -> None:
+        """A ``calibration`` marker (stored and on the marker stream) with how well it went."""
+        recorder = getattr(self, "marker_recorder", None)
+        if recorder is not None:
+            recorder.emit(self.clock.now(), "calibration", **summary)
 
     def _tasks(self) -> None:
         total = len(self.protocol.tasks)

@@ -137,21 +137,38 @@ def test_features_missing_at_calibration_are_not_used():
     assert clf.predict({"hr": 90.0, "rmssd": 18.0, "sdnn": 15.0}, {"ecg": 1.0}).label == "aroused"
 
 
+FULL = {"hr": 70.0, "rmssd": 50.0, "sdnn": 40.0, "scl": 3.0, "scr_rate": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("features", "quality", "used", "reason"),
+    [
+        ({**FULL, "scr_rate": None}, None, "cardiac", "missing: scr_rate"),
+        ({**FULL, "hr": float("nan")}, None, "eda", "missing: hr"),
+        ({**FULL, "rmssd": -1.0}, None, "eda", "missing: rmssd"),
+        (FULL, {"ecg": 0.2, "eda": 1.0}, "eda", "cardiac signal quality 0.20"),
+        (FULL, {"ecg": 1.0, "eda": 0.1}, "cardiac", "eda signal quality 0.10"),
+    ],
+)
+def test_a_lost_feature_group_leaves_the_state_to_the_other(features, quality, used, reason):
+    """A movement artefact in one signal: the model of the clean group answers, and says so."""
+    rng = np.random.default_rng(11)
+    clf = AffectClassifier().fit(calm_rows(rng), aroused_rows(rng))
+    assert set(clf.models) == {"cardiac+eda", "cardiac", "eda"}
+    pred = clf.predict(features, quality)
+    assert pred.label == "calm" and pred.p_aroused is not None
+    assert pred.reason.startswith(f"{used} features only") and reason in pred.reason
+
+
 @pytest.mark.parametrize(
     ("features", "quality", "reason"),
     [
-        ({"hr": 70.0, "rmssd": 50.0, "sdnn": 40.0, "scl": 3.0}, None, "missing: scr_rate"),
-        ({"hr": float("nan"), "rmssd": 50, "sdnn": 40, "scl": 3, "scr_rate": 1}, None, "hr"),
-        ({"hr": 70, "rmssd": -1.0, "sdnn": 40, "scl": 3, "scr_rate": 1}, None, "rmssd"),
-        ({"hr": 70, "rmssd": 50, "sdnn": 40, "scl": 3, "scr_rate": 1}, {"ecg": 0.2}, "cardiac"),
-        (
-            {"hr": 70, "rmssd": 50, "sdnn": 40, "scl": 3, "scr_rate": 1},
-            {"ecg": 1.0, "eda": 0.1},
-            "eda signal quality 0.10",
-        ),
+        ({"hr": None, "scl": 3.0, "scr_rate": None}, None, "missing"),
+        (FULL, {"ecg": 0.2}, "cardiac signal quality 0.20"),
+        (FULL, {"ecg": 0.2, "eda": 0.1}, "signal quality"),
     ],
 )
-def test_unknown_when_features_or_quality_insufficient(features, quality, reason):
+def test_unknown_when_no_group_is_usable(features, quality, reason):
     rng = np.random.default_rng(11)
     clf = AffectClassifier().fit(calm_rows(rng), aroused_rows(rng))
     pred = clf.predict(features, quality)

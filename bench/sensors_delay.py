@@ -1,0 +1,180 @@
+"""How fast the affective state follows a change, on simulated sessions, next to accuracy.
+
+Run: ``.venv/bin/python bench/sensors_delay.py [--sessions 6] [--jobs 2]``
+(about 1-2 min of CPU per session).
+
+The simulator's skin conductance rises within seconds of arousal and
+recovers with a time constant of a minute (``sensors.simulate``), as real
+skin does; heart rate and skin-conductance responses change at once. Each
+session is one of ``bench/sensors_accuracy.py``'s (seed, sensor, heart-rate
+ranges, noise): calibration rest then stressor (180 s each, the monitor's
+calibration rules), then :data:`TEST_S` seconds of alternating states
+(segments of 60-180 s; ``sensors_accuracy.session_schedule``), replayed exactly as live, one update per second.
+
+Delay of a change: from the true change to the first update from which the
+state is the new one for :data:`STABLE_S` seconds in a row (or until the
+next change); a change the state never follows before the next one counts
+as a miss (not in the median). Accuracy: balanced accuracy over known states
+of the updates at least :data:`EXCLUDE_S` after a change, as in
+``sensors_accuracy.py``, and the share of ``unknown``. Three classifiers
+on the same updates:
+
+* ``live``: the monitor's classifier (``LIVE_FEATURES``: heart rate of the
+  last 15 s, tonic SCL of the last 10 s, SCR rate; one model per clean
+  feature group);
+* ``60 s HRV``: the same calibration on the earlier feature set (heart rate,
+  RMSSD and SDNN of 60 s windows, SCL and SCR rate of 30 s);
+* ``naive``: mean raw EDA of the last 10 s, aroused above the midpoint of
+  its calibration means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (ROOT, ROOT / "bench"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from sensors_accuracy import (  # noqa: E402
+    REST_S,
+    SESSIONS,
+    STRESS_S,
+    TEST_S,
+    Session,
+    session_recording,
+)
+
+from sensors.classifier import DEFAULT_FEATURES, LIVE_FEATURES, AffectClassifier  # noqa: E402
+from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
+from sensors.pipeline import FeaturePipeline, replay  # noqa: E402
+
+STABLE_S = 5.0
+EXCLUDE_S = 60.0
+NAIVE_S = 10.0
+CLASSIFIERS = ("live", "60 s HRV", "naive")
+
+
+def run(s: Session) -> dict:
+    schedule, _, signals = session_recording(s)
+    duration = REST_S + STRESS_S + TEST_S
+    eda_x, eda_t, _ = signals["eda"]
+    rest = CalibrationPhase("rest", 0.0, REST_S)
+    stress = CalibrationPhase("stressor", REST_S, REST_S + STRESS_S)
+    results = []
+    for r in replay(signals, FeaturePipeline()):
+        for ph in (rest, stress):
+            if ph.start <= r.t <= ph.end:
+                ph.add(r.t, r)
+        lo, hi = np.searchsorted(eda_t, [r.t - NAIVE_S, r.t], side="right")
+        results.append((r, float(np.mean(eda_x[lo:hi]))))
+    live = fit_rows(AffectClassifier(features=LIVE_FEATURES), rest, stress)
+    old = fit_rows(AffectClassifier(features=DEFAULT_FEATURES), rest, stress)
+    cal = [v for r, v in results if r.t <= REST_S + STRESS_S]
+    cal_t = np.array([r.t for r, _ in results if r.t <= REST_S + STRESS_S])
+    thr = (np.mean(np.array(cal)[cal_t <= REST_S]) + np.mean(np.array(cal)[cal_t > REST_S])) / 2
+    t, labels = [], {c: [] for c in CLASSIFIERS}
+    for r, v in results:
+        if r.t <= REST_S + STRESS_S:
+            continue
+        t.append(r.t)
+        labels["live"].append(live.predict(r.features, r.quality).label)
+        labels["60 s HRV"].append(old.predict(r.features, r.quality).label)
+        labels["naive"].append("aroused" if v > thr else "calm")
+    t = np.array(t)
+    truth = [schedule.state_at(x) for x in t]
+    settled = np.array([not schedule.changes_between(x - EXCLUDE_S, x + 1e-9) for x in t])
+    out = {"session": s, "auc": live.calibration_summary().get("auc")}
+    changes = schedule.changes_between(REST_S + STRESS_S + 1e-6, duration)
+    for c in CLASSIFIERS:
+        lab = np.array(labels[c])
+        out[c] = {
+            "delays": change_delays(t, lab, changes, duration),
+            "bal": balanced_accuracy([truth[i] for i in np.flatnonzero(settled)], lab[settled]),
+            "unknown": float(np.mean(lab[settled] == "unknown")),
+        }
+    return out
+
+
+def change_delays(t, labels, changes, end) -> list[tuple[str, float | None]]:
+    """``(direction, delay or None for a miss)`` for each change."""
+    out = []
+    for i, (c, state) in enumerate(changes):
+        nxt = changes[i + 1][0] if i + 1 < len(changes) else end
+        idx = np.flatnonzero((t >= c) & (t < nxt))
+        delay = None
+        for j, k in enumerate(idx):
+            stop = t[k] + STABLE_S
+            run_ = idx[j:][t[idx[j:]] <= stop]
+            if np.all(labels[run_] == state):
+                delay = float(t[k] - c)
+                break
+        out.append(("calm->aroused" if state == "aroused" else "aroused->calm", delay))
+    return out
+
+
+def balanced_accuracy(truth, pred) -> float:
+    recalls = []
+    for cls in ("calm", "aroused"):
+        known = [p for tr, p in zip(truth, pred, strict=True) if tr == cls and p != "unknown"]
+        if known:
+            recalls.append(np.mean([p == cls for p in known]))
+    return float(np.mean(recalls)) if recalls else math.nan
+
+
+def summary(delays: list[tuple[str, float | None]], direction: str) -> str:
+    d = [x for k, x in delays if k == direction]
+    hit = [x for x in d if x is not None]
+    med = f"{np.median(hit):.0f} s" if hit else "-"
+    return f"{med} ({len(d) - len(hit)} of {len(d)} missed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=8, help="how many of the sessions (max 12)")
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    sessions = SESSIONS[: max(1, min(args.sessions, len(SESSIONS)))]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(run, sessions))
+    print(
+        f"{len(results)} simulated sessions (SCL rises with tau 4 s, recovers with tau 60 s): "
+        f"calibration {REST_S:.0f} s rest + {STRESS_S:.0f} s stressor, then {TEST_S:.0f} s of "
+        f"alternating states; delay = first update with the new state held {STABLE_S:.0f} s"
+    )
+    print(
+        "| seed | sensor | noise | classifier | calm->aroused | aroused->calm | bal. acc. | unknown |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for res in results:
+        s = res["session"]
+        for c in CLASSIFIERS:
+            r = res[c]
+            print(
+                f"| {s.seed} | {s.cardiac.upper()} | {s.noise:g} | {c} "
+                f"| {summary(r['delays'], 'calm->aroused')} "
+                f"| {summary(r['delays'], 'aroused->calm')} | {r['bal']:.3f} | {r['unknown']:.1%} |"
+            )
+    print("\nall sessions (median delay over changes; balanced accuracy: mean over sessions)")
+    print("| classifier | calm->aroused | aroused->calm | bal. acc. | unknown |")
+    print("|---|---|---|---|---|")
+    for c in CLASSIFIERS:
+        delays = [d for res in results for d in res[c]["delays"]]
+        bal = np.mean([res[c]["bal"] for res in results])
+        unk = np.mean([res[c]["unknown"] for res in results])
+        print(
+            f"| {c} | {summary(delays, 'calm->aroused')} | {summary(delays, 'aroused->calm')} "
+            f"| {bal:.3f} | {unk:.1%} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
