@@ -221,6 +221,10 @@ class LabSessionHost(QObject):
         """Why the classifier could not be fitted on this session's calibration, if it failed."""
         return getattr(self.engine, "calibration_error", None)
 
+    def calibration_summary(self) -> dict | None:
+        """How well this session's calibration separated rest from stressor, with warnings."""
+        return getattr(self.engine, "calibration", None)
+
     def summary(self) -> dict[str, Any]:
         """What the session wrote; stops the recorder first, so call it off the GUI thread."""
         engine, store = self.engine, self.store
