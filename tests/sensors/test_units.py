@@ -78,3 +78,17 @@ def test_ecg_and_ppg_in_unknown_units_are_kept_for_beat_timing():
     assert "beat timing only" in conversion_for("ecg", "furlongs").describe()
     assert "unscaled" in conversion_for("ecg", "raw").describe()
     assert conversion_for("ppg", "nW").is_identity
+
+
+def test_quantised_bitalino_eda_at_1000_hz_is_not_an_artefact():
+    from sensors.quality import signal_quality
+    from sensors.simulate import generate_recording
+
+    rec = generate_recording(seed=3, duration_s=20, ecg=False, eda=True, eda_rate=1000)
+    us, _ = rec["eda"]
+    read = conversion_for("eda", "raw", device="bitalino")(_bitalino_eda(us))  # 0.024 uS steps
+    assert signal_quality("eda", read[-10_000:], 1000.0) == (1.0, "ok")
+    jump = read[-10_000:].copy()
+    jump[5000:] += 2.0  # an electrode moving: 2 uS at once
+    score, reason = signal_quality("eda", jump, 1000.0)
+    assert score < 1.0 and "faster than 10 uS/s" in reason
