@@ -35,6 +35,8 @@ from labmrt.errors import LabmrtError, Problem
 
 # How many offending rows an error message lists before summarizing.
 _SHOW_ROWS = 5
+# Rows of a design column written and checked at a time (512 KiB: stays in the cache).
+_FILL_ROWS = 1 << 16
 
 ColumnOrValue = str | float | int | np.ndarray | None
 
@@ -337,19 +339,26 @@ def fill_terms(
     ``order`` maps design rows to input rows (None: same order). The unused
     rows are set to 0 so that nothing undefined reaches a sum: a value times
     ``used`` is itself at a used row and 0 at an unused one, in the same pass
-    as the copy; only a NaN or infinity at an unused row needs a second look.
+    as the copy, and the NaN check reads each piece while it is still in the
+    cache; only a NaN or infinity at an unused row needs a second look.
     Returns the columns that are missing (NaN) at a used row, which the
     caller reports; a dummy is NaN where its column is missing.
     """
+    n = out.shape[0]
     out[:, 0] = used
     missing_cols = []
     j = 1
     for plan in plans:
         if plan.values is not None:
             col = out[:, j]
+            values = plan.values if order is None else plan.values[order]
+            nan_seen = False
             with np.errstate(invalid="ignore"):  # inf at an unused row: NaN, set to 0 below
-                np.multiply(plan.values if order is None else plan.values[order], used, out=col)
-            if np.isnan(col).any():
+                for lo in range(0, n, _FILL_ROWS):
+                    piece = col[lo : lo + _FILL_ROWS]
+                    np.multiply(values[lo : lo + _FILL_ROWS], used[lo : lo + _FILL_ROWS], out=piece)
+                    nan_seen = nan_seen or bool(np.isnan(piece).any())
+            if nan_seen:
                 nan = np.isnan(col)
                 col[nan & ~used] = 0.0
                 if np.any(nan & used):
@@ -607,9 +616,11 @@ def build_design(
         num[off] = 0.5
     # 0/1 at the used rows (checked above), 0 at the others.
     a = ((a == 1) & used).astype(float)
-    centered = a - num
-    for j in range(p):
-        np.multiply(centered, s[:, j], out=block[:, q + j])
+    for lo in range(0, n, _FILL_ROWS):  # the effect block (A - p~) S, a cached piece at a time
+        rows = slice(lo, lo + _FILL_ROWS)
+        centered = a[rows] - num[rows]
+        for j in range(p):
+            np.multiply(centered, s[rows, j], out=block[rows, q + j])
 
     design = Design(
         y=y,
