@@ -4,7 +4,7 @@ The app runs offscreen with everything real: simulated ECG (500 Hz) and EDA
 (64 Hz) LSL outlets, the live monitor, live plots redrawn every 50 ms, the
 session engine on its own thread writing to SQLite, and the participant
 screen driven by a scripted participant (confirms, opens tools, uses the
-calculator, answers). A 2 ms heartbeat timer on the GUI thread records the
+calculator, answers; one click every 150 ms). A 2 ms heartbeat timer on the GUI thread records the
 gap between its ticks; a stall is a gap beyond the interval. The same
 heartbeat is measured first on the idle app (no streams, no session) as the
 baseline of the machine and the Qt event loop.
@@ -140,6 +140,7 @@ class ScriptedParticipant:
         self.tasks_done = 0
         self._due = 0.0
         self._read_until: float | None = None
+        self._clicks: list = []
         self._timer = QTimer()
         self._timer.setInterval(150)
         self._timer.timeout.connect(self._act)
@@ -163,13 +164,18 @@ class ScriptedParticipant:
                 self._read_until = None
                 view.confirm_read()
                 self._due = now + float(self.rng.uniform(1.0, 3.0))
-                view.feature_widgets["help"].open_panel()
-                view.feature_widgets["help"].topic_list.setCurrentRow(1)
-                view.feature_widgets["table"].open_panel()
-                calc = view.feature_widgets["calculator"]
-                calc.open_panel()
-                for key in "8×12+20=":
-                    calc.press(key)
+                # then one click per tick (150 ms), as a quick participant would click
+                tools = view.feature_widgets
+                calc = tools["calculator"]
+                self._clicks = [
+                    tools["help"].open_panel,
+                    lambda: tools["help"].topic_list.setCurrentRow(1),
+                    tools["table"].open_panel,
+                    calc.open_panel,
+                    *[lambda key=key: calc.press(key) for key in "8×12+20="],
+                ]
+            elif view.confirmed and self._clicks:
+                self._clicks.pop(0)()
             elif view.confirmed and now >= self._due:
                 view.choice_group.button(1).click()
                 view.submit()
@@ -196,25 +202,34 @@ def run(seconds: float, n_tasks: int) -> None:
     lab.show()
     beat = Heartbeat()
 
-    # Baseline: the idle app, same windows, no streams, no session.
+    # Baseline: the idle app, same windows, no streams, no session (after the first paint).
+    spin(2.0)
     beat.start()
     spin(min(10.0, seconds / 4))
     beat.stop()
     idle = beat.stalls()
 
-    lab.console.start_simulated_sensors()
-    spin(
-        30.0,
-        until=lambda: (
-            len(lab.console.buffers) == 2
-            and all(b.state == "streaming" for b in lab.console.buffers)
-        ),
-    )
+    lab.console.start_simulated_sensors()  # a child process: it imports NeuroKit2 first
+
+    def streaming() -> bool:
+        return len(lab.console.buffers) == 2 and all(
+            b.state == "streaming" for b in lab.console.buffers
+        )
+
+    spin(90.0, until=streaming)
+    if not streaming():
+        raise SystemExit("the simulated sensors did not stream within 90 s; nothing measured")
     spin(2.0)
     participant = ScriptedParticipant(lab.participant_window, np.random.default_rng(1))
     beat.start()
     t0 = time.monotonic()
-    assert lab.console.start_session(), "the session did not start"
+    spin(0.5)
+    # F5 through the event loop, so the session start is inside a measured gap
+    # (the first gap after the heartbeat starts is not counted).
+    started = []
+    QTimer.singleShot(0, lambda: started.append(lab.console.start_session()))
+    spin(10.0, until=lambda: bool(started))
+    assert started == [True], "the session did not start"
     ended = []
     lab.host.bridge.ended.connect(lambda status, reason: ended.append((status, time.monotonic())))
     spin(seconds, until=lambda: bool(ended))

@@ -512,8 +512,13 @@ class ConsoleWindow(QMainWindow):
         if setup is None:
             return False
         setup["resume_of"] = resume_of
+        start_in_background = getattr(self.host, "start_in_background", None)
         try:
-            self.host.start(setup)
+            if start_in_background is not None:
+                # the study database is opened and the session row written off the GUI thread
+                start_in_background(setup, self._update_buttons, self._start_failed)
+            else:
+                self.host.start(setup)
         except LabmrtError as err:
             show_error(self, "Cannot start the session", err.message)
             return False
@@ -525,6 +530,12 @@ class ConsoleWindow(QMainWindow):
         self.statusBar().showMessage(f"Study folder: {setup['study_dir']}")
         self._update_buttons()
         return True
+
+    def _start_failed(self, message: str, details: str) -> None:
+        self.status = "idle"
+        self.status_label.setText("No session running")
+        self._update_buttons()
+        show_error(self, "Cannot start the session", message, details)
 
     def resume_interrupted(self) -> None:
         study = self.study_edit.text().strip()

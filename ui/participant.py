@@ -218,9 +218,18 @@ class ParticipantWindow(QWidget):
         self.break_screen.start(duration_s, auto_continue=auto_continue, text=text)
 
     def show_task(self, task: TaskDisplay) -> TaskView:
+        return self.show_built_task(self.build_task(task))
+
+    def build_task(self, task: TaskDisplay) -> TaskView:
+        """The task's view, built but not shown (building and showing are each a GUI-thread
+        step of about 15 ms; the session's presenter runs them as two events)."""
         view = TaskView(task, clock=self._clock)
         view.finished.connect(self.task_finished)
         view.activity.connect(self.activity)
+        return view
+
+    def show_built_task(self, view: TaskView) -> TaskView:
+        """Show a view from :meth:`build_task`; its time on screen starts now."""
         old = self.task_view
         self.task_view = view
         self.stack.addWidget(view)

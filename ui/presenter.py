@@ -42,6 +42,8 @@ class QtPresenter(QObject):
         window.task_finished.connect(self._task_finished)
         window.activity.connect(self._activity)
         self._record: dict | None = None
+        self._pending_view = None
+        self._end_pending = False
         self._done = threading.Event()
         self._closing = threading.Event()
         self._task_reporter: Reporter | None = None
@@ -66,7 +68,7 @@ class QtPresenter(QObject):
         self._task_reporter = report
         self._record = None
         self._done.clear()
-        self._post.emit(lambda: self.window.show_task(display))
+        self._post.emit(lambda: self._build_task(display))
         while not self._done.wait(0.05):
             self._check_open()
         self._events.join()  # every event of this task is recorded before we return
@@ -112,7 +114,24 @@ class QtPresenter(QObject):
         else:
             self.window.show_message("Please wait", "")
 
+    def _build_task(self, display: Any) -> None:
+        # Build now, show in the next round of the event loop: two GUI-thread steps of
+        # about 15 ms each instead of one of 30, so timers and input run in between.
+        view = self.window.build_task(display)
+        self._pending_view = view
+        self._post.emit(lambda: self._show_task(view))
+
+    def _show_task(self, view: Any) -> None:
+        self._pending_view = None
+        self.window.show_built_task(view)
+        if self._end_pending:
+            self._end_pending = False
+            view.end_now()
+
     def _end_task_now(self) -> None:
+        if self._pending_view is not None:  # built, not yet shown: end it once it is
+            self._end_pending = True
+            return
         view = self.window.task_view
         if view is not None:
             view.end_now()

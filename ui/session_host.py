@@ -22,6 +22,7 @@ from labmrt.errors import LabmrtError, Problem
 from ui.bridge import EngineBridge
 from ui.participant import ParticipantWindow
 from ui.presenter import QtPresenter
+from ui.worker import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,12 @@ class LabSessionHost(QObject):
         # waits for the tail to be written instead of counting samples before it is.
         self._recording_lock = threading.Lock()
         self._stop_job = None
+        self._start_job = None
+        self._starting = False
+        self._shut_down = False
+        # The first session's software record reads every installed distribution's
+        # metadata (about a second); read it now, off the GUI thread, not at Start.
+        self._warm_up = run_in_background(_software_versions)
         self.window.proceeded.connect(self._participant_ready)
         self.bridge.ended.connect(self._on_ended)
         self.bridge.phase_started.connect(self._on_phase)
@@ -93,6 +100,8 @@ class LabSessionHost(QObject):
     # ------------------------------------------------------------------ state
     @property
     def active(self) -> bool:
+        if self._starting:
+            return True
         return self.engine is not None and self.engine.status not in (
             "completed",
             "aborted",
@@ -135,9 +144,45 @@ class LabSessionHost(QObject):
 
     # ------------------------------------------------------------------ session
     def start(self, setup: dict[str, Any]) -> None:
-        from labmrt.session import SessionEngine
-        from labmrt.store import StudyStore
+        """Open the store, create the engine and show the instructions (blocks: disk I/O)."""
+        self._check_streams(setup)
+        self.close_store()
+        self._launch(setup, *self._open_session(setup))
 
+    def start_in_background(
+        self,
+        setup: dict[str, Any],
+        on_started: Callable[[], None],
+        on_failed: Callable[[str, str], None],
+    ) -> None:
+        """:meth:`start`, with the store and the engine created on a pool thread.
+
+        Opening (or creating) the study database and the session row writes to
+        disk with ``synchronous=FULL``: a fraction of a second on the GUI thread
+        otherwise. The host counts as active from the call on, so a second Start
+        is refused while the first is under way.
+        """
+        self._check_streams(setup)
+        self.close_store()
+        self._starting, self._shut_down = True, False
+
+        def opened(result: tuple) -> None:
+            self._starting = False
+            if self._shut_down:  # the app closed meanwhile: the session row stays resumable
+                result[0].close()
+                return
+            self._launch(setup, *result)
+            on_started()
+
+        def failed(message: str, details: str) -> None:
+            self._starting = False
+            on_failed(message, details)
+
+        self._start_job = run_in_background(
+            self._open_session, setup, on_done=opened, on_error=failed
+        )
+
+    def _check_streams(self, setup: dict[str, Any]) -> None:
         protocol = setup["protocol"]
         needs = protocol.sensors.streams if protocol.sensors else []
         if needs and self.monitor is None:
@@ -148,9 +193,14 @@ class LabSessionHost(QObject):
                     "connect the streams (or start simulated sensors) first",
                 )
             )
-        self.close_store()
-        self.study_dir = Path(setup["study_dir"])
-        self.store = StudyStore.open(self.study_dir, create=True)
+
+    def _open_session(self, setup: dict[str, Any]) -> tuple[Any, Any]:
+        """The study store and a new (or resumed) engine; touches no widget (any thread)."""
+        from labmrt.session import SessionEngine
+        from labmrt.store import StudyStore
+
+        protocol = setup["protocol"]
+        store = StudyStore.open(Path(setup["study_dir"]), create=True)
         markers = None
         if self._markers:
             from labmrt.session.markers import MarkerOutlet
@@ -166,15 +216,21 @@ class LabSessionHost(QObject):
         try:
             if setup.get("resume_of") is not None:
                 engine = SessionEngine.resume_interrupted(
-                    protocol, self.store, setup["participant"], self.presenter, **kwargs
+                    protocol, store, setup["participant"], self.presenter, **kwargs
                 )
             else:
                 engine = SessionEngine(
-                    protocol, self.store, setup["participant"], self.presenter, **kwargs
+                    protocol, store, setup["participant"], self.presenter, **kwargs
                 )
-        except LabmrtError:
-            self.close_store()
+        except BaseException:
+            store.close()
             raise
+        return store, engine
+
+    def _launch(self, setup: dict[str, Any], store: Any, engine: Any) -> None:
+        """On the GUI thread: keep the store, start recording, show the instructions."""
+        self.study_dir = Path(setup["study_dir"])
+        self.store = store
         if self.monitor is not None:
             from sensors.recording import SampleRecorder
 
@@ -185,7 +241,7 @@ class LabSessionHost(QObject):
         self.bridge.attach(engine.signals)
         self._started = False
         self._waiting_for_participant = True
-        self.window.show_instructions(instructions(protocol))
+        self.window.show_instructions(instructions(setup["protocol"]))
 
     def _participant_ready(self) -> None:
         if self._waiting_for_participant and self.engine is not None and not self._started:
@@ -263,8 +319,6 @@ class LabSessionHost(QObject):
     def _on_ended(self, status: str, reason: str) -> None:
         # The recorder's stop joins its thread (up to 5 s) and copies the tail to
         # SQLite: on a pool thread, so the console stays live while it finishes.
-        from ui.worker import run_in_background
-
         self._stop_job = run_in_background(self.stop_recording)
 
     def stop_recording(self) -> None:
@@ -291,6 +345,7 @@ class LabSessionHost(QObject):
 
     def shutdown(self) -> None:
         """Stop sensors and close the store (app exit)."""
+        self._shut_down = True
         if self.engine is not None and self.active:
             self.presenter.close()
         self.stop_recording()
@@ -302,6 +357,12 @@ class LabSessionHost(QObject):
             self.simulator = None
         if self.engine is None or not self.active:
             self.close_store()
+
+
+def _software_versions() -> dict:
+    from labmrt.store.provenance import software_versions
+
+    return software_versions()
 
 
 def default_simulator(seed: int = 0):
