@@ -190,7 +190,8 @@ def run(args) -> int:
         print(file=sys.stderr)
     if result.phases:
         spans = ", ".join(f"{name} {ph.start:g}-{ph.end:g} s" for name, ph in result.phases.items())
-        print(f"{calibration_line(result.classifier)} [{spans}]", file=sys.stderr)
+        print(f"calibration spans: {spans}", file=sys.stderr)
+        print(calibration_line(result.classifier), file=sys.stderr)
         if args.save_model:
             result.classifier.save(args.save_model)
     elif model is not None:

@@ -210,7 +210,7 @@ def test_xdf_replay_with_marker_spans_equals_the_csv_replay(
     assert f"time 0 s = LSL time {LSL_OFFSET:.3f}" in err
     assert "using ECG <- 'Hub' channel 1 'ECG'" in err  # not the counter in channel 0
     assert "using EDA <- 'Skin' channel 0" in err
-    assert f"[rest {REST[0]:g}-{REST[1]:g} s, stressor {STRESS[0]:g}-{STRESS[1]:g} s]" in err
+    assert f"spans: rest {REST[0]:g}-{REST[1]:g} s, stressor {STRESS[0]:g}-{STRESS[1]:g} s\n" in err
     recs = [json.loads(line) for line in out.splitlines()]
     assert [r["state"] for r in recs] == [s.label for s in library_replay.states]
     assert np.allclose([r["t"] for r in recs], [s.t for s in library_replay.states], atol=1e-3)
