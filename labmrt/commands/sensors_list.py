@@ -66,6 +66,7 @@ def run(args) -> int:
     else:
         streams = find_streams(timeout=args.timeout, kinds=None, name_pattern=args.name)
     selection = choose_sources(streams)
+    used = {(c.stream.uid, c.channel, c.kind) for c in selection.choices.values()}
     rows = []
     for d, plan in zip(streams, selection.plans, strict=True):
         row = d.as_row()
@@ -73,6 +74,8 @@ def run(args) -> int:
         for c in plan.choices:
             use = c.as_row()
             use["status"] = check_stream(d, c.channel, c.kind) or "ok"
+            # whether the monitor, given every stream listed, would read this channel
+            use["selected"] = (d.uid, c.channel, c.kind) in used
             uses.append(use)
         row["uses"] = uses
         row["ignored"] = [
@@ -80,11 +83,9 @@ def run(args) -> int:
         ]
         row["status"] = "ok" if uses else "no ECG, PPG, EDA, RR or HR channel"
         rows.append(row)
-    chosen = [c.as_row() for c in selection.choices.values()]
     if args.json:
         for row in rows:
             print(json.dumps(row))
-        print(json.dumps({"selection": chosen, "not_used": selection.notes}))
         return 0
     if not rows:
         print(f"no ECG, PPG, EDA, RR or HR streams found within {args.timeout:g} s")

@@ -181,7 +181,7 @@ def test_monitor_command_errors(capsys):
     code = main(
         ["sensors", "monitor", "--name", f"^nothing-{uuid.uuid4().hex}", "--timeout", "0.5"]
     )
-    assert code == 2 and "no ECG, PPG or EDA stream" in capsys.readouterr().err
+    assert code == 2 and "no ECG, PPG, EDA, RR or HR stream" in capsys.readouterr().err
     code = main(["sensors", "monitor", "--calibrate-stress", "10"])
     assert code == 2 and "needs a rest phase" in capsys.readouterr().err
     code = main(["sensors", "monitor", "--duration", "-1"])
