@@ -600,6 +600,41 @@ def test_engine_drives_the_monitor_calibration(tmp_path, store, fail):
     assert engine.calibration_error == ("too few usable rest windows" if fail else None)
 
 
+class SeparationLike(MonitorLike):
+    """A monitor whose calibration fitted but did not separate rest from stressor."""
+
+    def fit_calibration(self):
+        super().fit_calibration()
+        summary = {
+            "status": "not separated",
+            "auc": 0.55,
+            "models": {
+                "eda": {"auc": 0.55, "ok": False, "reason": "did not separate on eda (AUC 0.55)"}
+            },
+            "warnings": ["heart rate did not change between rest and stressor (+0.4 bpm)"],
+        }
+        return type("Fitted", (), {"calibration_summary": staticmethod(lambda: summary)})()
+
+
+def test_engine_records_how_well_the_calibration_separated(tmp_path, store):
+    import json
+
+    protocol = write_protocol(tmp_path)
+    clock = VirtualClock(0.0)
+    person = ScriptedParticipant(clock, SCRIPTS, store)
+    engine = SessionEngine(
+        protocol, store, "P01", person, state_source=SeparationLike(clock), clock=clock
+    )
+    person.engine = engine
+    assert engine.run() == "completed"
+    markers = [json.loads(m) for m in store.markers(engine.session_id)["marker"]]
+    cal = [m for m in markers if m["event"] == "calibration"]
+    assert len(cal) == 1 and cal[0]["status"] == "not separated" and cal[0]["auc"] == 0.55
+    assert cal[0]["warnings"][0].startswith("heart rate did not change")
+    assert engine.calibration["status"] == "not separated"
+    assert engine.calibration_error == "did not separate on eda (AUC 0.55)"
+
+
 def test_resume_without_a_pause_does_not_cut_the_calibration(tmp_path, store):
     protocol = write_protocol(tmp_path)
     clock = VirtualClock(0.0)
