@@ -440,3 +440,30 @@ def signal_summary(desc: Any) -> tuple[list[str], str]:
     ]
     lines += [f"channel {i} {lbl!r} not used: {why}" for i, lbl, why in plan.ignored]
     return [c.kind for c in plan.choices], "\n".join(lines)
+
+
+def pin_problems(pins: Mapping[str, Any], where: str = "") -> list[Problem]:
+    """What can be checked of ``[sensors.pins]`` without the streams: unit and device.
+
+    ``labmrt validate`` reports these before a study starts; the stream and
+    channel are checked when the monitor meets the streams.
+    """
+    problems = []
+    for kind, pin in pins.items():
+        unit = _pin_field(pin, "unit")
+        device = _pin_field(pin, "device")
+        if unit is None and device is None:
+            continue
+        try:
+            conversion_for(
+                kind, str(unit or "raw"), device=device, bits=_pin_field(pin, "resolution_bits")
+            )
+        except UnitError as err:
+            problems.append(
+                Problem(
+                    f"{where}sensors.pins.{kind}",
+                    str(err),
+                    "set unit (and device for raw ADC values)",
+                )
+            )
+    return problems

@@ -221,7 +221,7 @@ def _adc(kind: str, unit: str, device: str | None, bits: int | None) -> Conversi
                 kind, unit, note="raw ADC of an unknown device, unscaled (timing only)"
             )
         raise UnitError(
-            f"a {kind.upper()} channel carries raw ADC values of an unknown device, so "
+            f"the {kind.upper()} channel carries raw ADC values of an unknown device, so "
             f"they cannot be read as {TARGET_UNITS.get(kind, '?')}; name the device "
             f"(known: {', '.join(DEVICES)}) or have it publish {TARGET_UNITS.get(kind, '?')}"
         )

@@ -31,6 +31,13 @@ def run(args) -> int:
             print()
         try:
             protocol = load_protocol(name)
+            pins = protocol.sensors.pins if protocol.sensors is not None else {}
+            if pins:  # units and devices are known to the sensors package only
+                from sensors.channels import pin_problems
+
+                problems = pin_problems(pins, where=f"{name}: ")
+                if problems:
+                    raise LabmrtError(problems)
         except LabmrtError as err:
             failed += 1
             print(err.message, file=sys.stderr)

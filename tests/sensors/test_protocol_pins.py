@@ -112,3 +112,19 @@ def test_simulated_sensors_for_a_strap_protocol_publish_rr_intervals(tmp_path):
     finally:
         for stop in reversed(cleanup):
             stop()
+
+
+def test_validate_reports_a_pinned_unit_that_cannot_be_converted(tmp_path, capsys):
+    from labmrt.cli import main
+
+    path = tmp_path / "study.toml"
+    _protocol(tmp_path, PINNED + 'unit = "kOhm"\n')  # resistance: fine
+    assert main(["validate", str(path)]) == 0
+    _protocol(tmp_path, PINNED + 'unit = "raw"\n')
+    capsys.readouterr()
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "sensors.pins.eda: the EDA channel carries raw ADC values of an unknown device" in err
+    assert "known: bitalino" in err
+    _protocol(tmp_path, PINNED + 'unit = "raw"\ndevice = "bitalino"\n')
+    assert main(["validate", str(path)]) == 0
