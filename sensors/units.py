@@ -128,7 +128,10 @@ def _norm(unit: str) -> str:
 def device_family(*texts: str) -> str | None:
     """The device family named in a stream's name, type or manufacturer, if one is known."""
     joined = " ".join(texts).lower()
-    if "bitalino" in joined or "opensignals" in joined:
+    if "bitalino" in joined:
+        return "bitalino"
+    # OpenSignals also streams PLUX's biosignalsplux, whose transfer functions differ
+    if "opensignals" in joined and "plux" not in joined.replace("plux bitalino", ""):
         return "bitalino"
     return None
 

@@ -92,3 +92,12 @@ def test_quantised_bitalino_eda_at_1000_hz_is_not_an_artefact():
     jump[5000:] += 2.0  # an electrode moving: 2 uS at once
     score, reason = signal_quality("eda", jump, 1000.0)
     assert score < 1.0 and "faster than 10 uS/s" in reason
+
+
+def test_device_family_is_bitalino_only_when_the_stream_says_so():
+    from sensors.units import device_family
+
+    assert device_family("98:D3:31:B2:12:34", "OpenSignals", "") == "bitalino"
+    assert device_family("x", "EDA", "PLUX BITalino") == "bitalino"
+    assert device_family("biosignalsplux hub", "OpenSignals", "PLUX") is None
+    assert device_family("Shimmer3 GSR+", "GSR", "Shimmer") is None
