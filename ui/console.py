@@ -76,7 +76,7 @@ class SessionHost(Protocol):
     def summary(self) -> dict[str, Any]: ...
     def interrupted_sessions(self, study_dir: Path) -> list[Any]: ...
     def start_simulated_sensors(self) -> list: ...
-    def connect_streams(self, descriptions: list) -> tuple[list, Any]: ...
+    def connect_streams(self, descriptions: list, protocol: Any = None) -> tuple[list, Any]: ...
 
 
 def study_version_warnings_of(study: str) -> list[str]:
@@ -461,11 +461,15 @@ class ConsoleWindow(QMainWindow):
         def failed(message: str, details: str) -> None:
             show_error(self, "Streams", message, details)
 
+        # the protocol's [sensors.pins] choose the channels (checked against these streams)
+        sensors = getattr(self.protocol, "sensors", None)
+        pinned = {"protocol": self.protocol} if getattr(sensors, "pins", None) else {}
         job = run_in_background(
             self.host.connect_streams,
             chosen,
             on_done=lambda result: self.set_buffers(*result),
             on_error=failed,
+            **pinned,
         )
         job.ended.connect(self._update_buttons)
         self._sensor_job = job

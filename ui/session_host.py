@@ -80,6 +80,7 @@ class LabSessionHost(QObject):
         self.simulator = None
         self.recorder = None
         self.stream_info: list[dict] = []
+        self.connected_pins: dict = {}  # the [sensors.pins] the streams were connected under
         self.study_dir: Path | None = None
         self._waiting_for_participant = False
         self._started = False
@@ -128,13 +129,21 @@ class LabSessionHost(QObject):
             found.append(desc)
         return found
 
-    def connect_streams(self, descriptions: list) -> tuple[list, Any]:
-        """Connect the chosen streams through the live monitor; (buffers, state getter)."""
+    def connect_streams(self, descriptions: list, protocol: Any = None) -> tuple[list, Any]:
+        """Connect the chosen streams through the live monitor; (buffers, state getter).
+
+        ``protocol``: the protocol chosen, when its ``[sensors.pins]`` must pick
+        the channels (a missing pinned stream or channel fails here, with the
+        pin named); the pins are remembered so a session is not started with
+        streams connected under other pins.
+        """
         if self.active:
             raise LabmrtError(Problem("streams", "cannot change streams during a session"))
         if self.monitor is not None:
             self.monitor.stop()
-        self.monitor = self._monitor_factory(descriptions, None)
+            self.monitor = None
+        self.monitor = self._monitor_factory(descriptions, protocol)
+        self.connected_pins = _pins_of(protocol)
         self.monitor.start()
         self.stream_info = [d.as_row() for d in descriptions if hasattr(d, "as_row")]
         buffers = self.monitor.buffers
@@ -191,6 +200,16 @@ class LabSessionHost(QObject):
                     "streams",
                     f"the protocol expects {', '.join(k.upper() for k in needs)} streams",
                     "connect the streams (or start simulated sensors) first",
+                )
+            )
+        pins = _pins_of(protocol)
+        if pins and self.simulator is None and self.connected_pins != pins:
+            raise LabmrtError(
+                Problem(
+                    "streams",
+                    "the protocol pins " + ", ".join(k.upper() for k in pins) + " to named "
+                    "channels, but the streams were connected without those pins",
+                    "connect the streams again with this protocol chosen",
                 )
             )
 
@@ -382,6 +401,12 @@ def default_simulator(seed: int = 0):
         name_prefix=f"labmrt-sim-{uuid.uuid4().hex[:6]}",
         lead_s=3.0,
     )
+
+
+def _pins_of(protocol: Any) -> dict:
+    """The protocol's ``[sensors.pins]`` (empty without a protocol or pins)."""
+    sensors = getattr(protocol, "sensors", None)
+    return dict(getattr(sensors, "pins", None) or {})
 
 
 def default_monitor(descriptions: list, protocol: Any):
