@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -203,8 +202,6 @@ class LayoutSensors(SimulatedSensors):
         self.specs = layout_outlets(layout, self.rates["ecg"], self.rates["eda"])
         self.rates = {}  # the layout's outlets replace the base class's one-signal outlets
         self.intervals: IntervalSynth | None = None
-        self._rr_sent = 0
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------ description
     @property
@@ -219,16 +216,7 @@ class LayoutSensors(SimulatedSensors):
             }
             for s in self.specs
         ]
-        rows.append(
-            {
-                "name": self.stream_name("truth"),
-                "type": "Markers",
-                "rate": 0.0,
-                "source_id": self.source_id("truth"),
-                "kind": "truth",
-            }
-        )
-        return rows
+        return rows + super().streams  # with ``rates`` empty: the truth stream only
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> LayoutSensors:
