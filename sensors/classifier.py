@@ -45,6 +45,13 @@ where its own features are clean, and at each update the largest model
 whose signals are clean right now is used: a movement artefact in the pulse
 leaves the state to skin conductance instead of turning it ``unknown``.
 
+The calibration weights are **constrained to the direction physiology
+predicts** (:data:`AROUSAL_SIGN`; Kreibig 2010): a feature that moved the
+other way between rest and stressor (skin conductance that was higher in a
+questionnaire baseline than during the task, a drifting sensor) gets weight
+0 instead of a negative one that would call every calm stretch aroused; a
+model left with no weight does not separate.
+
 **How well the calibration separated**, per model: the area under the ROC
 curve of held-out calibration windows (:func:`blocked_cv_auc`, blocked
 cross-validation with a purge, since neighbouring windows overlap and
@@ -181,12 +188,17 @@ def _matrix(rows: Sequence[FeatureRow], names: Sequence[str]) -> np.ndarray:
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, ridge: float = RIDGE, weights: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    ridge: float = RIDGE,
+    weights: np.ndarray | None = None,
+    signs: Sequence[int] | None = None,
 ) -> tuple[float, np.ndarray]:
     """Ridge-penalised logistic regression: ``(intercept, coefficients)``.
 
     Minimises ``-sum w_i loglik_i / sum w_i + ridge / (2 n_eff) |beta|^2`` with
-    L-BFGS and the exact gradient; the intercept is not penalised.
+    L-BFGS and the exact gradient; the intercept is not penalised. ``signs``
+    (+1, -1 or 0 per column) bounds each coefficient to that sign (0: free).
     """
     n, k = x.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
@@ -201,7 +213,12 @@ def fit_logistic(
         grad = design.T @ (w * (1.0 / (1.0 + np.exp(-eta)) - y)) + pen * theta
         return float(w @ ll + 0.5 * pen @ theta**2), grad
 
-    res = minimize(loss, np.zeros(k + 1), jac=True, method="L-BFGS-B")
+    bounds = None
+    if signs is not None:
+        bounds = [(None, None)] + [
+            (0.0, None) if sg > 0 else (None, 0.0) if sg < 0 else (None, None) for sg in signs
+        ]
+    res = minimize(loss, np.zeros(k + 1), jac=True, method="L-BFGS-B", bounds=bounds)
     return float(res.x[0]), res.x[1:]
 
 
@@ -244,7 +261,8 @@ def blocked_cv_auc(
     ``purge_s`` (the longest feature window) of a held-out row, since
     overlapping windows share signal (blocked CV, Roberts et al. 2017,
     Ecography 40:913). The baseline (rest mean and SD) and the logistic
-    weights are refitted on each training part, exactly as :meth:`fit` does.
+    weights are refitted on each training part, exactly as :meth:`fit` does
+    (with the same sign constraints).
     """
     scores, truth = [], []
     for k in range(folds):
@@ -264,7 +282,7 @@ def blocked_cv_auc(
         rest = x[train][ytr == 0]
         ztr = _standardize(rest, x[train], names)
         w = np.where(ytr == 1, 0.5 / ytr.mean(), 0.5 / (1 - ytr.mean()))
-        b0, b = fit_logistic(ztr, ytr, weights=w)
+        b0, b = fit_logistic(ztr, ytr, weights=w, signs=[AROUSAL_SIGN.get(n, 0) for n in names])
         zte = _standardize(rest, x[test], names)
         scores.append(b0 + zte @ b)
         truth.append(y[test])
@@ -445,7 +463,7 @@ class AffectClassifier:
                 Z_CLIP,
             )
             w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
-            b0, beta = fit_logistic(z, y, weights=w)
+            b0, beta = fit_logistic(z, y, weights=w, signs=[AROUSAL_SIGN.get(n, 0) for n in feats])
             purge = max(FEATURE_WINDOW_S.get(n, 60.0) for n in feats) if timed else 0.0
             cv = blocked_cv_auc(x, y, t, feats, purge)
             # too few windows to hold any out: the separation is unmeasured, not failed
