@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from ui.adapters import display_of_framed_task
 from ui.participant import ParticipantWindow
@@ -68,7 +68,7 @@ class QtPresenter(QObject):
         self._task_reporter = report
         self._record = None
         self._done.clear()
-        self._post.emit(lambda: self._build_task(display))
+        self._post.emit(lambda: self._begin_task(display))
         while not self._done.wait(0.05):
             self._check_open()
         self._events.join()  # every event of this task is recorded before we return
@@ -114,12 +114,21 @@ class QtPresenter(QObject):
         else:
             self.window.show_message("Please wait", "")
 
+    def _later(self, step: Callable[[], None]) -> None:
+        # A 1 ms timer, not a posted call (nor a zero timer, which Qt posts too): posted
+        # calls all run in one round of the event loop, back to back with the engine's
+        # other notifications, while a timer lets input, paints and due timers run first.
+        QTimer.singleShot(1, self, step)
+
+    def _begin_task(self, display: Any) -> None:
+        self._pending_view = display  # not on screen yet: an interrupt ends it once it is
+        self._later(lambda: self._build_task(display))
+
     def _build_task(self, display: Any) -> None:
-        # Build now, show in the next round of the event loop: two GUI-thread steps of
-        # about 15 ms each instead of one of 30, so timers and input run in between.
-        view = self.window.build_task(display)
-        self._pending_view = view
-        self._post.emit(lambda: self._show_task(view))
+        # Build in one step, show in the next: two GUI-thread steps of about 15 ms
+        # each instead of one of 30.
+        self._pending_view = view = self.window.build_task(display)
+        self._later(lambda: self._show_task(view))
 
     def _show_task(self, view: Any) -> None:
         self._pending_view = None
