@@ -72,9 +72,9 @@ def main() -> None:
     lab.show()
     lab.console.resize(1400, 860)
     lab.participant_window.resize(1280, 800)
-    lab.console.start_simulated_sensors()
+    lab.console.start_simulated_sensors()  # a child process: it imports NeuroKit2 first
     spin(
-        30,
+        90,
         until=lambda: (
             len(lab.console.buffers) == 2
             and all(b.state == "streaming" for b in lab.console.buffers)
