@@ -52,6 +52,7 @@ class SampleRecorder:
         return self
 
     def stop(self) -> None:
+        """Stop and write the last samples; blocks up to 5 s (the app calls it off its GUI thread)."""
         self._stop.set()
         self._thread.join(timeout=5)
         self._copy()
