@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from sensors.features import clean_intervals, hrv_from_beats
+from sensors.features import FAST_HR_WINDOW_S, clean_intervals, hrv_from_beats
 
 CHAIN_TOLERANCE_S = 2.0
 HR_RANGE_BPM = (30.0, 220.0)
@@ -107,7 +107,9 @@ def ibi_features(
     if have < hrv_window_s - 1.0:
         return {}, {}, q, qreason, f"IBI: {max(have, 0):.0f} of {hrv_window_s:.0f} s of HRV window"
     feats, windows = hrv_from_beats(times, end - hrv_window_s, end, gaps)
-    out = {k: feats[k] for k in ("hr", "rmssd", "sdnn", "hf")}
+    # hr_fast (the last few seconds alone) is what the live classifier follows; a strap's
+    # intervals give it as directly as beats detected in a waveform do.
+    out = {k: feats[k] for k in ("hr", "rmssd", "sdnn", "hf", "hr_fast")}
     wins = {k: v for k, v in windows.items() if k in out}
     if have >= lf_window_s - 1.0:
         lv, lw = hrv_from_beats(times, end - lf_window_s, end, gaps)
@@ -148,7 +150,14 @@ def hr_feature(
         return {}, {}, q, qreason, f"HR: {max(have, 0):.0f} of {window_s:.0f} s of window"
     if ok.sum() < 3:
         return {}, {}, q, qreason, "HR: fewer than 3 plausible heart rates"
-    return {"hr": float(np.mean(v[ok]))}, {"hr": (start, end)}, q, qreason, ""
+    out: dict[str, float | None] = {"hr": float(np.mean(v[ok]))}
+    wins: dict[str, Window] = {"hr": (start, end)}
+    # The same fast heart rate the classifier follows from beats, from the device's rates.
+    fast = ok & (ts[inside] > end - FAST_HR_WINDOW_S)
+    if fast.sum() >= 3:
+        out["hr_fast"] = float(np.mean(v[fast]))
+        wins["hr_fast"] = (end - FAST_HR_WINDOW_S, end)
+    return out, wins, q, qreason, ""
 
 
 def beat_level_update(

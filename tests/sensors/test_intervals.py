@@ -46,8 +46,10 @@ def test_ibi_features_equal_hrv_of_the_true_beats():
     rebuilt, _, _ = beats_from_intervals(rr, np.sort(stamps))
     end = rebuilt[-1]
     expected, _ = hrv_from_beats(rebuilt, end - 60.0, end)
-    for name in ("hr", "rmssd", "sdnn", "hf"):
+    for name in ("hr", "rmssd", "sdnn", "hf", "hr_fast"):
         assert feats[name] == pytest.approx(expected[name])
+    recent = rr[times[1:] > times[-1] - 15.0]
+    assert feats["hr_fast"] == pytest.approx(60.0 / recent.mean(), rel=0.02)
     assert feats["lf"] is not None  # 120 s of intervals
     assert windows["rmssd"] == pytest.approx((end - 60.0, end))
 
@@ -63,8 +65,12 @@ def test_heart_rate_only_gives_only_hr_and_scores_implausible_values():
     rates = np.full(ts.size, 72.0)
     rates[-10:-5] = 400.0  # a glitch
     feats, windows, q, qreason, why = hr_feature(rates, ts, 60.0)
-    assert why == "" and feats == {"hr": pytest.approx(72.0)}
+    assert why == "" and set(feats) == {"hr", "hr_fast"}
+    assert feats["hr"] == pytest.approx(72.0)
+    # the fast rate is the last 15 s alone, the implausible glitch inside it left out
+    assert feats["hr_fast"] == pytest.approx(72.0)
     assert windows["hr"] == (ts[-1] - 60.0, ts[-1])
+    assert windows["hr_fast"] == (ts[-1] - 15.0, ts[-1])
     assert q == pytest.approx(55 / 60) and "implausible" in qreason
 
 
@@ -78,6 +84,7 @@ def test_pipeline_uses_intervals_or_hr_only_when_no_waveform_gives_a_heart_rate(
     res = FeaturePipeline(hrv_window_s=60.0).update(signals)
     assert res.cardiac_source == "ibi"
     assert 60 < res.features["hr"] < 80 and res.features["rmssd"] is not None
+    assert 60 < res.features["hr_fast"] < 80  # what the live classifier follows
     assert res.quality["ibi"] == 1.0
     only_hr = FeaturePipeline(hrv_window_s=60.0).update({"hr": signals["hr"]})
     assert only_hr.cardiac_source == "hr"
