@@ -72,11 +72,11 @@ def test_probe_of_a_display_that_cannot_open_says_why():
     probe = probe_platform(env=_env(QT_QPA_PLATFORM="xcb", DISPLAY=":93"), timeout_s=60)
     assert not probe.ok and probe.platform == "xcb"
     assert probe.returncode != 0
-    missing = missing_libraries(XCB_PLUGIN, "xcb")
-    assert list(probe.missing) == missing
+    missing = missing_libraries(XCB_PLUGIN, "xcb")  # ldd and the linker cache alone
+    assert set(missing) <= set(probe.missing)  # the probe adds what Qt's loader said
     advice = probe.advice()
-    if missing:  # this system lacks XCB libraries: each is named with its package
-        for soname in missing:
+    if probe.missing:  # this system lacks XCB libraries: each is named with its package
+        for soname in probe.missing:
             assert soname in advice
             assert debian_package(soname) in advice
         assert "sudo apt-get install " + " ".join(sorted(probe.packages)) in advice
@@ -130,7 +130,7 @@ def test_probe_on_a_real_x_server(xvfb):
     probe = probe_platform(env=_env(DISPLAY=xvfb), timeout_s=60)
     missing = missing_libraries(XCB_PLUGIN, "xcb")
     if missing:  # a real display, but the plugin still lacks its libraries
-        assert not probe.ok and list(probe.missing) == missing
+        assert not probe.ok and set(missing) <= set(probe.missing)
     else:
         assert probe.ok, probe.advice()
         assert probe.platform == "xcb"
