@@ -9,6 +9,7 @@ from a worker. A job that can report progress or be cancelled receives a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from collections.abc import Callable
@@ -96,13 +97,19 @@ class _Runnable(QRunnable):
         try:
             result = self.fn(*self.args, **self.kwargs)
         except LabmrtError as err:
-            job._raw_failed.emit(err.message, "")
+            _emit(job._raw_failed, err.message, "")
         except Exception as err:  # noqa: BLE001 - shown as a dialog, never a traceback
-            job._raw_failed.emit(f"{type(err).__name__}: {err}", traceback.format_exc())
+            _emit(job._raw_failed, f"{type(err).__name__}: {err}", traceback.format_exc())
         else:
-            job._raw_done.emit(result)
+            _emit(job._raw_done, result)
         finally:
-            job._raw_ended.emit()
+            _emit(job._raw_ended)
+
+
+def _emit(signal, *args) -> None:
+    """Emit unless the job object is gone (the app quit while the call ran): no one to tell."""
+    with contextlib.suppress(RuntimeError):
+        signal.emit(*args)
 
 
 _ACTIVE: set[Job] = set()
