@@ -240,7 +240,8 @@ def test_parquet_holds_the_same_tables_as_csv(study, tmp_path):
         for col in a.columns:
             if pd.api.types.is_numeric_dtype(a[col]):
                 np.testing.assert_array_equal(
-                    a[col].to_numpy(float), pd.to_numeric(b[col]).to_numpy(float)
+                    a[col].to_numpy(float, na_value=np.nan),
+                    pd.to_numeric(b[col]).to_numpy(float, na_value=np.nan),
                 )
             else:
                 assert list(a[col].fillna("")) == list(b[col].fillna("").astype(str))
