@@ -118,7 +118,13 @@ class QtPresenter(QObject):
         # A 1 ms timer, not a posted call (nor a zero timer, which Qt posts too): posted
         # calls all run in one round of the event loop, back to back with the engine's
         # other notifications, while a timer lets input, paints and due timers run first.
-        QTimer.singleShot(1, self, step)
+        # A timer owned by the presenter dies with it, so a step never runs on a closed window
+        # (QTimer.singleShot with a context object and a callable needs PySide6 6.7+).
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.timeout.connect(step)
+        timer.timeout.connect(timer.deleteLater)
+        timer.start(1)
 
     def _begin_task(self, display: Any) -> None:
         self._pending_view = display  # not on screen yet: an interrupt ends it once it is
