@@ -31,7 +31,10 @@ on the same updates:
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import math
+import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -50,7 +53,9 @@ from sensors_accuracy import (  # noqa: E402
     TEST_S,
     Session,
     session_recording,
+    session_schedule,
 )
+from sensors_real import pipeline_fingerprint  # noqa: E402
 
 from sensors.classifier import DEFAULT_FEATURES, LIVE_FEATURES, AffectClassifier  # noqa: E402
 from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
@@ -62,19 +67,40 @@ NAIVE_S = 10.0
 CLASSIFIERS = ("live", "60 s HRV", "naive")
 
 
-def run(s: Session) -> dict:
-    schedule, _, signals = session_recording(s)
-    duration = REST_S + STRESS_S + TEST_S
+def session_updates(s: Session, cache: Path | None = None):
+    """``(schedule, [(UpdateResult, naive EDA level), ...])`` of one session, replayed as live.
+
+    ``cache``: keep the updates per session and simulator + pipeline version.
+    """
+    schedule = session_schedule(s.seed)
+    h = hashlib.sha256(pipeline_fingerprint().encode())
+    h.update((ROOT / "sensors" / "simulate.py").read_bytes())
+    path = cache / f"sim{s.seed}-{h.hexdigest()[:12]}.pkl" if cache else None
+    if path is not None and path.exists():
+        with path.open("rb") as fh:
+            return schedule, pickle.load(fh)  # noqa: S301 - our own file, written below
+    _, _, signals = session_recording(s)
     eda_x, eda_t, _ = signals["eda"]
-    rest = CalibrationPhase("rest", 0.0, REST_S)
-    stress = CalibrationPhase("stressor", REST_S, REST_S + STRESS_S)
     results = []
     for r in replay(signals, FeaturePipeline()):
+        lo, hi = np.searchsorted(eda_t, [r.t - NAIVE_S, r.t], side="right")
+        results.append((r, float(np.mean(eda_x[lo:hi]))))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            pickle.dump(results, fh)
+    return schedule, results
+
+
+def run(s: Session, cache: Path | None = None) -> dict:
+    schedule, results = session_updates(s, cache)
+    duration = REST_S + STRESS_S + TEST_S
+    rest = CalibrationPhase("rest", 0.0, REST_S)
+    stress = CalibrationPhase("stressor", REST_S, REST_S + STRESS_S)
+    for r, _ in results:
         for ph in (rest, stress):
             if ph.start <= r.t <= ph.end:
                 ph.add(r.t, r)
-        lo, hi = np.searchsorted(eda_t, [r.t - NAIVE_S, r.t], side="right")
-        results.append((r, float(np.mean(eda_x[lo:hi]))))
     live = fit_rows(AffectClassifier(features=LIVE_FEATURES), rest, stress)
     old = fit_rows(AffectClassifier(features=DEFAULT_FEATURES), rest, stress)
     cal = [v for r, v in results if r.t <= REST_S + STRESS_S]
@@ -139,11 +165,16 @@ def summary(delays: list[tuple[str, float | None]], direction: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=8, help="how many of the sessions (max 12)")
+    ap.add_argument("--seeds", help="comma-separated seeds of the sessions instead")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--cache", type=Path, metavar="DIR", help="keep and reuse the replays")
     args = ap.parse_args(argv)
     sessions = SESSIONS[: max(1, min(args.sessions, len(SESSIONS)))]
+    if args.seeds:
+        wanted = {int(x) for x in args.seeds.split(",")}
+        sessions = [s for s in SESSIONS if s.seed in wanted]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(run, sessions))
+        results = list(pool.map(functools.partial(run, cache=args.cache), sessions))
     print(
         f"{len(results)} simulated sessions (SCL rises with tau 4 s, recovers with tau 60 s): "
         f"calibration {REST_S:.0f} s rest + {STRESS_S:.0f} s stressor, then {TEST_S:.0f} s of "

@@ -247,12 +247,14 @@ def figures(runs: list[Run]) -> dict[str, float]:
         ("bal_relax", dict(relax=True)),
         ("bal_outside", dict(relax=False, outside_cal=True)),
     ):
-        for who in ("label", "naive"):
+        for who in ("label", "naive", "naive_same"):
             truth, pred = [], []
             for run in runs:
                 idx = scored(run, **kw)
+                if who == "naive_same":  # the naive threshold where ours gave a state
+                    idx = [i for i in idx if run.label[i] != "unknown"]
                 truth += [run.truth[i] for i in idx]
-                pred += [getattr(run, who)[i] for i in idx]
+                pred += [getattr(run, who.removesuffix("_same"))[i] for i in idx]
             out[f"{key}_{who}"] = balanced_accuracy(truth, pred)
     lab = [run.label[i] for run in runs for i in scored(run)]
     out["unknown"] = float(np.mean([p == "unknown" for p in lab])) if lab else math.nan
@@ -287,33 +289,44 @@ def main(argv: list[str] | None = None) -> int:
         "each phase change skipped"
     )
     print(
-        "| participant | calibration | CV AUC | n | unknown | bal. acc. | naive | "
-        "with relax | naive | outside cal. | naive |"
+        "| participant | calibration | CV AUC | warnings | scored | unknown "
+        "| bal. acc. | naive (same updates) | naive (all) | with relax | naive (same) "
+        "| outside cal. | naive (same) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for run in runs:
-        f = figures([run])
-        cal = run.calibration
-        status = "failed: " + run.error if run.error else cal.get("status", "ok")
-        auc = cal.get("auc")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def row(name, f, status, auc, warn):
         print(
-            f"| {run.code} | {status} | {_fmt(auc) if auc is not None else '-'} | {f['n']} "
-            f"| {f['unknown']:.1%} | {_fmt(f['bal_label'])} | {_fmt(f['bal_naive'])} "
-            f"| {_fmt(f['bal_relax_label'])} | {_fmt(f['bal_relax_naive'])} "
-            f"| {_fmt(f['bal_outside_label'])} | {_fmt(f['bal_outside_naive'])} |",
+            f"| {name} | {status} | {auc} | {warn} | {f['n']} | {f['unknown']:.1%} "
+            f"| {_fmt(f['bal_label'])} | {_fmt(f['bal_naive_same'])} | {_fmt(f['bal_naive'])} "
+            f"| {_fmt(f['bal_relax_label'])} | {_fmt(f['bal_relax_naive_same'])} "
+            f"| {_fmt(f['bal_outside_label'])} | {_fmt(f['bal_outside_naive_same'])} |",
             flush=True,
         )
-    f = figures(runs)
-    ok = sum(1 for r in runs if not r.error and r.calibration.get("status", "ok") == "ok")
-    print(
-        f"| pooled | {ok} of {len(runs)} ok | | {f['n']} | {f['unknown']:.1%} "
-        f"| {_fmt(f['bal_label'])} | {_fmt(f['bal_naive'])} | {_fmt(f['bal_relax_label'])} "
-        f"| {_fmt(f['bal_relax_naive'])} | {_fmt(f['bal_outside_label'])} "
-        f"| {_fmt(f['bal_outside_naive'])} |"
-    )
+
     for run in runs:
-        for note in run.calibration.get("warnings", []):
-            print(f"{run.code}: {note}")
+        cal = run.calibration
+        status = "failed" if run.error else cal.get("status", "-")
+        auc = cal.get("auc")
+        row(
+            run.code,
+            figures([run]),
+            status,
+            _fmt(auc) if auc is not None else "-",
+            len(cal.get("warnings", [])),
+        )
+    ok = sum(1 for r in runs if not r.error and r.calibration.get("status") == "ok")
+    row("pooled", figures(runs), f"{ok} of {len(runs)} ok", "", "")
+    print()
+    for run in runs:
+        cal = run.calibration
+        if run.error:
+            print(f"{run.code}: calibration failed: {run.error}")
+        elif cal.get("status") != "ok":
+            reasons = [m.get("reason", "") for m in cal.get("models", {}).values()]
+            print(f"{run.code}: {cal.get('status')}: " + "; ".join(r for r in reasons if r))
+        for note in cal.get("warnings", []):
+            print(f"{run.code}: warning: {note}")
     cpu = sum(r.cpu_s for r in runs) / sum(len(r.t) for r in runs)
     print(f"replay CPU: {cpu * 1000:.1f} ms per update (PPG 64 Hz + EDA 4 Hz)")
     return 0

@@ -480,6 +480,16 @@ class AffectClassifier:
             )
             self.models[key] = model
         fitted = [m for m in self.models.values() if "coef" in m]
+        # a model too small to cross-validate is used only where no model could be checked
+        # (a short calibration); beside checked models it would be an unchecked guess
+        if any(m.get("auc") is not None for m in fitted):
+            for m in fitted:
+                if m.get("auc") is None:
+                    m["ok"] = False
+                    m["reason"] = (
+                        f"too few clean windows ({m['n_rest']} rest, {m['n_stress']} stressor) "
+                        "to check the separation of these features"
+                    )
         if not fitted:
             reason = next(iter(self.models.values()))["reason"]
             self.notes.append(f"{reason}; rest-only threshold used")
