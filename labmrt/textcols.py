@@ -29,3 +29,14 @@ def text_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
             values[pd.isna(values)] = None
             frame[col] = pd.Series(values, index=series.index, dtype=object)
     return frame
+
+
+# pandas 2's default float parser can be off in the last digit; pandas 3 parses exactly by
+# default and deprecates the option. Numbers read back from a CSV must equal what was
+# written (a replayed recording gives the same states as the live arrays it came from).
+_EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
+def read_csv(path, **kwargs) -> pd.DataFrame:
+    """``pandas.read_csv`` with exact floats and labmrt's text convention, on pandas 2 and 3."""
+    return text_as_objects(pd.read_csv(path, **_EXACT_FLOATS, **kwargs))

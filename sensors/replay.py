@@ -38,6 +38,7 @@ import pandas as pd
 
 from labmrt.errors import LabmrtError, Problem
 from labmrt.state import AffectState
+from labmrt.textcols import read_csv
 from sensors.classifier import AffectClassifier, label_code
 from sensors.discovery import SOURCE_KINDS, kind_of
 from sensors.monitor import AffectMonitor, CalibrationPhase, fit_rows
@@ -201,7 +202,7 @@ def read_signal_csv(spec: SignalSpec, time_column: str = "time_s") -> tuple[tupl
             fix=f"use --signal {spec.kind}={spec.path}:COLUMN with one of them",
         )
     try:
-        df = pd.read_csv(spec.path, usecols=[time_column, column])
+        df = read_csv(spec.path, usecols=[time_column, column])
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
         raise LabmrtError(f"not a readable CSV file: {err}", where=where) from None
     cols = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from labmrt.errors import LabmrtError, Problem
-from labmrt.textcols import text_as_objects
+from labmrt.textcols import read_csv, text_as_objects
 
 # Columns that are identifiers, times or bookkeeping: never offered as variables.
 _NOT_VARIABLES = {
@@ -92,8 +92,9 @@ def load_export(folder: str | Path) -> AnalysisData:
     name = codebook.get("files", {}).get("decision_points", "decision_points.csv")
     path = folder / name
     try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        text_as_objects(frame)
+        frame = (
+            text_as_objects(pd.read_parquet(path)) if path.suffix == ".parquet" else read_csv(path)
+        )
     except FileNotFoundError as err:
         raise LabmrtError(
             Problem(str(path), "the decision-point table is missing", "re-export the study")

@@ -21,7 +21,7 @@ from labmrt.analysis.design import ColumnOrValue, Design, build_design, require_
 from labmrt.analysis.lags import delayed_outcome, lagged_treatments
 from labmrt.analysis.results import EffectResult
 from labmrt.errors import LabmrtError, Problem
-from labmrt.textcols import text_as_objects
+from labmrt.textcols import read_csv, text_as_objects
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".tsv")
 
@@ -43,8 +43,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             return text_as_objects(pd.read_parquet(path))
         if suffix == ".tsv":
-            return text_as_objects(pd.read_csv(path, sep="\t"))
-        return text_as_objects(pd.read_csv(path))
+            return read_csv(path, sep="\t")
+        return read_csv(path)
     except (ValueError, OSError, ImportError) as err:
         raise LabmrtError(
             Problem(str(path), f"cannot be read as a table: {err}", "give a CSV or Parquet file")

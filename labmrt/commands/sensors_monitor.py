@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import queue
 import sys
 import time
@@ -100,8 +101,10 @@ def pinned_streams(pins: dict, found: list, timeout: float) -> list:
 
 
 def _clean(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    """A JSON-safe number: NaN and infinities (of any float type) become null."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | int):
+        value = float(value)
+        return value if math.isfinite(value) else None
     return value
 
 
@@ -112,7 +115,7 @@ def state_record(state, phase: str | None = None) -> dict:
         "state": state.label,
         "p_aroused": None if state.p_aroused is None else round(state.p_aroused, 4),
         "features": {k: _clean(v) for k, v in state.features.items()},
-        "quality": {k: round(v, 3) for k, v in state.quality.items()},
+        "quality": {k: _clean(round(float(v), 3)) for k, v in state.quality.items()},
         "windows": {k: [round(a, 3), round(b, 3)] for k, (a, b) in state.windows.items()},
         "phase": phase,
         "reason": state.reason,
