@@ -220,3 +220,27 @@ def test_keyboard_shortcuts_reach_the_actions(qtbot, console):
     console.act_start.trigger()
     assert console.host.calls == [("start", "P09", None)]
     QApplication.processEvents()
+
+
+def test_console_shows_how_well_the_calibration_separated(qtbot, console):
+    """After calibration the operator reads the separation and the non-responder warnings."""
+    host = console.host
+    host.calibration_problem = lambda: "rest and stressor did not separate on eda features"
+    host.calibration_summary = lambda: {
+        "status": "not separated",
+        "models": {"eda": {"auc": 0.55, "ok": False}},
+        "warnings": ["heart rate did not change between rest and stressor (+0.4 bpm)"],
+    }
+    console.set_buffers(*host.connect_streams([]))
+    console._on_phase_started("task", 1.0, None)
+    text = console.warning.text()
+    assert "Calibration did not separate rest from stressor (cross-validated AUC eda 0.55" in text
+    assert "warning: heart rate did not change" in text
+    host.calibration_summary = lambda: {
+        "status": "ok",
+        "models": {"eda": {"auc": 0.97, "ok": True}, "cardiac": {"auc": 0.5, "ok": False}},
+        "warnings": [],
+    }
+    console._on_phase_started("task", 2.0, None)
+    assert "Calibration separated rest from stressor" in console.warning.text()
+    assert "eda 0.97, cardiac 0.50 (not used)" in console.warning.text()
