@@ -74,10 +74,12 @@ def test_live_calibration_then_states_follow_the_truth():
         assert all(end <= state.t for _, end in state.windows.values())
         assert state.windows["hr"][1] - state.windows["hr"][0] == pytest.approx(10.0)
 
-        # the ECG device stalls: unknown within ~2 s, with the reason
+        # the ECG device stalls: within ~2 s the state says so, and rests on skin
+        # conductance alone (the calibration's EDA model) instead of turning unknown
         sim.pause("ecg")
-        assert wait_for(lambda: mon.current_state().label == "unknown", timeout=4.0)
-        assert "ECG" in mon.current_state().reason
+        assert wait_for(lambda: "ECG" in mon.current_state().reason, timeout=4.0)
+        state = mon.current_state()
+        assert state.reason.startswith("eda features only") and state.label != "unknown"
         sim.resume("ecg")
         # back once the buffer reconnects and a full HRV window (10 s) has refilled
         assert wait_for(lambda: mon.current_state().label != "unknown", timeout=20.0)
