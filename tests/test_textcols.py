@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from labmrt.textcols import is_text, text_as_objects
+from labmrt.textcols import is_text, read_csv, text_as_objects
 
 
 def test_missing_text_is_none_and_other_columns_are_untouched():
@@ -31,3 +31,14 @@ def test_csv_round_trip_gives_none_for_empty_text(tmp_path):
     frame = text_as_objects(pd.read_csv(path))
     assert frame.loc[1, "arm"] is None and frame.loc[0, "arm"] == "gain"
     assert is_text(frame["arm"]) and not is_text(frame["n"])
+
+
+def test_read_csv_gives_back_exactly_the_floats_written(tmp_path):
+    rng = np.random.default_rng(7)
+    values = rng.normal(3.0, 1e-3, 2000)  # many digits: a parser off by one ulp shows up
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"time_s": np.arange(values.size) / 4.0, "eda_us": values}).to_csv(
+        path, index=False, float_format="%.17g"
+    )
+    frame = read_csv(path)
+    assert np.array_equal(frame["eda_us"].to_numpy(), values)
