@@ -222,7 +222,7 @@ def test_keyboard_shortcuts_reach_the_actions(qtbot, console):
     QApplication.processEvents()
 
 
-def test_console_shows_how_well_the_calibration_separated(qtbot, console):
+def test_console_shows_how_well_the_calibration_separated(qtbot, console, screenshot):
     """After calibration the operator reads the separation and the non-responder warnings."""
     host = console.host
     host.calibration_problem = lambda: "rest and stressor did not separate on eda features"
@@ -236,6 +236,7 @@ def test_console_shows_how_well_the_calibration_separated(qtbot, console):
     text = console.warning.text()
     assert "Calibration did not separate rest from stressor (cross-validated AUC eda 0.55" in text
     assert "warning: heart rate did not change" in text
+    screenshot(console, "console_calibration_not_separated")
     host.calibration_summary = lambda: {
         "status": "ok",
         "models": {"eda": {"auc": 0.97, "ok": True}, "cardiac": {"auc": 0.5, "ok": False}},
