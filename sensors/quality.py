@@ -16,6 +16,11 @@ Thresholds (stated once, here):
   more than 50% from one beat to the next are implausible;
 * template: a mean beat-template correlation of 0.86 (Orphanidou's
   acceptance threshold) or more scores 1, 0.5 or less scores 0, linear between;
+* ECG spectrum: the share of 5-40 Hz power that lies in the QRS band 5-15 Hz
+  (pSQI of Li, Mark & Clifford 2008, Physiol Meas 29(1); clean ECG lies in
+  0.5-0.8, white noise near 0.29): 0.5 or more scores 1, 0.35 or less 0.
+  Band-passed noise has peaks at plausible intervals that match their own
+  template, so this is what tells an ECG from noise;
 * clipping (ECG, PPG): more than 1% of samples sitting exactly on the
   window's extreme values (each repeated at least 3 times);
 * EDA in microsiemens: a median below 0.05 uS means no skin contact, above
@@ -31,6 +36,7 @@ import warnings
 
 import neurokit2 as nk
 import numpy as np
+from scipy.signal import welch
 
 from sensors.discovery import kind_of
 
@@ -39,6 +45,8 @@ RR_RANGE_S = (0.3, 2.0)
 MAX_RR_CHANGE = 0.5
 CLIP_SHARE = 0.01
 TEMPLATE_OK = 0.86
+QRS_POWER_OK = 0.5
+QRS_POWER_NOISE = 0.35
 EDA_RANGE_US = (0.05, 100.0)
 EDA_MAX_SLOPE_US_S = 10.0
 SLOPE_SPAN_S = 0.1  # EDA slopes are measured over this span
@@ -122,6 +130,10 @@ def _beat_parts(
 ) -> list[tuple[float, str]]:
     fs = int(round(sfreq))
     parts: list[tuple[float, str]] = []
+    if kind == "ecg" and sfreq >= 2 * 40.0:
+        share = _qrs_power_share(x, sfreq)
+        score = (share - QRS_POWER_NOISE) / (QRS_POWER_OK - QRS_POWER_NOISE)
+        parts.append((float(np.clip(score, 0.0, 1.0)), f"QRS-band power share {share:.2f}"))
     try:
         if kind == "ecg":
             clean = nk.ecg_clean(x, sampling_rate=fs)
@@ -162,6 +174,12 @@ def _beat_parts(
     score = float(np.clip((q - 0.5) / (TEMPLATE_OK - 0.5), 0.0, 1.0))
     parts.append((score, f"beat template correlation {q:.2f}"))
     return parts
+
+
+def _qrs_power_share(x: np.ndarray, sfreq: float) -> float:
+    freqs, power = welch(x - x.mean(), fs=sfreq, nperseg=min(x.size, int(4 * sfreq)))
+    wide = power[(freqs >= 5.0) & (freqs <= 40.0)].sum()
+    return float(power[(freqs >= 5.0) & (freqs <= 15.0)].sum() / wide) if wide > 0 else 0.0
 
 
 def _eda_parts(x: np.ndarray, sfreq: float) -> list[tuple[float, str]]:
