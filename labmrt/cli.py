@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "robustness",
     "sessions",
     "export",
+    "merge",
     "run",
     "simulate",
     "demo",

@@ -153,6 +153,7 @@ ALLOWED = {
     "labmrt.analysis": BASE,
     "labmrt.simulate": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis"},
+    "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store"},
 }
 
 

@@ -186,6 +186,33 @@ MIGRATIONS: list[str] = [
     # v2: the software a session ran with (labmrt, the data packages, Python, OS) as JSON;
     # sessions recorded before keep '{}' (unknown).
     "ALTER TABLE sessions ADD COLUMN software_json TEXT NOT NULL DEFAULT '{}';",
+    # v3: studies gathered from several stations (labmrt.store.merge). Every store gets a random
+    # identity, so a station store is recognised whatever folder it is copied to; a merged
+    # session keeps the station it was recorded on, and merged_sessions / merge_marks say which
+    # station rows are already in this store, so merging again adds only what is new.
+    """
+    ALTER TABLE sessions ADD COLUMN station TEXT NOT NULL DEFAULT '';
+    CREATE TABLE store_identity (uid TEXT NOT NULL);
+    INSERT INTO store_identity (uid) VALUES (lower(hex(randomblob(16))));
+    CREATE TABLE merged_sessions (
+        id             INTEGER PRIMARY KEY,
+        source_uid     TEXT    NOT NULL,
+        station        TEXT    NOT NULL,
+        source_session INTEGER NOT NULL,
+        session_id     INTEGER NOT NULL REFERENCES sessions(id),
+        merged_at      TEXT    NOT NULL,
+        UNIQUE (source_uid, source_session)
+    );
+    CREATE TABLE merge_marks (
+        id         INTEGER PRIMARY KEY,
+        source_uid TEXT    NOT NULL,
+        tbl        TEXT    NOT NULL,
+        last_id    INTEGER NOT NULL,
+        merged_at  TEXT    NOT NULL
+    );
+    CREATE INDEX merge_marks_by_source ON merge_marks(source_uid, tbl, last_id);
+    """
+    + _append_only_triggers(("store_identity", "merged_sessions", "merge_marks")),
 ]
 
 

@@ -1,0 +1,177 @@
+"""Station stores merged into one study: the union of the stations, idempotent, refusing clashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from labmrt.cli import main
+from labmrt.lab.study import allocate_code, create_lab_study
+from labmrt.store import DB_NAME
+from labmrt.store.merge import session_map
+
+PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
+TABLES = ("decision_points", "events", "states", "sessions")
+
+
+def _run(station_dir: Path, code: str, protocol: Path = PROTOCOLS / "demo.toml") -> None:
+    argv = ["run", str(protocol), "--study", str(station_dir), "--participant", code]
+    assert main([*argv, "--simulated", "--no-markers", "--workstation", station_dir.name]) == 0
+
+
+def _counts(study_dir: Path) -> dict[str, int]:
+    conn = sqlite3.connect(study_dir / DB_NAME)
+    try:
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("sessions", "decisions", "events", "states", "session_status")
+        }
+    finally:
+        conn.close()
+
+
+def _export(study_dir: Path, out: Path) -> dict[str, pd.DataFrame]:
+    assert main(["export", str(study_dir), "--no-signals", "--out", str(out)]) == 0
+    return {t: pd.read_csv(out / f"{t}.csv") for t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("lab")
+    study = create_lab_study(root / "study", PROTOCOLS / "demo.toml")
+    plan = {"ws-1": 2, "ws-2": 1, "ws-3": 1}
+    for name, n in plan.items():
+        for _ in range(n):
+            _run(study.station_dir(name), allocate_code(study, name))
+    return {"root": root, "study": study}
+
+
+def test_the_secret_is_private_and_codes_are_never_given_twice(lab):
+    study = lab["study"]
+    mode = stat.S_IMODE(os.stat(study.dir / "lab.secret").st_mode)
+    assert mode == 0o600
+    assert len(study.secret()) == 32
+    given = [
+        json.loads(line)["code"] for line in (study.dir / "codes.jsonl").read_text().splitlines()
+    ]
+    assert given == ["P001", "P002", "P003", "P004"]
+    assert allocate_code(study, "ws-9") == "P005"
+
+
+def test_merged_export_is_the_union_of_the_station_exports(lab, tmp_path):
+    study = lab["study"]
+    stations = study.station_dirs()
+    assert main(["merge", *map(str, stations), "--into", str(study.dir)]) == 0
+    merged = _export(study.dir, tmp_path / "merged")
+    ids = session_map(study.dir)
+    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    for d in stations:
+        for t, frame in _export(d, tmp_path / d.name).items():
+            frame["session"] = [ids[(d.name, int(s))] for s in frame["session"]]
+            parts[t].append(frame)
+    keys = {
+        "decision_points": ["participant", "session", "decision_point"],
+        "events": ["participant", "session", "t"],
+        "states": ["participant", "session", "t"],
+        "sessions": ["session"],
+    }
+    for t in TABLES:
+        union = pd.concat(parts[t], ignore_index=True)
+        union = union.sort_values(keys[t], kind="stable").reset_index(drop=True)
+        got = merged[t].sort_values(keys[t], kind="stable").reset_index(drop=True)
+        assert len(got) > 0
+        assert set(got.columns) == set(union.columns)
+        pd.testing.assert_frame_equal(got, union[got.columns], check_dtype=False)
+    # every merged session knows its station
+    conn = sqlite3.connect(study.dir / DB_NAME)
+    rows = dict(conn.execute("SELECT participant, station FROM sessions").fetchall())
+    conn.close()
+    assert rows == {"P001": "ws-1", "P002": "ws-1", "P003": "ws-2", "P004": "ws-3"}
+    # and the merged study analyzes exactly as the union table does
+    union_dp = pd.concat(parts["decision_points"], ignore_index=True)
+    union_dir = tmp_path / "union"
+    union_dir.mkdir()
+    union_dp.to_csv(union_dir / "decision_points.csv", index=False)
+    (union_dir / "codebook.json").write_text(
+        (tmp_path / "merged" / "codebook.json").read_text(), encoding="utf-8"
+    )
+    outs = []
+    for folder in (tmp_path / "merged", union_dir):
+        out = tmp_path / f"{folder.name}.json"
+        argv = [
+            "analyze",
+            str(folder),
+            "--outcome",
+            "help_hint_seconds",
+            "--contrast",
+            "gain-vs-baseline",
+        ]
+        code = _analyze(argv, out)
+        result = json.loads(out.read_text())
+        outs.append((code, {k: v for k, v in result.items() if str(folder) not in str(v)}))
+    assert outs[0][0] == 0
+    assert outs[0][1]["terms"] and outs[0] == outs[1]
+
+
+def _analyze(argv: list[str], out: Path) -> int:
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main([*argv, "--json"])
+    out.write_text(buf.getvalue())
+    return code
+
+
+def test_merging_again_adds_nothing_then_only_what_is_new(lab, capsys):
+    study = lab["study"]
+    stations = [str(d) for d in study.station_dirs()]
+    assert main(["merge", *stations, "--into", str(study.dir)]) == 0
+    before = _counts(study.dir)
+    capsys.readouterr()
+    assert main(["merge", *stations, "--into", str(study.dir)]) == 0
+    assert "0 new row(s)" in capsys.readouterr().out.splitlines()[-1]
+    assert _counts(study.dir) == before
+    _run(study.station_dir("ws-2"), allocate_code(study, "ws-2"))
+    assert main(["merge", *stations, "--into", str(study.dir)]) == 0
+    after = _counts(study.dir)
+    assert after["sessions"] == before["sessions"] + 1
+    assert after["decisions"] == before["decisions"] + 8
+
+
+def test_a_code_recorded_on_two_stations_is_refused_and_nothing_merged(lab, tmp_path, capsys):
+    study = lab["study"]
+    target = tmp_path / "study"
+    stations = [str(d) for d in study.station_dirs()]
+    assert main(["merge", stations[0], "--into", str(target)]) == 0
+    before = _counts(target)
+    clash = tmp_path / "ws-x"
+    _run(clash, "P001")  # a code ws-1 already used
+    capsys.readouterr()
+    assert main(["merge", stations[1], str(clash), "--into", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "participant code P001" in err and "ws-1" in err and "nothing was merged" in err
+    assert _counts(target) == before  # ws-2, merged first in that call, was rolled back too
+
+
+def test_a_station_of_another_protocol_is_refused(lab, tmp_path, capsys):
+    study = lab["study"]
+    other = tmp_path / "ws-other"
+    _run(other, "P077", PROTOCOLS / "minimal.toml")
+    capsys.readouterr()
+    assert main(["merge", str(other), "--into", str(study.dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{other}: session 1 (participant P077) ran protocol")
+    assert "the study runs" in err and "Traceback" not in err
+
+
+def test_a_folder_without_a_station_store_is_a_clear_error(tmp_path, capsys):
+    assert main(["merge", str(tmp_path / "nothing"), "--into", str(tmp_path / "s")]) == 2
+    assert "holds no station store" in capsys.readouterr().err
