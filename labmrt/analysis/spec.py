@@ -17,6 +17,16 @@ Example::
     small_sample = "auto"
     conf_level = 0.95
     lincomb = [[1, 1, 0]]
+
+A plan written before data collection also states what it tests
+(:mod:`labmrt.analysis.hypotheses`): ``protocol`` names the study protocol
+the plan is checked against, ``[[hypotheses]]`` the hypotheses (each an
+outcome, a contrast, the effect at one moderator level or the marginal
+effect, a direction and a role), ``alpha`` and ``multiplicity`` the inference
+criteria of the primary family, ``[robustness]`` the pre-registered checks,
+and ``stopping_rule`` / ``exclusions`` what the pre-registration document
+states about them. The top-level analysis options are every hypothesis's
+defaults (controls, availability, small-sample correction, ...).
 """
 
 from __future__ import annotations
@@ -29,6 +39,61 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labmrt.errors import LabmrtError, Problem
+
+Direction = Literal[">0", "<0", "!=0"]
+Role = Literal["primary", "secondary", "exploratory"]
+# statsmodels.stats.multitest.multipletests methods offered for the primary family.
+MULTIPLICITY = ("holm", "bonferroni", "hommel", "fdr_bh", "none")
+
+
+class Hypothesis(BaseModel):
+    """One pre-registered hypothesis: the effect of ``contrast`` on ``outcome``.
+
+    The effect is the marginal one (no ``moderator``), the effect at
+    ``moderator = level``, or with ``versus`` the difference between the
+    effects at ``level`` and at ``versus``. ``direction``: ``>0``, ``<0``
+    (one-sided tests) or ``!=0`` (two-sided). ``method`` defaults to the plan's.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    text: str = Field(min_length=1)
+    outcome: str
+    contrast: str
+    moderator: str | None = None
+    level: str | float | None = None
+    versus: str | float | None = None
+    direction: Direction = "!=0"
+    role: Role = "primary"
+    alpha: float | None = Field(default=None, gt=0, lt=1)
+    method: Literal["wcls", "emee"] | None = None
+
+    def effect_label(self) -> str:
+        if self.moderator is None:
+            return "marginal effect"
+        if self.versus is not None:
+            return f"effect at {self.moderator} = {self.level} minus at {self.moderator} = {self.versus}"
+        return f"effect at {self.moderator} = {self.level}"
+
+
+class PlanRobustness(BaseModel):
+    """Pre-registered robustness checks of the hypotheses (phase 7).
+
+    ``draws`` re-drawn analyses (seeded, so the report is reproducible) for
+    ``hypotheses`` (default: the primary ones); ``alternative_outcomes``
+    (hypothesis outcome -> other outcomes), ``subsets`` (pandas queries) and
+    ``per_protocol`` re-run each of them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    draws: int = Field(default=5000, ge=0)
+    seed: int = Field(default=0, ge=0)
+    hypotheses: list[str] | None = None
+    alternative_outcomes: dict[str, list[str]] = Field(default_factory=dict)
+    subsets: list[str] = Field(default_factory=list)
+    per_protocol: bool = False
 
 
 class AnalysisPlan(BaseModel):
@@ -58,6 +123,15 @@ class AnalysisPlan(BaseModel):
     conf_level: float = 0.95
     lincomb: list[list[float]] = Field(default_factory=list)
 
+    # What the plan tests (pre-registration); see the module docstring.
+    protocol: str | None = None
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    multiplicity: Literal["holm", "bonferroni", "hommel", "fdr_bh", "none"] = "holm"
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    robustness: PlanRobustness | None = None
+    stopping_rule: str = ""
+    exclusions: str = ""
+
     # Where the plan was read from: ``data`` is relative to it.
     source: str | None = Field(default=None, exclude=True)
 
@@ -68,6 +142,18 @@ class AnalysisPlan(BaseModel):
         if not path.is_absolute() and self.source:
             path = Path(self.source).parent / path
         return path
+
+    def protocol_path(self) -> Path | None:
+        """The protocol the plan names, relative to the plan file."""
+        if self.protocol is None:
+            return None
+        path = Path(self.protocol)
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).parent / path
+        return path
+
+    def hypothesis(self, hid: str) -> Hypothesis:
+        return next(h for h in self.hypotheses if h.id == hid)
 
     def call_kwargs(self) -> dict:
         """Keyword arguments of :func:`labmrt.analysis.wcls` / ``emee``."""
@@ -114,15 +200,103 @@ def plan_from_dict(raw: dict, source: str | None = None) -> AnalysisPlan:
     except ValidationError as err:
         problems = []
         for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"])
+            loc = _location(e["loc"])
             if e["type"] == "extra_forbidden":
-                fields = ", ".join(k for k in AnalysisPlan.model_fields if k != "source")
-                problems.append(Problem(f"{where}: {loc}", "unknown key", f"keys: {fields}"))
+                problems.append(
+                    Problem(f"{where}: {loc}", "unknown key", f"keys: {_keys_at(e['loc'])}")
+                )
             else:
                 problems.append(Problem(f"{where}: {loc}", e["msg"]))
         raise LabmrtError(problems) from None
     plan.source = source
+    problems = _plan_rules(plan, where)
+    if problems:
+        raise LabmrtError(problems)
     return plan
+
+
+def _location(loc: tuple) -> str:
+    """``("hypotheses", 1, "level")`` -> ``hypotheses[2].level`` (list items counted from 1)."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part + 1}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _keys_at(loc: tuple) -> str:
+    model: type[BaseModel] = AnalysisPlan
+    if loc and loc[0] == "hypotheses":
+        model = Hypothesis
+    elif loc and loc[0] == "robustness":
+        model = PlanRobustness
+    return ", ".join(k for k in model.model_fields if k != "source")
+
+
+def _plan_rules(plan: AnalysisPlan, where: str) -> list[Problem]:
+    """Rules across the hypotheses that need no protocol (ids, levels, families)."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, h in enumerate(plan.hypotheses, start=1):
+        at = f"{where}: hypotheses[{i}]"
+        if h.id in seen:
+            problems.append(Problem(f"{at}.id", f"{h.id!r} is used twice", "give each its own id"))
+        seen.add(h.id)
+        if h.moderator is not None and h.level is None:
+            problems.append(
+                Problem(
+                    f"{at}.level",
+                    f"missing: moderator {h.moderator!r} needs the level the effect is taken at",
+                    "add level = ..., or leave out moderator for the marginal effect",
+                )
+            )
+        if h.moderator is None and (h.level is not None or h.versus is not None):
+            problems.append(
+                Problem(
+                    f"{at}.moderator",
+                    "missing: level is given without a moderator",
+                    "name the moderator, or leave out level for the marginal effect",
+                )
+            )
+        if h.versus is not None and h.versus == h.level:
+            problems.append(Problem(f"{at}.versus", "equals level", "compare two different levels"))
+    primary = [h for h in plan.hypotheses if h.role == "primary"]
+    alphas = sorted(
+        {h.alpha for h in primary if h.alpha is not None}
+        | ({plan.alpha} if any(h.alpha is None for h in primary) else set())
+    )
+    if plan.multiplicity != "none" and len(alphas) > 1:
+        problems.append(
+            Problem(
+                f"{where}: hypotheses",
+                "the primary hypotheses have different alphas ("
+                + ", ".join(f"{a:g}" for a in alphas)
+                + f") but are adjusted together ({plan.multiplicity})",
+                "give the primary family one alpha (the plan's alpha)",
+            )
+        )
+    if plan.robustness is not None:
+        for j, hid in enumerate(plan.robustness.hypotheses or [], start=1):
+            if hid not in seen:
+                problems.append(
+                    Problem(
+                        f"{where}: robustness.hypotheses[{j}]",
+                        f"no hypothesis {hid!r}",
+                        "use one of: " + (", ".join(h.id for h in plan.hypotheses) or "none"),
+                    )
+                )
+        for name in plan.robustness.alternative_outcomes:
+            if name not in {h.outcome for h in plan.hypotheses}:
+                problems.append(
+                    Problem(
+                        f"{where}: robustness.alternative_outcomes.{name}",
+                        "is not the outcome of any hypothesis",
+                        "key the alternatives by a hypothesis's outcome",
+                    )
+                )
+    return problems
 
 
 def fit_analysis(
