@@ -149,6 +149,32 @@ def _prob(text: str):
         return read_probabilities(Path(text))
 
 
+_INPUT_KEYS = (
+    "days",
+    "per_day",
+    "sessions",
+    "per_session",
+    "prob",
+    "availability_shape",
+    "availability_mean",
+    "availability_initial",
+    "availability_max_day",
+    "effect_shape",
+    "effect_mean",
+    "effect_initial",
+    "effect_max_day",
+    "null_params",
+    "power",
+    "alpha",
+    "n",
+)
+
+
+def _inputs(args) -> dict:
+    """The options the result came from, so a saved result documents its own calculation."""
+    return {k: getattr(args, k) for k in _INPUT_KEYS if getattr(args, k, None) is not None}
+
+
 def run(args) -> int:
     from labmrt.analysis import power as mrtpower
 
@@ -168,6 +194,7 @@ def run(args) -> int:
         mrtpower.plot_power_curve(design, args.plot, result, args.alpha, args.null_params)
     if args.json:
         out = result.to_dict()
+        out["inputs"] = _inputs(args)
         if args.plot:
             out["plot"] = str(args.plot)
         print(json.dumps(out))

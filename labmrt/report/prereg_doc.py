@@ -1,0 +1,346 @@
+"""The readable pre-registration: the usual questions, answered from the protocol and the plan.
+
+Sections follow what OSF's and AsPredicted's templates ask (hypotheses,
+design, outcomes and their measurement, moderators, sample size and stopping
+rule, analysis, inference criteria, robustness, exclusions) plus what an MRT
+adds: the randomization probabilities per context and the availability rules.
+Every sentence is generated from the frozen files, so the document cannot
+drift from what is registered.
+"""
+
+from __future__ import annotations
+
+from labmrt.analysis.spec import AnalysisPlan
+from labmrt.protocol import Protocol
+from labmrt.report.document import Bullets, Document, Heading, Para, Table, fmt
+from labmrt.store.provenance import SOFTWARE_KEYS
+
+ROLE_ORDER = {"primary": 0, "secondary": 1, "exploratory": 2}
+DIRECTION_TEXT = {
+    ">0": "greater than 0 (one-sided test)",
+    "<0": "less than 0 (one-sided test)",
+    "!=0": "different from 0 (two-sided test)",
+}
+
+
+def estimator_text(method: str) -> str:
+    if method == "emee":
+        return (
+            "EMEE (estimator for the marginal excursion effect, Qian et al. 2021), the causal "
+            "excursion effect on the log relative risk scale, as the R package MRTAnalysis "
+            "`emee()` computes it"
+        )
+    return (
+        "WCLS (weighted and centred least squares, Boruvka et al. 2018), the causal excursion "
+        "effect on the outcome's scale, as the R package MRTAnalysis `wcls()` computes it"
+    )
+
+
+def hypotheses_table(plan: AnalysisPlan) -> Table:
+    rows = []
+    for h in sorted(plan.hypotheses, key=lambda h: ROLE_ORDER[h.role]):
+        rows.append(
+            [
+                h.id,
+                h.role,
+                h.text,
+                h.outcome,
+                h.contrast,
+                h.effect_label(),
+                h.direction,
+                fmt(h.alpha if h.alpha is not None else plan.alpha, 3),
+                h.method or plan.method,
+            ]
+        )
+    return Table(
+        [
+            "id",
+            "role",
+            "hypothesis",
+            "outcome",
+            "contrast",
+            "effect",
+            "direction",
+            "alpha",
+            "method",
+        ],
+        rows,
+    )
+
+
+def design_blocks(protocol: Protocol) -> list:
+    blocks: list = [Heading("Design: arms", 3)]
+    blocks.append(
+        Table(
+            ["arm", "label", "wording", "baseline"],
+            [
+                [a.id, a.label, a.framing if a.framing is not None else "(per task)", a.baseline]
+                for a in protocol.arms
+            ],
+        )
+    )
+    r = protocol.randomization
+    blocks.append(Heading("Randomization", 3))
+    if r.table is None:
+        blocks.append(Para(f"The same probabilities at every decision point (seed {r.seed})."))
+        probs = protocol.probabilities()
+        blocks.append(Table(list(probs), [[fmt(p) for p in probs.values()]]))
+    else:
+        blocks.append(
+            Para(
+                f"The probabilities depend on `{r.context}` observed at the decision point "
+                f"(study seed {r.seed}); a missing value or one without a row uses the "
+                f"`{r.fallback}` row. Each participant has their own random stream, so every "
+                "draw can be replayed."
+            )
+        )
+        rows = []
+        for key in r.table:
+            probs = protocol.probabilities({r.context: key})
+            rows.append([key, *[fmt(p) for p in probs.values()]])
+        blocks.append(Table([r.context, *protocol.arm_ids], rows, "P(arm | context)"))
+    rules = protocol.decision_rules
+    decisions = protocol.decision_task_indices()
+    which = {
+        "all": "every task",
+        "every_k": f"every {rules.every_k}. task from task {rules.start_task}",
+        "list": "the listed tasks " + ", ".join(rules.task_ids),
+    }[rules.select]
+    blocks.append(Heading("Decision points and availability", 3))
+    unavailable = []
+    if rules.require_signal:
+        unavailable.append("no valid physiological signal arrives")
+    if rules.min_quality is not None:
+        unavailable.append(f"the signal quality is below {rules.min_quality:g}")
+    if rules.break_unavailable:
+        unavailable.append("the participant is on a break (and within the sensor window after it)")
+    if rules.min_spacing_s > 0:
+        unavailable.append(
+            f"less than {rules.min_spacing_s:g} s passed since the last randomized point"
+        )
+    blocks.append(
+        Para(
+            f"{len(protocol.tasks)} tasks; {len(decisions)} decision points per session "
+            f"({which}). Calibration is never a decision point. A decision point is unavailable "
+            "(logged with I = 0, not randomized) when: "
+            + ("; ".join(unavailable) if unavailable else "never")
+            + "."
+        )
+    )
+    c = protocol.control
+    receipt = {
+        "confirm": "the participant confirms having read the task"
+        + (f" after at least {c.min_dwell_s:g} s" if c.min_dwell_s else ""),
+        "dwell": f"the framing was on screen for at least {c.min_dwell_s:g} s",
+        "none": "every framing shown counts as received",
+    }[c.mode]
+    blocks.append(Para(f"Receipt of the framing (per-protocol flag): {receipt}."))
+    if protocol.calibration is not None:
+        cal = protocol.calibration
+        text = f"Calibration: {cal.rest_s:g} s rest"
+        if cal.stressor_s > 0:
+            text += f", then {cal.stressor_s:g} s {cal.stressor} stressor"
+        blocks.append(Para(text + "."))
+    if protocol.sensors is not None:
+        s = protocol.sensors
+        blocks.append(
+            Para(
+                f"Sensors: {', '.join(s.streams)}; affective state classifier: {s.classifier}"
+                + (f" (sha256 {s.classifier_sha256})" if s.classifier_sha256 else "")
+                + f"; feature window {s.window_s:g} s."
+            )
+        )
+    return blocks
+
+
+def outcome_rows(protocol: Protocol) -> list[list[object]]:
+    rows = []
+    for o in protocol.outcomes:
+        window = (
+            "until the end of the task"
+            if o.window == "task"
+            else f"{o.window:g} s after the decision point"
+        )
+        measure = {
+            "duration": "seconds during which any of the features was open",
+            "count": "number of opens and uses",
+            "any": "1 if used at all, else 0",
+        }[o.measure]
+        rows.append([o.name, ", ".join(o.features), measure, window, o.transform])
+    return rows
+
+
+def sample_size_blocks(power: dict | None, plan: AnalysisPlan) -> list:
+    blocks: list = [Heading("Sample size and stopping rule")]
+    if power is None:
+        blocks.append(Para("No sample-size calculation was registered.", "warn"))
+    else:
+        inputs = power.get("inputs") or {}
+        blocks.append(
+            Para(
+                "Calculated with `labmrt power` (Liao et al. 2016, the method of the R package "
+                f"MRTSampleSize): {power['n']} participants give power {fmt(power['power'])} at "
+                f"alpha {fmt(power.get('alpha'), 3)} "
+                f"(F({power.get('df1')}, {power.get('df2')}), non-centrality "
+                f"{fmt(power.get('noncentrality'))})."
+            )
+        )
+        if inputs:
+            blocks.append(
+                Table(
+                    ["input", "value"],
+                    [[k, _plain(v)] for k, v in sorted(inputs.items())],
+                    "Inputs of the calculation",
+                )
+            )
+        else:
+            blocks.append(Para("The file does not record the calculation's inputs.", "warn"))
+        outputs = {k: v for k, v in power.items() if k not in ("inputs", "plot")}
+        blocks.append(
+            Table(
+                ["output", "value"], [[k, _plain(v)] for k, v in sorted(outputs.items())], "Result"
+            )
+        )
+    blocks.append(Para("Stopping rule: " + (plan.stopping_rule or "not stated.")))
+    return blocks
+
+
+def _plain(v: object) -> str:
+    if isinstance(v, float):
+        return fmt(v, 6)
+    if isinstance(v, list):
+        return ", ".join(_plain(x) for x in v) or "none"
+    return "–" if v is None else str(v)
+
+
+def analysis_blocks(plan: AnalysisPlan) -> list:
+    small = {
+        None: "as MRTAnalysis: applied when at most 50 participants carry weight",
+        "auto": "as MRTAnalysis: applied when at most 50 participants carry weight",
+        "always": "always applied",
+        "never": "not applied",
+    }[plan.small_sample]
+    methods = sorted({h.method or plan.method for h in plan.hypotheses} or {plan.method})
+    items = [f"Estimator: {estimator_text(m)}." for m in methods]
+    items += [
+        "Contrasts: each hypothesis's arm(s) against the baseline (decision points drawn to an "
+        "arm outside a contrast are excluded from it); the treatment probability is the recorded "
+        "one, conditional on the two sides.",
+        "Effect model: an intercept (the marginal effect) or, for an effect at a moderator level, "
+        "the moderator (categorical moderators dummy-coded with the tested level as reference, "
+        "numeric ones centred at it).",
+        "Working model (controls): intercept + "
+        + (", ".join(f"`{c}`" for c in plan.controls) or "nothing else")
+        + "; a moderator is added to the controls.",
+        f"Numerator probability: {plan.numerator_prob if plan.numerator_prob is not None else 0.5}"
+        " (MRTAnalysis's default).",
+        f"Availability: `{plan.availability}` (unavailable points get weight 0)."
+        if plan.availability
+        else "Availability: every decision point counts as available.",
+        "Variance: cluster (participant) sandwich; small-sample correction of Mancl and "
+        f"DeRouen (2001): {small}; t-based inference with n - p - q degrees of freedom.",
+        "Analysis set: "
+        + ("per-protocol (received framings only)" if plan.per_protocol else "intent-to-treat")
+        + ".",
+    ]
+    return [Heading("Analysis"), Bullets(items)]
+
+
+def inference_blocks(plan: AnalysisPlan) -> list:
+    primary = [h.id for h in plan.hypotheses if h.role == "primary"]
+    items = [
+        f"Significance level: alpha = {plan.alpha:g} unless a hypothesis states its own.",
+        "Directional hypotheses (`>0`, `<0`) are tested one-sided and reported with a "
+        "one-sided (1 - alpha) confidence bound; `!=0` two-sided with a (1 - alpha) interval.",
+        (
+            f"Multiplicity: the primary family ({', '.join(primary) or 'none'}) is adjusted with "
+            f"the {plan.multiplicity} method (statsmodels `multipletests`)."
+            if plan.multiplicity != "none"
+            else "Multiplicity: no adjustment."
+        ),
+        "Secondary hypotheses are reported with unadjusted p-values; exploratory ones are "
+        "labelled exploratory and support no confirmatory claim.",
+        "A hypothesis is supported when its (adjusted) p-value is below its alpha.",
+    ]
+    return [Heading("Inference criteria"), Bullets(items)]
+
+
+def robustness_blocks(plan: AnalysisPlan) -> list:
+    rb = plan.robustness
+    if rb is None:
+        return [Heading("Robustness checks"), Para("None registered.")]
+    from labmrt.analysis.hypotheses import robustness_hypotheses
+
+    ids = ", ".join(h.id for h in robustness_hypotheses(plan)) or "none"
+    items = [
+        f"Randomization check for {ids}: {rb.draws} analyses with the arms re-drawn from the "
+        f"recorded randomization probabilities (seed {rb.seed}); reported: the share of re-drawn "
+        "analyses significant at alpha (expected about alpha) and the randomization p-value.",
+    ]
+    for outcome, alts in rb.alternative_outcomes.items():
+        items.append(f"Alternative outcomes for `{outcome}`: " + ", ".join(f"`{a}`" for a in alts))
+    for expr in rb.subsets:
+        items.append(f"Subset: `{expr}`")
+    if rb.per_protocol:
+        items.append("Per-protocol: only decision points whose framing was received.")
+    return [Heading("Robustness checks"), Bullets(items)]
+
+
+def preregistration_document(
+    protocol: Protocol, plan: AnalysisPlan, registration: dict, power: dict | None
+) -> Document:
+    s = protocol.study
+    doc = Document(f"Pre-registration: {s.title}")
+    doc.add(
+        Para(s.description or ""),
+        Table(
+            ["", ""],
+            [
+                ["study version", s.version],
+                ["protocol file", registration["protocol"]["file"]],
+                ["protocol content hash (sha256)", protocol.content_hash],
+                ["analysis plan", registration["plan"]["file"]],
+                ["plan sha256", registration["plan"]["sha256"]],
+                ["registration", s.preregistration or "–"],
+            ],
+        ),
+        Para(
+            "Every file of this registration is listed with its SHA-256 in `MANIFEST.sha256`; "
+            "the bundle hash is the SHA-256 of that file. Every session labmrt records stores "
+            "the protocol content hash and its software, so `labmrt preregister --verify` can "
+            "show which sessions ran exactly what is registered."
+        ),
+        Heading("Hypotheses"),
+        hypotheses_table(plan),
+        Heading("Design"),
+        Para(
+            "A micro-randomized trial: at every decision point (a task being communicated) the "
+            "framing of the task is drawn at random with the probabilities below, and the "
+            "proximal outcome is the use of the system's features after it."
+        ),
+        *design_blocks(protocol),
+        Heading("Outcomes and how they are measured"),
+        Table(["outcome", "features", "measure", "window", "transform"], outcome_rows(protocol)),
+        Heading("Moderators and controls"),
+        Para(
+            "Recorded at each decision point: moderators "
+            + (", ".join(f"`{m}`" for m in protocol.moderators) or "none")
+            + "; controls "
+            + (", ".join(f"`{c}`" for c in protocol.controls) or "none")
+            + " plus `task_index`, `difficulty`, `time_in_session_s` and the previous decision "
+            "point's outcomes (`prior_<outcome>`). The affective state is classified in real "
+            "time from physiology before the draw; its window precedes the decision."
+        ),
+        *sample_size_blocks(power, plan),
+        *analysis_blocks(plan),
+        *inference_blocks(plan),
+        *robustness_blocks(plan),
+        Heading("Exclusions"),
+        Para(plan.exclusions or "No exclusion rule stated."),
+        Heading("Software"),
+        Table(
+            ["package", "version"],
+            [[k, registration["software"].get(k, "–")] for k in SOFTWARE_KEYS],
+        ),
+    )
+    return doc
