@@ -29,6 +29,8 @@ COMMAND_MODULES: list[str] = [
     "merge",
     "run",
     "simulate",
+    "preregister",
+    "report",
     "demo",
     "gui",
 ]
