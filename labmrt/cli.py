@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "sessions",
     "export",
     "merge",
+    "station",
     "run",
     "simulate",
     "preregister",

@@ -1,0 +1,249 @@
+"""A workstation of a lab: runs sessions on the console's command and says how they go.
+
+The station records into its own store (``STUDY/stations/NAME``), exactly as
+a single labmrt app does, so a session it has started goes on and finishes
+when the network or the console goes away; commands only start, pause,
+resume or abort. Every command passes the :class:`labmrt.lab.wire.CommandGate`
+first; refused ones are appended to ``commands.log`` in the station folder with
+the reason, accepted ones too (with ``ok`` and the error, if any), so the
+folder tells afterwards who commanded what.
+
+Starting a participant whose session on this station was interrupted (the
+station was killed, the machine lost power) resumes that session, as
+``labmrt run --resume`` does: same random stream, next task.
+
+How a session is made (who the participant is, where the affective state
+comes from, which sensors are recorded) is the caller's: ``factory(code,
+store, resume)`` returns the engine and a list of clean-up calls. This keeps
+the station free of sensors and screens; ``labmrt station`` wires them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from labmrt.errors import LabmrtError
+from labmrt.lab.study import LabStudy
+from labmrt.lab.wire import VERSION, Command, CommandGate
+from labmrt.store import StudyStore
+from labmrt.store.merge import STATION_FILE
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 1.0
+EngineFactory = Callable[[str, Any, bool], tuple[Any, list[Callable[[], None]]]]
+
+
+class Station:
+    """One station (see the module docstring); drive it with :meth:`tick` or :meth:`serve`."""
+
+    def __init__(
+        self,
+        study: LabStudy,
+        name: str,
+        factory: EngineFactory,
+        link: Any,
+        *,
+        heartbeat_s: float = HEARTBEAT_S,
+    ):
+        self.study = study
+        self.name = name
+        self.dir = study.station_dir(name)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        meta = self.dir / STATION_FILE
+        if not meta.exists():
+            meta.write_text(json.dumps({"name": name, "study_id": study.study_id}) + "\n")
+        self.protocol = study.load_protocol()
+        self.store = StudyStore.open(self.dir, create=True)
+        self.factory = factory
+        self.link = link
+        self.heartbeat_s = heartbeat_s
+        self.gate = CommandGate(study.study_id, study.secret(), name, log=self._log_refused)
+        self.engine: Any = None
+        self._cleanup: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._beat = 0
+        self._next_beat = 0.0
+        self._status: dict[str, Any] = {"status": "idle", "participant": "", "phase": ""}
+        self._warnings: list[str] = []
+
+    # ------------------------------------------------------------------ the command log
+    def _append_log(self, entry: dict[str, Any]) -> None:
+        entry = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry}
+        with (self.dir / "commands.log").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+
+    def _log_refused(self, reason: str, doc: dict[str, Any]) -> None:
+        log.warning("station %s refused a command (%s)", self.name, reason)
+        self._append_log({"refused": reason, "command": doc})
+
+    # ------------------------------------------------------------------ the loop
+    def serve(self, stop: threading.Event, tick_s: float = 0.05) -> None:
+        """Obey commands and beat until ``stop`` is set; the session goes on alone after."""
+        while not stop.is_set():
+            self.tick()
+            stop.wait(tick_s)
+
+    def tick(self) -> None:
+        for text in self.link.commands():
+            self.receive(text)
+        now = time.monotonic()
+        if now >= self._next_beat:
+            self._next_beat = now + self.heartbeat_s
+            self.link.publish(json.dumps(self.status(), separators=(",", ":")))
+
+    def receive(self, text: str) -> None:
+        verdict = self.gate.check(text)
+        if verdict.command is None:
+            return
+        ok, error = True, ""
+        if verdict.execute:
+            try:
+                self.execute(verdict.command)
+            except LabmrtError as err:
+                ok, error = False, err.message
+            self._append_log(
+                {"command": asdict(verdict.command), "ok": ok, "error": error, "executed": True}
+            )
+            self._last_result = (verdict.command.seq, ok, error)
+        elif getattr(self, "_last_result", (None,))[0] == verdict.command.seq:
+            _, ok, error = self._last_result
+        if verdict.ack:
+            self.link.publish(self.gate.ack_text(verdict.command, ok, error))
+
+    # ------------------------------------------------------------------ commands
+    def execute(self, command: Command) -> None:
+        engine = self.engine
+        running = engine is not None and engine.status not in ("completed", "aborted", "failed")
+        if command.cmd == "start":
+            if running:
+                raise LabmrtError(
+                    f"a session of {engine.participant} is running", where=f"station {self.name}"
+                )
+            self._start(str(command.args.get("participant", "")))
+        elif not running:
+            raise LabmrtError(
+                f"no session is running to {command.cmd}", where=f"station {self.name}"
+            )
+        elif command.cmd == "pause":
+            engine.pause(str(command.args.get("reason", "paused by the experimenter")))
+        elif command.cmd == "resume":
+            engine.resume()
+        elif command.cmd == "abort":
+            engine.abort(str(command.args.get("reason") or "aborted by the experimenter"))
+
+    def interrupted(self) -> list[str]:
+        return sorted({s.participant for s in self.store.interrupted_sessions()})
+
+    def _start(self, code: str) -> None:
+        from labmrt.store import validate_participant_code
+
+        code = validate_participant_code(code)
+        resume = code in self.interrupted()
+        self._finish_cleanup()
+        engine, cleanup = self.factory(code, self.store, resume)
+        self._cleanup = cleanup
+        self._warnings = []
+        with self._lock:
+            self._status = {
+                "status": "starting",
+                "participant": code,
+                "session": engine.session_id,
+                "phase": "",
+                "task_k": engine.next_task_index,
+                "task_n": len(self.protocol.tasks),
+                "resumed": resume,
+            }
+        sig = engine.signals
+        sig.status_changed.connect(lambda status, t, reason: self._set(status=status))
+        sig.phase_started.connect(lambda phase, t, duration: self._set(phase=phase))
+        sig.phase_ended.connect(lambda phase, t: self._set(phase=""))
+        sig.progress.connect(lambda done, total: self._set(task_k=done, task_n=total))
+        sig.task_shown.connect(lambda task, t: self._set(phase="task"))
+        sig.failed.connect(lambda message: self._warn(message))
+        sig.ended.connect(lambda status, reason: self._ended(status, reason))
+        self.engine = engine
+        engine.start()
+
+    def _set(self, **fields: Any) -> None:
+        with self._lock:
+            self._status.update(fields)
+
+    def _warn(self, message: str) -> None:
+        with self._lock:
+            self._warnings.append(message)
+
+    def _ended(self, status: str, reason: str) -> None:
+        self._set(status=status, phase="", reason=reason)
+
+    def _finish_cleanup(self) -> None:
+        for stop in reversed(self._cleanup):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - a sensor that will not stop must not stop us
+                log.exception("station %s: a clean-up call failed", self.name)
+        self._cleanup = []
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        """The heartbeat message: who, where in the session, state, signal, warnings."""
+        self._beat += 1
+        with self._lock:
+            doc = dict(self._status)
+            warnings = list(self._warnings)
+        engine = self.engine
+        state = _current_state(engine)
+        if engine is not None and getattr(engine, "calibration", None):
+            warnings += [str(w) for w in engine.calibration.get("warnings", []) or []]
+        if engine is not None and getattr(engine, "calibration_error", None):
+            warnings.append(str(engine.calibration_error))
+        quality = dict(state.get("quality") or {})
+        if quality and min(quality.values()) < 0.5 and doc.get("status") in ("running", "resumed"):
+            warnings.append("low signal quality: " + ", ".join(sorted(quality)))
+        return {
+            "v": VERSION,
+            "type": "status",
+            "study": self.study.study_id,
+            "station": self.name,
+            "protocol_hash": self.protocol.content_hash,
+            "beat": self._beat,
+            "t": time.time(),
+            "affect_state": state.get("label", "unknown"),
+            "p_aroused": state.get("p_aroused"),
+            "quality": quality,
+            "warnings": warnings,
+            "interrupted": self.interrupted() if doc.get("status") == "idle" else [],
+            "last_seq": self.gate.last_seq,
+            **doc,
+        }
+
+    def close(self) -> None:
+        engine = self.engine
+        if engine is not None:
+            engine.join(timeout=0)
+        self._finish_cleanup()
+        self.store.close()
+
+
+def _current_state(engine: Any) -> dict[str, Any]:
+    source = getattr(engine, "state_source", None) if engine is not None else None
+    if source is None or engine.status in ("completed", "aborted", "failed", "created"):
+        return {}
+    try:
+        state = source.current_state()
+    except Exception:  # noqa: BLE001 - a sensor hiccup shows as no state, not a dead station
+        return {}
+    if is_dataclass(state):
+        state = asdict(state)
+    return {
+        "label": state.get("label", "unknown"),
+        "p_aroused": state.get("p_aroused"),
+        "quality": {k: round(float(v), 3) for k, v in (state.get("quality") or {}).items()},
+    }
