@@ -20,6 +20,7 @@ for a two-sided one, in either direction.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,7 +63,11 @@ def plan_problems(plan: AnalysisPlan, catalog: Catalog, where: str) -> list[Prob
             parse_contrast(spec, list(catalog.arms), catalog.baseline)
         except LabmrtError as err:
             for p in err.problems:
-                problems.append(Problem(at, f"{p.where}: {p.what}" if p.where else p.what, p.fix))
+                what, fix = p.what, p.fix
+                if "has no prob_" in what:  # the analyzer speaks of data columns; here: the protocol
+                    what = re.sub(r"has no prob_\S+ column.*$", "is not an arm of the protocol", what)
+                    fix = "arms: " + ", ".join(catalog.arms)
+                problems.append(Problem(at, f"{p.where}: {what}" if p.where else what, fix))
 
     if plan.contrast is not None:
         contrast_ok(plan.contrast, f"{where}: contrast")

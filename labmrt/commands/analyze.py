@@ -147,7 +147,10 @@ def handle(args: argparse.Namespace) -> int:
     raw: dict = {}
     source = None
     if args.plan:
-        plan = load_plan(args.plan)
+        from labmrt.report.catalog import checked_plan
+
+        load_plan(args.plan)  # the plan's own problems first
+        plan = checked_plan(args.plan)  # then against the protocol it names, if any
         raw = plan.model_dump(exclude_unset=True)
         source = plan.source
     for opt, key in _OVERRIDES.items():
@@ -167,10 +170,13 @@ def handle(args: argparse.Namespace) -> int:
             Problem("labmrt analyze", "no data given", "pass DATA or a --plan with data = ...")
         )
     result = fit_analysis(plan, data)
+    tested = _hypotheses(plan, data if data is not None else plan.data_path())
     if args.plot:
         result.plot_effect(args.plot, moderator=args.plot_moderator)
     if args.json:
         out = result.to_dict(plan.lincomb or None)
+        if tested:
+            out["hypotheses"] = [r.to_dict() for r in tested]
         out["data"] = str(data if data is not None else plan.data_path())
         if args.plot:
             out["plot"] = args.plot
@@ -182,6 +188,34 @@ def handle(args: argparse.Namespace) -> int:
         tab = result.lincomb(plan.lincomb)
         print(f"\nLinear combinations of effect terms (t, df = {result.df})")
         print(tab.drop(columns=["df"]).to_string(float_format=lambda v: f"{v:.4f}"))
+    if tested:
+        print("\nHypotheses of the plan (p one-sided for >0 / <0; adjusted as the plan says)")
+        for r in tested:
+            h = r.hypothesis
+            verdict = (
+                "not estimable"
+                if r.supported is None
+                else ("supported" if r.supported else "not supported")
+            )
+            print(
+                f"  {h.id} [{h.role}] {h.contrast} on {h.outcome}, {h.effect_label()} {h.direction}: "
+                f"{r.estimate:.4f} [{r.ci_lower:.4f}, {r.ci_upper:.4f}] p {r.p_value:.4g} "
+                f"adjusted {r.p_adjusted:.4g}: {verdict}" + (f" ({r.error})" if r.error else "")
+            )
     if args.plot:
         print(f"\nplot: {args.plot}")
     return 0
+
+
+def _hypotheses(plan, data):
+    """The plan's hypotheses tested on the same table (empty without hypotheses)."""
+    if not plan.hypotheses:
+        return []
+    from labmrt.analysis.api import read_table
+    from labmrt.analysis.contrasts import resolve_baseline
+    from labmrt.analysis.hypotheses import evaluate_hypotheses
+
+    frame = read_table(data)
+    if plan.baseline is None:
+        plan = plan.model_copy(update={"baseline": resolve_baseline(frame, None, data)})
+    return evaluate_hypotheses(plan, frame)

@@ -170,9 +170,9 @@ def _html_table(t: Table) -> str:
         for value in row:
             text = str(value)
             cls = ""
-            if text in ("yes", "supported"):
+            if text in ("yes", "yes (exploratory)"):
                 cls = ' class="yes"'
-            elif text in ("no", "not supported", "DIFFERS"):
+            elif text in ("no", "no (exploratory)", "DIFFERS"):
                 cls = ' class="no"'
             elif _NUMERIC.match(text.strip()):
                 cls = ' class="num"'

@@ -88,7 +88,9 @@ def hypotheses_figure(results) -> bytes:
         rows = [r for r in ok if r.scale == scale]
         y = np.arange(len(rows))[::-1]
         for yi, r in zip(y, rows, strict=True):
-            crit = stats.t.isf(r.alpha / 2, r.df)
+            # Directional: the (1 - 2 alpha) interval, whose near end is the one-sided bound.
+            level = r.alpha if r.hypothesis.direction != "!=0" else r.alpha / 2
+            crit = stats.t.isf(level, r.df)
             color = GREEN if r.supported else (GREY if r.supported is None else RED)
             ax.errorbar(r.estimate, yi, xerr=crit * r.std_error, fmt="o", color=color, capsize=4)
         ax.set_yticks(y, [f"{r.id} ({r.hypothesis.role})" for r in rows], fontsize=8)
@@ -97,7 +99,11 @@ def hypotheses_figure(results) -> bytes:
             "log relative risk" if scale == "log relative risk" else "effect on the outcome"
         )
         ax.set_ylim(-0.7, len(rows) - 0.3)
-    fig.suptitle("estimates with two-sided (1 - alpha) intervals; green: supported", fontsize=9)
+    fig.suptitle(
+        "estimates; intervals (1 - alpha) two-sided, (1 - 2 alpha) for directional hypotheses "
+        "(the near end is the one-sided bound); green: supported, red: not",
+        fontsize=8,
+    )
     fig.tight_layout()
     return png_bytes(fig)
 

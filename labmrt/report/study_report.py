@@ -277,7 +277,8 @@ def _ci(r: HypothesisResult) -> str:
 def _support(r: HypothesisResult) -> str:
     if r.supported is None:
         return "not estimable"
-    return "yes" if r.supported else "no"
+    answer = "yes" if r.supported else "no"
+    return f"{answer} (exploratory)" if r.hypothesis.role == "exploratory" else answer
 
 
 def _hypotheses(doc: Document, plan: AnalysisPlan, results: list[HypothesisResult]) -> None:
