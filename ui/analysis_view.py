@@ -6,6 +6,8 @@ controls as lists built from the codebook (:mod:`ui.analysis_data`), runs the
 fit and the randomization check on a worker thread (:mod:`ui.worker`) with a
 progress bar and a cancel button, shows the effect table and the
 effect-by-moderator plot, and saves CSV, JSON, PNG/SVG and a short HTML report.
+*Report…* writes the study report of a pre-registered plan
+(:mod:`labmrt.report.study_report`) on a worker thread.
 """
 
 from __future__ import annotations
@@ -264,6 +266,8 @@ class AnalysisWindow(QMainWindow):
         self.check_result = None
         self._job: Job | None = None
         self._check_job: Job | None = None
+        self._report_job: Job | None = None
+        self.report_path: Path | None = None
 
         left = QWidget()
         column = QVBoxLayout(left)
@@ -352,9 +356,21 @@ class AnalysisWindow(QMainWindow):
         self.save_button.setObjectName("save_results")
         self.save_button.setShortcut("Ctrl+S")
         self.save_button.clicked.connect(self._save_dialog)
+        self.report_button = QPushButton("Report…")
+        self.report_button.setObjectName("study_report")
+        self.report_button.setToolTip(
+            "The study report of an analysis plan: flow, randomization, data quality, "
+            "hypotheses, robustness, deviations (one HTML file)"
+        )
+        self.report_button.clicked.connect(self._report_dialog)
         row.addWidget(self.sample_size_button)
+        row.addWidget(self.report_button)
         row.addWidget(self.save_button)
         column.addLayout(row)
+        self.report_label = QLabel("")
+        self.report_label.setObjectName("report_label")
+        self.report_label.setWordWrap(True)
+        column.addWidget(self.report_label)
         column.addStretch(1)
 
         right = QSplitter(Qt.Vertical)
@@ -666,6 +682,69 @@ class AnalysisWindow(QMainWindow):
             f"{check}</body></html>"
         )
 
+    # ------------------------------------------------------------------ study report
+    def study_folder(self) -> Path | None:
+        """The study folder of the loaded data: the folder itself, or the one it was exported from."""
+        from labmrt.store import DB_NAME
+
+        if self.data is None:
+            return None
+        for folder in (self.data.folder, self.data.folder.parent):
+            if (folder / DB_NAME).is_file():
+                return folder
+        return None
+
+    def _report_dialog(self) -> None:
+        plan, _ = QFileDialog.getOpenFileName(
+            self, "Analysis plan", "", "Analysis plan (*.toml);;All files (*)"
+        )
+        if not plan:
+            return
+        out, _ = QFileDialog.getSaveFileName(
+            self, "Save the report as", "report.html", "HTML (*.html)"
+        )
+        if out:
+            self.make_report(Path(plan), Path(out), open_when_done=True)
+
+    def make_report(
+        self, plan: Path, out: Path, bundle: Path | None = None, *, open_when_done: bool = False
+    ) -> Job | None:
+        """Write the study report of ``plan`` into ``out`` on a worker thread."""
+        from labmrt.report.study_report import write_report
+
+        study = self.study_folder()
+        if study is None:
+            show_error(
+                self,
+                "No study folder",
+                "The report reads the sessions themselves: open the study folder (the one "
+                "holding labmrt.sqlite) or an export inside it.",
+            )
+            return None
+        self.report_button.setEnabled(False)
+        self.report_label.setText(f"Writing the report of {plan.name} …")
+
+        def done(path: Path) -> None:
+            self.report_path = Path(path)
+            self.report_label.setText(f"Report: {path}")
+            self.statusBar().showMessage(f"Report written to {path}")
+            if open_when_done:
+                from PySide6.QtCore import QUrl
+                from PySide6.QtGui import QDesktopServices
+
+                QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+        def failed(message: str, details: str) -> None:
+            self.report_label.setText("The report was not written.")
+            show_error(self, "The report was not written", message, details)
+
+        job = run_in_background(
+            write_report, study, plan, out, bundle, on_done=done, on_error=failed
+        )
+        job.ended.connect(self._update_buttons)
+        self._report_job = job
+        return job
+
     def _update_buttons(self) -> None:
         has = self.data is not None
         running = self._job is not None and self._job.running
@@ -673,3 +752,5 @@ class AnalysisWindow(QMainWindow):
         checking = self._check_job is not None and self._check_job.running
         self.check_button.setEnabled(has and not checking)
         self.save_button.setEnabled(self.outcome is not None)
+        reporting = self._report_job is not None and self._report_job.running
+        self.report_button.setEnabled(has and not reporting)

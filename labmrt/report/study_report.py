@@ -143,6 +143,7 @@ def build_report(
             ],
         )
     )
+    _summary(doc, results, checks)
     _flow(doc, data, p)
     _randomization(doc, data, ref, checks)
     _quality(doc, data)
@@ -153,6 +154,27 @@ def build_report(
 
 
 # --------------------------------------------------------------------------- sections
+def _summary(doc: Document, results: list[HypothesisResult], checks: list[SessionCheck]) -> None:
+    primary = [r for r in results if r.hypothesis.role == "primary"]
+    supported = [r.id for r in primary if r.supported]
+    text = (
+        f"{len(supported)} of {len(primary)} primary hypotheses supported"
+        + (f" ({', '.join(supported)})" if supported else "")
+        + f"; {len(results)} hypotheses in all."
+    )
+    differ = [c for c in checks if not c.matches]
+    if differ:
+        doc.add(
+            Para(
+                text + f" Deviations: {len(differ)} of {len(checks)} sessions differ from "
+                "the registration (see Deviations).",
+                "warn",
+            )
+        )
+    else:
+        doc.add(Para(text + f" All {len(checks)} sessions ran as registered.", "ok"))
+
+
 def _flow(doc: Document, data: StudyData, p: Protocol) -> None:
     doc.add(Heading("Participant flow"), Table(["", "count"], participant_flow(data, p.arm_ids)))
 
