@@ -6,6 +6,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
+from labmrt.cli import main
+from labmrt.store.merge import session_map
+
+TABLES = ("decision_points", "events", "states", "sessions")
+KEYS = {
+    "decision_points": ["participant", "session", "decision_point"],
+    "events": ["participant", "session", "t"],
+    "states": ["participant", "session", "t"],
+    "sessions": ["session"],
+}
+
 LAB_PROTOCOL = """
 [study]
 title = "Lab test"
@@ -62,3 +75,37 @@ def wait_for(what: Callable[[], object], timeout: float, poll: Callable[[], obje
         if time.monotonic() > end:
             raise AssertionError(f"not reached within {timeout} s")
         time.sleep(0.05)
+
+
+def export_tables(study_dir: Path, out: Path) -> dict[str, pd.DataFrame]:
+    assert main(["export", str(study_dir), "--no-signals", "--out", str(out)]) == 0
+    return {t: pd.read_csv(out / f"{t}.csv") for t in TABLES}
+
+
+def assert_merged_export_is_union(
+    study_dir: Path, stations: list[Path], tmp: Path
+) -> dict[str, list[pd.DataFrame]]:
+    """The merged study's export equals the stations' exports put together (session ids mapped).
+
+    Returns the stations' tables (with study session ids) by table name.
+    """
+    merged = export_tables(study_dir, tmp / "merged")
+    ids = session_map(study_dir)
+    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    for d in stations:
+        for t, frame in export_tables(d, tmp / d.name).items():
+            frame["session"] = [ids[(d.name, int(s))] for s in frame["session"]]
+            if "resume_of" in frame:
+                frame["resume_of"] = [
+                    float("nan") if pd.isna(s) else ids[(d.name, int(s))]
+                    for s in frame["resume_of"]
+                ]
+            parts[t].append(frame)
+    for t in TABLES:
+        union = pd.concat(parts[t], ignore_index=True)
+        union = union.sort_values(KEYS[t], kind="stable").reset_index(drop=True)
+        got = merged[t].sort_values(KEYS[t], kind="stable").reset_index(drop=True)
+        assert len(got) > 0
+        assert set(got.columns) == set(union.columns)
+        pd.testing.assert_frame_equal(got, union[got.columns], check_dtype=False)
+    return parts

@@ -14,10 +14,9 @@ import pytest
 from labmrt.cli import main
 from labmrt.lab.study import allocate_code, create_lab_study
 from labmrt.store import DB_NAME
-from labmrt.store.merge import session_map
+from tests.lab_helpers import assert_merged_export_is_union
 
 PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
-TABLES = ("decision_points", "events", "states", "sessions")
 
 
 def _run(station_dir: Path, code: str, protocol: Path = PROTOCOLS / "demo.toml") -> None:
@@ -34,11 +33,6 @@ def _counts(study_dir: Path) -> dict[str, int]:
         }
     finally:
         conn.close()
-
-
-def _export(study_dir: Path, out: Path) -> dict[str, pd.DataFrame]:
-    assert main(["export", str(study_dir), "--no-signals", "--out", str(out)]) == 0
-    return {t: pd.read_csv(out / f"{t}.csv") for t in TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -68,26 +62,7 @@ def test_merged_export_is_the_union_of_the_station_exports(lab, tmp_path):
     study = lab["study"]
     stations = study.station_dirs()
     assert main(["merge", *map(str, stations), "--into", str(study.dir)]) == 0
-    merged = _export(study.dir, tmp_path / "merged")
-    ids = session_map(study.dir)
-    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
-    for d in stations:
-        for t, frame in _export(d, tmp_path / d.name).items():
-            frame["session"] = [ids[(d.name, int(s))] for s in frame["session"]]
-            parts[t].append(frame)
-    keys = {
-        "decision_points": ["participant", "session", "decision_point"],
-        "events": ["participant", "session", "t"],
-        "states": ["participant", "session", "t"],
-        "sessions": ["session"],
-    }
-    for t in TABLES:
-        union = pd.concat(parts[t], ignore_index=True)
-        union = union.sort_values(keys[t], kind="stable").reset_index(drop=True)
-        got = merged[t].sort_values(keys[t], kind="stable").reset_index(drop=True)
-        assert len(got) > 0
-        assert set(got.columns) == set(union.columns)
-        pd.testing.assert_frame_equal(got, union[got.columns], check_dtype=False)
+    parts = assert_merged_export_is_union(study.dir, stations, tmp_path)
     # every merged session knows its station
     conn = sqlite3.connect(study.dir / DB_NAME)
     rows = dict(conn.execute("SELECT participant, station FROM sessions").fetchall())
