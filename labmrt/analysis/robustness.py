@@ -27,7 +27,6 @@ draw, so the corrected variance is ``sum_i v_i v_i'`` with
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -40,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from labmrt.analysis.batch import BatchFit, fit_from_sums, single_threaded_blas, solve_batched
 from labmrt.analysis.design import Design, build_design, effect_block, wcls_weight
 from labmrt.errors import LabmrtError, Problem
 
@@ -159,31 +159,7 @@ def _row_stats(design: ArmDesign) -> _RowStats:
     return _RowStats(base[:, : k * k], base[:, k * k :], delta, slices, k, pos, n_max)
 
 
-def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Batched ``a x = b`` (b a stack of vectors); singular systems give NaN, not an error.
-
-    A re-drawn assignment can leave a term without information (e.g. no
-    treated row of a moderator level in a small study); that draw has no fit.
-    """
-    try:
-        return np.linalg.solve(a, b[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        flat_a = a.reshape(-1, *a.shape[-2:])
-        flat_b = b.reshape(-1, b.shape[-1])
-        out = np.full(flat_b.shape, np.nan)
-        for i in range(flat_a.shape[0]):
-            with contextlib.suppress(np.linalg.LinAlgError):
-                out[i] = np.linalg.solve(flat_a[i], flat_b[i])
-        return out.reshape(b.shape)
-
-
-@dataclass
-class BatchFit:
-    """Estimates, standard errors and two-sided p-values of B fits (rows: fits)."""
-
-    estimate: np.ndarray
-    se: np.ndarray
-    p_value: np.ndarray
+_solve = solve_batched
 
 
 def fit_batch(design: ArmDesign, arms: np.ndarray, stats_: _RowStats | None = None) -> BatchFit:
@@ -204,21 +180,7 @@ def fit_batch(design: ArmDesign, arms: np.ndarray, stats_: _RowStats | None = No
     suff = suff.transpose(1, 0, 2)
     cxx = suff[:, :, : k * k].reshape(b, n_part, k, k)
     cxy = suff[:, :, k * k :]
-    bread_inv = cxx.sum(axis=1)  # (B, k, k) = X'WX
-    theta = _solve(bread_inv, cxy.sum(axis=1))
-    scores = cxy - np.einsum("bikl,bl->bik", cxx, theta)  # U_i
-    if design.small_sample:
-        v = _solve(bread_inv[:, None] - cxx, scores)
-    else:
-        v = _solve(np.broadcast_to(bread_inv[:, None], cxx.shape), scores)
-    idx = design.effect_index
-    var = np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx])
-    se = np.sqrt(var)
-    est = theta[:, idx]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = est / se
-    p = 2 * stats.t.sf(np.abs(t), max(design.df, 1))
-    return BatchFit(est, se, p)
+    return fit_from_sums(cxx, cxy, design.effect_index, bool(design.small_sample), design.df)
 
 
 def fit_loop(design: ArmDesign, arms: np.ndarray) -> BatchFit:
@@ -588,17 +550,7 @@ def randomization_test(
         return _randomization_test(design, draws, seed, method, alpha, progress, cancel, chunk)
 
 
-def _single_threaded_blas():
-    """Many small matrix products: threaded BLAS only spins and contends on a shared machine.
-
-    Measured in bench/bench_robustness.py: one thread is both faster and far
-    steadier (0.5 s vs 0.6-4.7 s for 5,000 fits on 2 busy cores).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional, pulled in by scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+_single_threaded_blas = single_threaded_blas
 
 
 def _randomization_test(design, draws, seed, method, alpha, progress, cancel, chunk):

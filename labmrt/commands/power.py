@@ -26,6 +26,10 @@ examples:
       --availability-mean 0.9 --effect-shape constant --effect-mean 0.1 --n 20 --json
 
 Sessions x decision points per session: a session is the study's "day".
+
+power for the study as designed (simulation through the protocol's randomizer):
+  labmrt power --simulate protocols/framing_affect.toml \\
+      --effects protocols/framing_affect_effects.toml --n 50:350:50 --trials 1000 --workers 2
 """
 
 
@@ -50,20 +54,19 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--prob",
-        required=True,
         metavar="P|FILE",
         help="randomization probability, or a file with one per decision point (or per day)",
     )
     avail = parser.add_argument_group("expected availability")
     avail.add_argument("--availability-shape", choices=SHAPES, default="constant")
-    avail.add_argument("--availability-mean", type=float, required=True, metavar="M")
+    avail.add_argument("--availability-mean", type=float, metavar="M")
     avail.add_argument("--availability-initial", type=float, metavar="I")
     avail.add_argument(
         "--availability-max-day", type=float, metavar="H", help="day of the turning point"
     )
     effect = parser.add_argument_group("standardized proximal effect")
     effect.add_argument("--effect-shape", choices=SHAPES, default="constant")
-    effect.add_argument("--effect-mean", type=float, required=True, metavar="M")
+    effect.add_argument("--effect-mean", type=float, metavar="M")
     effect.add_argument("--effect-initial", type=float, metavar="I")
     effect.add_argument("--effect-max-day", type=float, metavar="H", help="day of the maximum")
     test = parser.add_argument_group("test")
@@ -75,8 +78,30 @@ def register(subparsers) -> None:
         help="parameters of the working (null) model (default 3, as the public calculator)",
     )
     test.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    test.add_argument("--target", type=float, dest="power", help="the same as --power")
     test.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
-    test.add_argument("--n", type=int, metavar="N", help="give the power for N participants")
+    test.add_argument(
+        "--n",
+        metavar="N",
+        help="give the power for N participants; with --simulate a grid, e.g. 20:80:10",
+    )
+    sim = parser.add_argument_group(
+        "power of the study as designed, by simulation (instead of the closed form)"
+    )
+    sim.add_argument("--simulate", metavar="PROTOCOL", help="the protocol file of the study")
+    sim.add_argument("--effects", metavar="EFFECTS.toml", help="expected effects and analysis")
+    sim.add_argument("--trials", type=int, default=1000, help="simulated studies per N (1000)")
+    sim.add_argument(
+        "--null-trials",
+        type=int,
+        metavar="K",
+        help="trials with every effect 0 (default: --trials)",
+    )
+    sim.add_argument("--seed", type=int, default=0, help="seed of the simulation (0)")
+    sim.add_argument("--workers", type=int, default=1, help="local processes (1)")
+    sim.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run the trials on a Dask cluster (tcp://host:8786)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="save power against participants")
     parser.set_defaults(handler=run)
@@ -175,8 +200,42 @@ def _inputs(args) -> dict:
     return {k: getattr(args, k) for k in _INPUT_KEYS if getattr(args, k, None) is not None}
 
 
+def _closed_form_needs(args) -> None:
+    from labmrt.errors import LabmrtError, Problem
+
+    for flag, value in (
+        ("--prob", args.prob),
+        ("--availability-mean", args.availability_mean),
+        ("--effect-mean", args.effect_mean),
+    ):
+        if value is None:
+            raise LabmrtError(
+                Problem(flag, "is required", f"give {flag} (or --simulate PROTOCOL --effects FILE)")
+            )
+
+
+def _closed_form_n(text):
+    from labmrt.errors import LabmrtError, Problem
+
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise LabmrtError(
+            Problem("--n", f"{text!r} is not a whole number", "a grid needs --simulate")
+        ) from None
+
+
 def run(args) -> int:
+    if args.simulate or args.effects:
+        from labmrt.commands.power_simulate import run_simulation
+
+        return run_simulation(args)
     from labmrt.analysis import power as mrtpower
+
+    _closed_form_needs(args)
+    args.n = _closed_form_n(args.n)
 
     days, per_day = _study_length(args)
     design = mrtpower.StudyDesign(

@@ -110,8 +110,9 @@ def analysis_plan(args):
 class ProgressBar:
     """A one-line terminal progress bar on stderr."""
 
-    def __init__(self, stream=None, width: int = 30):
+    def __init__(self, stream=None, width: int = 30, label: str = "re-draws"):
         self.stream = stream or sys.stderr
+        self.label = label
         self.width = width
         self.start = time.perf_counter()
 
@@ -122,7 +123,7 @@ class ProgressBar:
         fill = int(round(self.width * frac))
         elapsed = time.perf_counter() - self.start
         self.stream.write(
-            f"\rre-draws [{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} {elapsed:.1f} s"
+            f"\r{self.label} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} {elapsed:.1f} s"
         )
         if done >= total:
             self.stream.write("\n")

@@ -38,7 +38,7 @@ used and the table row, and the uniform, so the draw can be checked by hand.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -179,3 +179,41 @@ class MicroRandomizer:
             table_key=lookup.table_key,
             fell_back=lookup.fell_back,
         )
+
+    def draw_block(
+        self, contexts: Sequence[Mapping[str, Any] | None], available: Sequence[bool]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Randomize the next ``len(contexts)`` decision points at once (power simulations).
+
+        Exactly the draws of as many :meth:`draw` calls in a row: one uniform
+        per decision point from the same stream (``Generator.random(n)`` yields
+        the same numbers as ``n`` single calls), probabilities from the
+        protocol's lookup, and the first arm whose cumulative probability
+        (summed in arm order, as :func:`choose_arm` does) exceeds ``u``. Returns
+        the arm index per point (-1 when unavailable) and every arm's
+        probability per point (``n x arms``). Only the audit record is left
+        out, which is what makes it fast enough for thousands of simulated
+        studies.
+        """
+        n = len(contexts)
+        if len(available) != n:
+            raise ValueError("one availability flag per context is needed")
+        u = self._rng.random(n)
+        self._position += n
+        arms = self.protocol.arm_ids
+        rows: dict[tuple, int] = {}
+        which = np.fromiter(
+            (rows.setdefault(tuple(c.items()) if c else (), len(rows)) for c in contexts),
+            dtype=np.int64,
+            count=n,
+        )
+        table = np.array(
+            [
+                [self.protocol.lookup_probabilities(dict(key)).probabilities[a] for a in arms]
+                for key in rows
+            ]
+        ).reshape(len(rows), len(arms))
+        probs = table[which]
+        cumulative = np.cumsum(probs, axis=1)
+        picked = np.minimum((u[:, None] >= cumulative).sum(axis=1), len(arms) - 1)
+        return np.where(np.asarray(available, dtype=bool), picked, -1), probs

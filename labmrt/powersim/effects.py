@@ -1,0 +1,289 @@
+"""The effects file of a power simulation: what the study expects to find, and the analysis.
+
+A closed-form sample size (Liao et al. 2016) needs one standardized marginal
+effect; the question a lab study asks is usually about moderation, with
+probabilities that depend on the moderator. So the simulation needs a model of
+the data: how the affective state evolves over a session (a two-state Markov
+chain with a stationary share aroused and a lag-1 persistence), how often a
+participant is available (overall or by state), how often a framing is
+received, and for each proximal outcome its baseline, spread, within-person
+correlation and the effect of each arm against the baseline arm by state.
+``[analysis]`` says how each simulated study is analyzed, as the real one
+will be. Read with pydantic, so every problem is reported as
+``FILE: path: what (fix)`` with the protocol's own wording.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from labmrt.errors import LabmrtError, Problem
+from labmrt.protocol import AFFECT_CONTEXT, Protocol
+from labmrt.protocol.errors import issues_from_validation_error, loc_text
+from labmrt.protocol.files import read_toml
+
+#: The states the simulation models; the classifier reports one of them at each decision point.
+STATES = ("calm", "aroused")
+CONTROL_NAMES = ("task_index", "difficulty")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def _by_state(value: Any) -> Any:
+    """``0.3`` means the same in both states; ``{calm = 0.3, aroused = 0.6}`` per state."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {s: float(value) for s in STATES}
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+ByState = dict[Literal["calm", "aroused"], float]
+
+
+class StateProcess(_Model):
+    """The true affective state over the decision points of a session (a Markov chain)."""
+
+    aroused_share: float = Field(0.3, gt=0.0, lt=1.0)
+    persistence: float = Field(0.5, ge=0.0, lt=1.0)
+    accuracy: float = Field(1.0, gt=0.5, le=1.0)
+
+
+class Availability(_Model):
+    share: float = Field(0.9, gt=0.0, le=1.0)
+    by_state: ByState | None = None
+
+    @field_validator("by_state")
+    @classmethod
+    def _shares(cls, v):
+        if v is None:
+            return v
+        for s in STATES:
+            if s not in v:
+                raise ValueError(f"has no share for {s} || give calm and aroused")
+            if not 0.0 < v[s] <= 1.0:
+                raise ValueError(f"{s} is {v[s]:g}, must lie in (0, 1] || change it")
+        return v
+
+    def for_state(self, state: str) -> float:
+        return self.share if self.by_state is None else float(self.by_state[state])
+
+
+class OutcomeModel(_Model):
+    """One proximal outcome on its analyzed scale (log1p seconds, a 0/1 use, ...)."""
+
+    scale: Literal["continuous", "binary"] = "continuous"
+    baseline: ByState
+    sd: float | None = Field(None, gt=0.0)
+    icc: float | None = Field(None, ge=0.0, lt=1.0)
+    participant_sd: float | None = Field(None, ge=0.0)
+    effects: dict[str, ByState] = Field(default_factory=dict)
+
+    _fill = field_validator("baseline", mode="before")(_by_state)
+
+    @field_validator("effects", mode="before")
+    @classmethod
+    def _effects_by_state(cls, v):
+        if isinstance(v, Mapping):
+            return {k: _by_state(x) for k, x in v.items()}
+        return v
+
+    @field_validator("baseline")
+    @classmethod
+    def _both_states(cls, v):
+        for s in STATES:
+            if s not in v:
+                raise ValueError(
+                    f"has no value for {s} || give a number or {{calm = , aroused = }}"
+                )
+            _finite(v[s])
+        return v
+
+    def between_sd(self) -> float:
+        """Participant random-intercept SD (from ``icc`` when given: icc = b^2 / (b^2 + sd^2))."""
+        if self.participant_sd is not None:
+            return float(self.participant_sd)
+        if self.icc is not None and self.sd is not None:
+            return float(self.sd) * math.sqrt(self.icc / (1.0 - self.icc))
+        return 0.0
+
+
+class AnalysisPlan(_Model):
+    """How each simulated study is analyzed (``labmrt analyze`` options of the real analysis)."""
+
+    contrasts: list[str] | None = None
+    moderator: Literal["affect_state", ""] = AFFECT_CONTEXT
+    controls: list[Literal["task_index", "difficulty"]] = Field(default_factory=list)
+    numerator_prob: float | None = Field(None, gt=0.0, lt=1.0)
+    small_sample: Literal["auto", "always", "never"] = "auto"
+    per_protocol: bool = False
+
+
+class EffectsFile(_Model):
+    states: StateProcess = Field(default_factory=StateProcess)
+    availability: Availability = Field(default_factory=Availability)
+    receipt: float = Field(1.0, gt=0.0, le=1.0)
+    analysis: AnalysisPlan = Field(default_factory=AnalysisPlan)
+    outcomes: dict[str, OutcomeModel] = Field(min_length=1)
+
+
+def _located(where: str, loc: tuple, what: str, fix: str = "") -> Problem:
+    return Problem(f"{where}: {loc_text(loc)}" if loc else where, what, fix)
+
+
+def parse_contrast(text: str, protocol: Protocol) -> tuple[str, str]:
+    """``loss-vs-baseline`` or ``gain-vs-loss`` -> (treated arm, control arm)."""
+    left, sep, right = str(text).partition("-vs-")
+    if not sep:
+        raise ValueError(f"{text!r} is not 'ARM-vs-ARM' || write e.g. 'loss-vs-baseline'")
+    right = protocol.baseline_arm.id if right == "baseline" else right
+    for side in (left, right):
+        if side not in protocol.arm_ids:
+            raise ValueError(
+                f"{side!r} is not an arm of the protocol || use one of {protocol.arm_ids} "
+                "or 'baseline'"
+            )
+    if left == right:
+        raise ValueError(f"{text!r} compares an arm with itself || name two different arms")
+    return left, right
+
+
+def check_against_protocol(model: EffectsFile, protocol: Protocol, where: str) -> list[Problem]:
+    """Study rules across the two files: arms, contexts, outcomes, scales."""
+    problems: list[Problem] = []
+    context = protocol.context_variable
+    if context is not None and context != AFFECT_CONTEXT:
+        problems.append(
+            Problem(
+                where,
+                f"the protocol randomizes by {context!r}; the simulation models {AFFECT_CONTEXT!r}",
+                f"use a protocol with constant probabilities or context = {AFFECT_CONTEXT!r}",
+            )
+        )
+    if protocol.randomization.table is not None:
+        missing = [s for s in STATES if s not in protocol.randomization.table]
+        if missing:
+            problems.append(
+                Problem(
+                    where,
+                    f"the protocol's probability table has no row for {missing}; these states "
+                    f"would use the fallback row {protocol.randomization.fallback!r}",
+                    "fine if intended; add the rows otherwise",
+                )
+            )
+    arms = protocol.arm_ids
+    baseline = protocol.baseline_arm.id
+    for name, out in model.outcomes.items():
+        loc = ("outcomes", name)
+        if out.scale == "continuous" and out.sd is None:
+            problems.append(
+                _located(
+                    where, (*loc, "sd"), "is required for a continuous outcome", "add sd = ..."
+                )
+            )
+        if out.icc is not None and out.participant_sd is not None:
+            problems.append(
+                _located(where, (*loc, "icc"), "is given together with participant_sd",
+                         "give one of icc and participant_sd")
+            )  # fmt: skip
+        if out.scale == "binary" and out.sd is not None:
+            problems.append(
+                _located(where, (*loc, "sd"), "has no meaning for a binary outcome", "remove it")
+            )
+        for arm, by_state in out.effects.items():
+            if arm not in arms:
+                problems.append(
+                    _located(where, (*loc, "effects", arm), "is not an arm of the protocol",
+                             f"use one of {[a for a in arms if a != baseline]}")
+                )  # fmt: skip
+                continue
+            if arm == baseline:
+                problems.append(
+                    _located(where, (*loc, "effects", arm),
+                             "is the baseline arm: effects are stated against it",
+                             "remove it (its effect is 0 by definition)")
+                )  # fmt: skip
+            for s in STATES:
+                if s not in by_state:
+                    problems.append(
+                        _located(where, (*loc, "effects", arm), f"has no value for {s}",
+                                 "give a number or {calm = ..., aroused = ...}")
+                    )  # fmt: skip
+                elif out.scale == "binary":
+                    total = out.baseline[s] + by_state[s]
+                    if not 0.0 <= total <= 1.0:
+                        problems.append(
+                            _located(where, (*loc, "effects", arm, s),
+                                     f"baseline + effect = {total:g} is not a probability",
+                                     "keep baseline + effect within [0, 1] (risk difference)")
+                        )  # fmt: skip
+        if out.scale == "binary":
+            for s in STATES:
+                if not 0.0 <= out.baseline[s] <= 1.0:
+                    problems.append(
+                        _located(where, (*loc, "baseline", s),
+                                 f"is {out.baseline[s]:g}, not a probability", "use 0 to 1")
+                    )  # fmt: skip
+    for i, text in enumerate(model.analysis.contrasts or []):
+        try:
+            parse_contrast(text, protocol)
+        except ValueError as err:
+            what, _, fix = str(err).partition(" || ")
+            problems.append(_located(where, ("analysis", "contrasts", i), what, fix))
+    if model.analysis.per_protocol and model.receipt >= 1.0:
+        problems.append(
+            _located(where, ("analysis", "per_protocol"),
+                     "is the same analysis as intent-to-treat when every framing is received",
+                     "give receipt < 1 or drop per_protocol")
+        )  # fmt: skip
+    return problems
+
+
+def effects_from_dict(doc: Mapping[str, Any], protocol: Protocol, where: str) -> EffectsFile:
+    """Validate an effects document against ``protocol``; every problem is reported at once."""
+    try:
+        model = EffectsFile.model_validate(dict(doc))
+    except ValidationError as err:
+        problems = []
+        for issue in issues_from_validation_error(err, EffectsFile):
+            what, _, fix = issue.what.partition(" || ")
+            problems.append(_located(where, issue.loc, what, issue.fix or fix))
+        raise LabmrtError(problems) from None
+    problems = check_against_protocol(model, protocol, where)
+    if problems:
+        raise LabmrtError(problems)
+    return model
+
+
+def load_effects(path: str | Path, protocol: Protocol) -> EffectsFile:
+    """Read and validate an effects file (TOML) for ``protocol``."""
+    path = Path(path)
+    return effects_from_dict(read_toml(path, str(path)), protocol, str(path))
+
+
+def contrasts_of(model: EffectsFile, protocol: Protocol) -> list[tuple[str, str]]:
+    """(treated, control) arm pairs analyzed: the file's, else every arm vs the baseline."""
+    if model.analysis.contrasts:
+        return [parse_contrast(c, protocol) for c in model.analysis.contrasts]
+    base = protocol.baseline_arm.id
+    return [(a, base) for a in protocol.arm_ids if a != base]
+
+
+def with_zero_effects(model: EffectsFile) -> EffectsFile:
+    """The same study with every arm's effect 0 (the null: type I error)."""
+    outcomes = {
+        name: out.model_copy(update={"effects": {a: {s: 0.0 for s in STATES} for a in out.effects}})
+        for name, out in model.outcomes.items()
+    }
+    return model.model_copy(update={"outcomes": outcomes})
