@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "export",
     "merge",
     "station",
+    "lab",
     "run",
     "simulate",
     "preregister",

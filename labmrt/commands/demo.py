@@ -23,6 +23,7 @@ EPILOG = """\
 examples:
   labmrt demo
   labmrt demo --participants 40 --seed 7 --out /tmp/labmrt-demo
+  labmrt demo --stations 3
 """
 
 
@@ -49,6 +50,20 @@ def register(subparsers) -> None:
         help="run the simulated study end to end in the terminal instead of opening the app "
         "(the default where there is no display)",
     )
+    parser.add_argument(
+        "--stations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a lab instead: the console's lab view with N simulated stations on this machine",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=4.0,
+        metavar="X",
+        help="with --stations: the simulated participants work X times faster (default 4)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -68,6 +83,23 @@ def default_out() -> Path:
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path(user_data_dir("labmrt", appauthor=False)) / "demo" / f"study-{stamp}"
+
+
+def _lab_demo(args: argparse.Namespace, protocol: Path, out: Path) -> int:
+    """A lab of simulated stations and the console's lab view (see ``labmrt lab``)."""
+    from labmrt.commands.lab import open_lab
+    from labmrt.errors import LabmrtError, Problem
+    from labmrt.lab.study import create_lab_study
+
+    if not 1 <= args.stations <= 16 or args.time_scale <= 0:
+        raise LabmrtError(
+            Problem(
+                "--stations", f"{args.stations} at --time-scale {args.time_scale:g}", "use 1-16"
+            )
+        )
+    study = create_lab_study(out, protocol)
+    print(f"labmrt demo: lab study {out} with {args.stations} simulated station(s)", flush=True)
+    return open_lab(study, args.stations, args.time_scale, args.headless or args.json)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -96,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     out = Path(args.out) if args.out else default_out()
+    if args.stations:
+        return _lab_demo(args, protocol_path(APP_DEMO_PROTOCOL), out)
     if not (args.headless or args.json):
         from labmrt.commands.gui import open_demo
 
