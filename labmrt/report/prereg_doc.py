@@ -15,6 +15,7 @@ from labmrt.protocol import Protocol
 from labmrt.report.document import Bullets, Document, Heading, Para, Table, fmt
 from labmrt.store.provenance import SOFTWARE_KEYS
 
+BUILTIN_CONTROLS = ("task_index", "difficulty", "time_in_session_s")
 ROLE_ORDER = {"primary": 0, "secondary": 1, "exploratory": 2}
 DIRECTION_TEXT = {
     ">0": "greater than 0 (one-sided test)",
@@ -69,12 +70,17 @@ def hypotheses_table(plan: AnalysisPlan) -> Table:
 
 
 def design_blocks(protocol: Protocol) -> list:
-    blocks: list = [Heading("Design: arms", 3)]
+    blocks: list = [Heading("Arms", 3)]
     blocks.append(
         Table(
             ["arm", "label", "wording", "baseline"],
             [
-                [a.id, a.label, a.framing if a.framing is not None else "(per task)", a.baseline]
+                [
+                    a.id,
+                    a.label,
+                    a.framing if a.framing is not None else "(per task)",
+                    "yes" if a.baseline else "",
+                ]
                 for a in protocol.arms
             ],
         )
@@ -327,8 +333,11 @@ def preregistration_document(
             + (", ".join(f"`{m}`" for m in protocol.moderators) or "none")
             + "; controls "
             + (", ".join(f"`{c}`" for c in protocol.controls) or "none")
-            + " plus `task_index`, `difficulty`, `time_in_session_s` and the previous decision "
-            "point's outcomes (`prior_<outcome>`). The affective state is classified in real "
+            + "; always recorded: "
+            + ", ".join(f"`{c}`" for c in BUILTIN_CONTROLS if c not in protocol.controls)
+            + (", " if any(c not in protocol.controls for c in BUILTIN_CONTROLS) else "")
+            + "the previous decision point's outcomes (`prior_<outcome>`). "
+            "The affective state is classified in real "
             "time from physiology before the draw; its window precedes the decision."
         ),
         *sample_size_blocks(power, plan),
