@@ -9,6 +9,7 @@ dialog. Nothing else is allowed to reach the user as a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 EXIT_USER_ERROR = 2
@@ -43,3 +44,15 @@ class LabmrtError(Exception):
     @property
     def message(self) -> str:
         return "\n".join(p.format() for p in self.problems)
+
+
+def loc_text(loc: Sequence[str | int]) -> str:
+    """``('arms', 1, 'framing')`` -> ``arms[2].framing`` (list items counted from 1, as a
+    person counts the tables of a TOML file)."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part + 1}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text

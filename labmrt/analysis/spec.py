@@ -38,7 +38,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labmrt.errors import LabmrtError, Problem
+from labmrt.errors import LabmrtError, Problem, loc_text
 
 Direction = Literal[">0", "<0", "!=0"]
 Role = Literal["primary", "secondary", "exploratory"]
@@ -200,7 +200,7 @@ def plan_from_dict(raw: dict, source: str | None = None) -> AnalysisPlan:
     except ValidationError as err:
         problems = []
         for e in err.errors():
-            loc = _location(e["loc"])
+            loc = loc_text(e["loc"])
             if e["type"] == "extra_forbidden":
                 problems.append(
                     Problem(f"{where}: {loc}", "unknown key", f"keys: {_keys_at(e['loc'])}")
@@ -213,17 +213,6 @@ def plan_from_dict(raw: dict, source: str | None = None) -> AnalysisPlan:
     if problems:
         raise LabmrtError(problems)
     return plan
-
-
-def _location(loc: tuple) -> str:
-    """``("hypotheses", 1, "level")`` -> ``hypotheses[2].level`` (list items counted from 1)."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part + 1}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 def _keys_at(loc: tuple) -> str:

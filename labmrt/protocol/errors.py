@@ -17,14 +17,14 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from labmrt.errors import LabmrtError, Problem
+from labmrt.errors import LabmrtError, Problem, loc_text
 
 Loc = tuple[str | int, ...]
 
@@ -65,17 +65,6 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
     if options:
         return "use one of: " + ", ".join(options)
     return ""
-
-
-def loc_text(loc: Sequence[str | int]) -> str:
-    """``('arms', 1, 'framing')`` -> ``arms[2].framing`` (list items counted from 1)."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part + 1}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 def _type_name(value: Any) -> str:
