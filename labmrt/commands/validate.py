@@ -3,7 +3,10 @@
 Prints a summary of each valid protocol (arms and probabilities, tasks and
 decision points, outcomes, calibration, content hash) and every problem of
 each invalid one; exits 2 when any file has a problem, so it can gate a
-pre-registration or a CI job.
+pre-registration or a CI job. An analysis plan (a TOML file with
+``[[hypotheses]]`` or an ``outcome`` and no ``[study]``) is checked as a plan,
+against the protocol it names, so ``labmrt validate protocols/*.toml`` checks
+a study's protocol and plan together.
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ def run(args) -> int:
     for i, name in enumerate(args.files):
         if i:
             print()
+        if is_analysis_plan(name):
+            try:
+                text = _plan_summary(name)
+            except LabmrtError as err:
+                failed += 1
+                print(err.message, file=sys.stderr)
+                continue
+            print(f"{name}: OK")
+            print(text)
+            continue
         try:
             protocol = load_protocol(name)
             pins = protocol.sensors.pins if protocol.sensors is not None else {}
@@ -49,3 +62,42 @@ def run(args) -> int:
             print(f"{failed} of {len(args.files)} protocol file(s) have problems", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0
+
+
+def is_analysis_plan(name: str) -> bool:
+    """An analysis plan rather than a protocol (a file that cannot be read is left to the
+    protocol loader, which names the problem)."""
+    import tomllib
+    from pathlib import Path
+
+    try:
+        raw = tomllib.loads(Path(name).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "study" not in raw and ("hypotheses" in raw or "outcome" in raw)
+
+
+def _plan_summary(name: str) -> str:
+    from labmrt.protocol import load_protocol
+    from labmrt.report.catalog import checked_plan
+
+    plan = checked_plan(name)
+    path = plan.protocol_path()
+    lines = [
+        "  analysis plan" + (f" of {plan.protocol}" if plan.protocol else " (names no protocol)")
+    ]
+    if path is not None:
+        lines.append(f"  protocol content hash: {load_protocol(path).content_hash}")
+    lines.append(
+        f"  {plan.method}, alpha {plan.alpha:g}, primary family adjusted: {plan.multiplicity}"
+    )
+    for h in plan.hypotheses:
+        lines.append(
+            f"    {h.id} [{h.role}] {h.contrast} on {h.outcome}, {h.effect_label()} {h.direction}"
+        )
+    if plan.robustness is not None:
+        rb = plan.robustness
+        lines.append(
+            f"  robustness: {rb.draws} re-draws (seed {rb.seed}), {len(rb.subsets)} subsets"
+        )
+    return "\n".join(lines)
