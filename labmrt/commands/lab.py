@@ -85,7 +85,7 @@ def merge_all(study) -> str:
     return f"merged {len(folders)} station(s) into {study.dir}: {report.total_rows} new row(s)"
 
 
-def run_headless(study, n: int, timeout_s: float = 3600.0) -> int:
+def run_headless(study, n: int, procs=(), timeout_s: float = 3600.0) -> int:
     """Every station found runs one participant to the end; then merge. Exit code."""
     from labmrt.errors import LabmrtError, Problem
     from labmrt.lab.console import ENDED, LabConsole
@@ -96,6 +96,14 @@ def run_headless(study, n: int, timeout_s: float = 3600.0) -> int:
     started: dict[str, str] = {}
     try:
         while time.monotonic() < end:
+            if procs and all(p.poll() is not None for p in procs):
+                raise LabmrtError(
+                    Problem(
+                        "lab",
+                        "every station process stopped",
+                        f"see the station logs in {study.dir} (station-ws-*.log)",
+                    )
+                )
             console.poll()
             for name, view in sorted(console.stations.items()):
                 if name not in started and view.status.get("status") == "idle":
@@ -131,7 +139,7 @@ def open_lab(study, n: int, time_scale: float, headless: bool) -> int:
             print("labmrt lab: no display here; running the lab headless", file=sys.stderr)
         if not n:
             print("labmrt lab: waiting for the study's stations (Ctrl+C to stop)")
-        return run_headless(study, max(n, 1))
+        return run_headless(study, max(n, 1), procs)
     finally:
         stop_stations(procs)
 
