@@ -282,3 +282,102 @@ def test_report_input_errors_are_clear(flow, tmp_path, capsys):
     code, _, err = _run(capsys, "report", str(tmp_path), "--plan", str(PLAN), "--out",
                         str(tmp_path / "r.html"))  # fmt: skip
     assert code == 2 and "Traceback" not in err and str(tmp_path) in err
+
+
+# --------------------------------------------------------------------------- parts
+def test_a_referenced_classifier_model_is_frozen_too(tmp_path, capsys):
+    folder = tmp_path / "proto"
+    (folder / "models").mkdir(parents=True)
+    shutil.copy(ROOT / "protocols" / "framing_affect_tasks.csv", folder)
+    (folder / "models" / "affect.json").write_text('{"format": "labmrt-affect-classifier"}\n')
+    text = PROTOCOL.read_text().replace(
+        'classifier = "calibration"', 'classifier = "models/affect.json"'
+    )
+    (folder / "framing_affect.toml").write_text(text)
+    plan = folder / "plan.toml"
+    plan.write_text(PLAN.read_text())
+    code, _, err = _run(capsys, "preregister", str(folder / "framing_affect.toml"), "--plan",
+                        str(plan), "--out", str(tmp_path / "b"))  # fmt: skip
+    assert code == 0, err
+    assert (tmp_path / "b" / "study" / "models" / "affect.json").read_bytes() == (
+        folder / "models" / "affect.json"
+    ).read_bytes()
+    assert "study/models/affect.json" in (tmp_path / "b" / "MANIFEST.sha256").read_text()
+    assert "no sample-size calculation was registered" in (
+        (tmp_path / "b" / "preregistration.md").read_text().lower()
+    )
+
+
+def test_a_plan_written_for_another_protocol_is_refused(tmp_path, capsys):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        PLAN.read_text().replace(
+            'protocol = "framing_affect.toml"', f'protocol = "{ROOT / "protocols" / "demo.toml"}"'
+        )
+    )
+    code, _, err = _run(capsys, "preregister", str(PROTOCOL), "--plan", str(plan), "--out",
+                        str(tmp_path / "b"))  # fmt: skip
+    assert code == 2
+    assert "protocol: names" in err and "whose content differs from" in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_sessions_with_other_software_are_named(flow):
+    from labmrt.report.bundle import check_sessions, read_bundle
+    from labmrt.store import StudyStore
+
+    bundle = read_bundle(flow["root"] / "prereg")
+    registered = {**bundle.software, "numpy": "1.26.0", "os": "another machine"}
+    with StudyStore.open(flow["root"] / "study", readonly=True) as store:
+        checks = check_sessions(store, bundle.protocol_hash, registered)
+    assert len(checks) == 8 and all(c.protocol_matches for c in checks)
+    numpy = bundle.software["numpy"]
+    assert all(c.software_differences == [f"numpy {numpy} (registered 1.26.0)"] for c in checks)
+    assert all(c.os_differs and not c.matches for c in checks)  # the OS is shown, not counted
+
+
+def test_data_quality_reads_the_calibration_record(flow, tmp_path):
+    from labmrt.report.study_data import StudyData, calibration_records, data_quality
+    from labmrt.store import StudyStore
+
+    study = tmp_path / "study"
+    shutil.copytree(flow["root"] / "study", study)
+    marker = {"event": "calibration", "status": "ok", "auc": 0.93, "v": 1,
+              "warnings": ["heart rate did not change between rest and stressor (+0.4 bpm)"]}  # fmt: skip
+    with StudyStore.open(study) as store:
+        store.add_marker(2, 1240.0, json.dumps(marker))
+    with StudyStore.open(study, readonly=True) as store:
+        data = StudyData.read(store)
+    assert set(calibration_records(data)) == {2}
+    quality = data_quality(data).set_index("participant")
+    assert quality.loc["P002", "calibration"] == (
+        "ok, AUC 0.93; warning: heart rate did not change between rest and stressor (+0.4 bpm)"
+    )
+    assert quality.loc["P001", "calibration"] == "no calibration record"
+    states = data.states
+    share = (states[states["participant"] == "P003"]["label"] == "unknown").mean()
+    assert quality.loc["P003", "share unknown"] == pytest.approx(share)
+
+
+def test_randomization_check_expected_counts_sum_the_recorded_probabilities(flow):
+    from labmrt.report.study_data import StudyData, randomization_check
+    from labmrt.store import StudyStore
+
+    with StudyStore.open(flow["root"] / "study", readonly=True) as store:
+        data = StudyData.read(store)
+    protocol = next(iter(data.protocols.values()))
+    checks = {c.context: c for c in randomization_check(data, protocol)}
+    d = data.decisions[data.decisions["available"]]
+    aroused = d[[c.get("affect_state") == "aroused" for c in d["context"]]]
+    assert checks["aroused"].n == len(aroused)
+    assert checks["aroused"].expected["neutral"] == pytest.approx(0.5 * len(aroused))
+    assert sum(checks["aroused"].observed.values()) == len(aroused)
+    assert checks["aroused"].designed == {"neutral": 0.5, "gain": 0.25, "loss": 0.25}
+    # Pearson's statistic by hand
+    obs = [checks["aroused"].observed[a] for a in ("neutral", "gain", "loss")]
+    exp = [0.5 * len(aroused), 0.25 * len(aroused), 0.25 * len(aroused)]
+    chi2 = sum((o - e) ** 2 / e for o, e in zip(obs, exp, strict=True))
+    assert checks["aroused"].chi2 == pytest.approx(chi2, rel=1e-12)
+    from scipy import stats
+
+    assert checks["aroused"].p_value == pytest.approx(stats.chi2.sf(chi2, 2), rel=1e-12)
