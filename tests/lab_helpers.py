@@ -63,6 +63,21 @@ def write_protocol(folder: Path, n_tasks: int = 4) -> Path:
     return path
 
 
+class FakeLink:
+    """Stands in for the console's LSL link: queued station messages in, sent commands kept."""
+
+    def __init__(self):
+        self.inbox: list[dict] = []
+        self.sent: list[str] = []
+
+    def poll(self) -> list[dict]:
+        out, self.inbox = self.inbox, []
+        return out
+
+    def send(self, text: str) -> None:
+        self.sent.append(text)
+
+
 def wait_for(what: Callable[[], object], timeout: float, poll: Callable[[], object] = None):
     """Call ``poll`` and test ``what`` until it is true; its value, or AssertionError at timeout."""
     end = time.monotonic() + timeout

@@ -14,7 +14,7 @@ import pytest
 from labmrt.cli import main
 from labmrt.lab.study import allocate_code, create_lab_study
 from labmrt.store import DB_NAME
-from tests.lab_helpers import assert_merged_export_is_union
+from tests.lab_helpers import FakeLink, assert_merged_export_is_union
 
 PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 
@@ -150,3 +150,27 @@ def test_a_station_of_another_protocol_is_refused(lab, tmp_path, capsys):
 def test_a_folder_without_a_station_store_is_a_clear_error(tmp_path, capsys):
     assert main(["merge", str(tmp_path / "nothing"), "--into", str(tmp_path / "s")]) == 2
     assert "holds no station store" in capsys.readouterr().err
+
+
+def test_the_console_merges_a_station_when_its_session_ends(tmp_path):
+    from labmrt.lab.console import LabConsole
+
+    study = create_lab_study(tmp_path / "study", PROTOCOLS / "demo.toml")
+    _run(study.station_dir("ws-3"), "P001")
+    assert not (study.dir / DB_NAME).exists()
+    link = FakeLink()
+    console = LabConsole(study, link)
+    beat = {"type": "status", "study": study.study_id, "station": "ws-3"}
+    beat["protocol_hash"] = study.protocol_hash
+    link.inbox.append({**beat, "status": "running"})
+    console.poll()
+    assert console.merges == []
+    link.inbox.append({**beat, "status": "completed"})
+    console.poll()
+    assert len(console.merges) == 1
+    console.merges[0].join(30)
+    assert console.merge_errors == []
+    conn = sqlite3.connect(study.dir / DB_NAME)
+    rows = conn.execute("SELECT participant, station FROM sessions").fetchall()
+    conn.close()
+    assert rows == [("P001", "ws-3")]

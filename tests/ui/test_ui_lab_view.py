@@ -10,22 +10,8 @@ from labmrt.cli import main
 from labmrt.lab.console import LabConsole
 from labmrt.lab.study import create_lab_study
 from labmrt.lab.wire import CommandGate
+from tests.lab_helpers import FakeLink
 from tests.ui.conftest import PROTOCOLS, FakeClock
-
-
-class FakeLink:
-    """Stands in for the LSL link: queued station messages in, sent commands kept."""
-
-    def __init__(self):
-        self.inbox: list[dict] = []
-        self.sent: list[str] = []
-
-    def poll(self) -> list[dict]:
-        out, self.inbox = self.inbox, []
-        return out
-
-    def send(self, text: str) -> None:
-        self.sent.append(text)
 
 
 def _status(study, name, **fields) -> dict:
