@@ -213,7 +213,7 @@ def sample_size_blocks(power: dict | None, plan: AnalysisPlan) -> list:
 
 def _plain(v: object) -> str:
     if isinstance(v, float):
-        return fmt(v, 6)
+        return f"{v:.6g}"
     if isinstance(v, list):
         return ", ".join(_plain(x) for x in v) or "none"
     return "–" if v is None else str(v)
@@ -226,12 +226,17 @@ def analysis_blocks(plan: AnalysisPlan) -> list:
         "always": "always applied",
         "never": "not applied",
     }[plan.small_sample]
-    methods = sorted({h.method or plan.method for h in plan.hypotheses} or {plan.method})
-    items = [f"Estimator: {estimator_text(m)}." for m in methods]
+    by_method: dict[str, list[str]] = {}
+    for h in plan.hypotheses:
+        by_method.setdefault(h.method or plan.method, []).append(h.id)
+    items = [
+        f"Estimator for {', '.join(ids)}: {estimator_text(m)}."
+        for m, ids in sorted(by_method.items(), key=lambda kv: kv[0] != plan.method)
+    ] or [f"Estimator: {estimator_text(plan.method)}."]
     items += [
-        "Contrasts: each hypothesis's arm(s) against the baseline (decision points drawn to an "
-        "arm outside a contrast are excluded from it); the treatment probability is the recorded "
-        "one, conditional on the two sides.",
+        "Contrasts: each hypothesis's contrast (table above), e.g. `loss-vs-baseline`; decision "
+        "points drawn to an arm outside a contrast are excluded from it, and the treatment "
+        "probability is the recorded one, conditional on the two sides.",
         "Effect model: an intercept (the marginal effect) or, for an effect at a moderator level, "
         "the moderator (categorical moderators dummy-coded with the tested level as reference, "
         "numeric ones centred at it).",
