@@ -32,6 +32,7 @@ from labmrt.analysis.spec import AnalysisPlan, Hypothesis
 from labmrt.errors import LabmrtError, Problem
 
 INTERCEPT = "(Intercept)"
+NOT_AN_ARM = "is not an arm of the protocol"
 
 
 # --------------------------------------------------------------------------- checks
@@ -64,8 +65,9 @@ def plan_problems(plan: AnalysisPlan, catalog: Catalog, where: str) -> list[Prob
         except LabmrtError as err:
             for p in err.problems:
                 what, fix = p.what, p.fix
-                if "has no prob_" in what:  # the analyzer speaks of data columns; here: the protocol
-                    what = re.sub(r"has no prob_\S+ column.*$", "is not an arm of the protocol", what)
+                # The analyzer speaks of the data's prob_ columns; here the protocol is meant.
+                if "has no prob_" in what:
+                    what = re.sub(r"has no prob_\S+ column.*$", NOT_AN_ARM, what)
                     fix = "arms: " + ", ".join(catalog.arms)
                 problems.append(Problem(at, f"{p.where}: {what}" if p.where else what, fix))
 
