@@ -268,6 +268,7 @@ class AnalysisWindow(QMainWindow):
         self._check_job: Job | None = None
         self._report_job: Job | None = None
         self.report_path: Path | None = None
+        self.report_bundle: Path | None = None
 
         left = QWidget()
         column = QVBoxLayout(left)
@@ -709,7 +710,11 @@ class AnalysisWindow(QMainWindow):
     def make_report(
         self, plan: Path, out: Path, bundle: Path | None = None, *, open_when_done: bool = False
     ) -> Job | None:
-        """Write the study report of ``plan`` into ``out`` on a worker thread."""
+        """Write the study report of ``plan`` into ``out`` on a worker thread.
+
+        A plan taken from a pre-registration bundle (``BUNDLE/study/plan.toml``)
+        is compared with that registration unless ``bundle`` names another.
+        """
         from labmrt.report.study_report import write_report
 
         study = self.study_folder()
@@ -721,6 +726,9 @@ class AnalysisWindow(QMainWindow):
                 "holding labmrt.sqlite) or an export inside it.",
             )
             return None
+        if bundle is None and (plan.parent.parent / "registration.json").is_file():
+            bundle = plan.parent.parent  # a plan inside a pre-registration bundle: compare with it
+        self.report_bundle = bundle
         self.report_button.setEnabled(False)
         self.report_label.setText(f"Writing the report of {plan.name} …")
 

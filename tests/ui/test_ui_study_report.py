@@ -66,6 +66,21 @@ def test_report_button_writes_the_report_off_the_gui_thread(qtbot, study, tmp_pa
     screenshot(window, "analysis_report_button")
 
 
+def test_a_plan_from_a_bundle_is_compared_with_its_registration(qtbot, study, tmp_path):
+    bundle = tmp_path / "prereg"
+    assert main(["preregister", str(PROTOCOL), "--plan", str(PLAN), "--out", str(bundle)]) == 0
+    window = AnalysisWindow()
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.open_folder(study).ended, timeout=30000):
+        pass
+    out = tmp_path / "report.html"
+    job = window.make_report(bundle / "study" / PLAN.name, out)
+    with qtbot.waitSignal(job.ended, timeout=120000):
+        pass
+    assert window.report_bundle == bundle
+    assert "compared with</td><td>the registration prereg (bundle hash" in out.read_text()
+
+
 def test_report_button_needs_a_study_folder(qtbot, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr("ui.analysis_view.show_error", lambda *a, **k: shown.append(a[1]))
