@@ -26,19 +26,37 @@ def lab(tmp_path):
     factory = simulated_factory(protocol, "ws-1", time_scale=40.0, markers=False)
     link = StationLink(study.study_id, "ws-1")
     station = Station(study, "ws-1", factory, link, heartbeat_s=0.25)
-    stop = threading.Event()
-    thread = threading.Thread(target=station.serve, args=(stop,), daemon=True)
-    thread.start()
+    serving = {"stop": threading.Event()}
+
+    def serve() -> None:
+        serving["thread"] = threading.Thread(
+            target=station.serve, args=(serving["stop"],), daemon=True
+        )
+        serving["thread"].start()
+
+    def cut() -> None:
+        """The station loses the network: no heartbeat goes out, no command comes in."""
+        serving["stop"].set()
+        serving["thread"].join(5)
+        station.link.close()
+        serving["stop"] = threading.Event()
+
+    serve()
     console_link = ConsoleLink(study.study_id)
     console = LabConsole(study, console_link, retry_s=0.5, tries=8, merge_on_end=False)
-    yield {"study": study, "station": station, "console": console, "link": console_link}
-    stop.set()
-    thread.join(5)
+    yield {
+        "study": study,
+        "station": station,
+        "console": console,
+        "link": console_link,
+        "cut": cut,
+        "serve": serve,
+    }
+    cut()
     if station.engine is not None:
         station.engine.abort("test over")
         station.engine.join(10)
     station.close()
-    link.close()
     console_link.close()
 
 
@@ -114,3 +132,21 @@ def test_an_unanswered_command_fails_and_a_silent_station_goes_offline(lab):
     now = console.clock()
     view = console.stations["ws-1"]
     assert view.online(now + 2.5) and not view.online(now + 3.5)
+
+
+def test_a_station_cut_off_finishes_its_session_and_comes_back(lab):
+    console, station, study = lab["console"], lab["station"], lab["study"]
+    station.factory = simulated_factory(study.load_protocol(), "ws-1", time_scale=200.0)
+    wait_for(lambda: _status(console) == "idle", 20, console.poll)
+    start = console.start("ws-1")
+    wait_for(lambda: start.state == "acked" and _status(console) == "running", 20, console.poll)
+    lab["cut"]()
+    wait_for(lambda: not console.online("ws-1"), 10, console.poll)
+    assert _status(console) == "running"  # the last the console heard
+    assert station.engine.join(60) and station.engine.status == "completed"
+    station.link = StationLink(study.study_id, "ws-1")  # the network is back
+    lab["serve"]()
+    wait_for(lambda: console.online("ws-1") and _status(console) == "completed", 20, console.poll)
+    assert _status(console, "participant") == "P001"
+    with StudyStore.open(station.dir, readonly=True) as store:
+        assert len(store.decisions()) == 12

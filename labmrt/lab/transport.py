@@ -140,7 +140,7 @@ class ConsoleLink:
 
     def close(self) -> None:
         self._listener.close()
-        del self._outlet
+        self.__dict__.pop("_outlet", None)  # the stream leaves the network
 
 
 class StationLink:
@@ -164,4 +164,4 @@ class StationLink:
 
     def close(self) -> None:
         self._listener.close()
-        del self._outlet
+        self.__dict__.pop("_outlet", None)  # the stream leaves the network
