@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from labmrt.lab.console import LabConsole
+from labmrt.state import AffectState
 from ui.decision_log import DecisionLogModel
+from ui.plots import Readouts, StateHistoryPlot
 from ui.style import STATE_COLOURS
 
 TILE_STYLE = """
@@ -75,7 +77,8 @@ class StationTile(QFrame):
                 ("pause", "Pause"),
                 ("resume", "Resume"),
                 ("abort", "Abort…"),
-                ("log", "Decision log"),
+                ("live", "Live"),
+                ("log", "Decisions"),
             )
         ):
             button = QPushButton(text)
@@ -87,6 +90,7 @@ class StationTile(QFrame):
         self.buttons["resume"].clicked.connect(lambda: self.lab.console.resume(self.name))
         self.buttons["abort"].clicked.connect(self._ask_abort)
         self.buttons["log"].clicked.connect(lambda: self.lab.open_decision_log(self.name))
+        self.buttons["live"].clicked.connect(lambda: self.lab.open_live(self.name))
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addStretch(1)
@@ -141,6 +145,46 @@ class StationTile(QFrame):
         self.buttons["resume"].setEnabled(online and session == "paused")
 
 
+def state_of(status: dict[str, Any]) -> AffectState | None:
+    """The affective state a heartbeat carried (None when it carried none)."""
+    t = status.get("state_t")
+    if not isinstance(t, int | float):
+        return None
+    return AffectState(
+        t=float(t),
+        label=status.get("affect_state") or "unknown",
+        p_aroused=status.get("p_aroused"),
+        features=dict(status.get("features") or {}),
+        quality=dict(status.get("quality") or {}),
+        reason=str(status.get("state_reason") or ""),
+    )
+
+
+class StationLive(QDialog):
+    """A station's state as its heartbeats tell it: readouts and P(aroused) over 5 minutes."""
+
+    def __init__(self, name: str, history, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Live: {name}")
+        self.readouts = Readouts(self)
+        self.plot = StateHistoryPlot(parent=self)
+        self.quality = QLabel("")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.readouts)
+        layout.addWidget(self.plot)
+        layout.addWidget(self.quality)
+        self.resize(640, 300)
+        for status in history:
+            self.add(status)
+
+    def add(self, status: dict[str, Any]) -> None:
+        state = state_of(status)
+        self.readouts.show_state(state)
+        self.quality.setText(_quality_text(status.get("quality") or {}))
+        if state is not None:
+            self.plot.add(state)
+
+
 class LabView(QWidget):
     """The lab: a grid of :class:`StationTile`, refreshed from a :class:`LabConsole`."""
 
@@ -160,6 +204,7 @@ class LabView(QWidget):
         layout.addLayout(self.grid)
         layout.addStretch(1)
         self.logs: list[QDialog] = []
+        self.live: dict[str, StationLive] = {}
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(poll_ms)
@@ -179,6 +224,9 @@ class LabView(QWidget):
             if name in changed or self._online.get(name) != online:
                 self._online[name] = online
                 self.tiles[name].update_from(station.status, online, station.alerts)
+                live = self.live.get(name)
+                if name in changed and live is not None and live.isVisible():
+                    live.add(station.status)
         n_on = sum(self._online.values())
         self.header.setText(
             f"{self.console.study.title}: {n_on} of {len(self.tiles)} station(s) online"
@@ -189,6 +237,13 @@ class LabView(QWidget):
         status = self.console.stations[station].status
         interrupted = status.get("interrupted") or []
         self.console.start(station, interrupted[0] if interrupted else None)
+
+    def open_live(self, station: str) -> StationLive:
+        """The station's readouts and state history, from the heartbeats heard so far."""
+        dialog = StationLive(station, list(self.console.stations[station].history), self)
+        self.live[station] = dialog
+        dialog.show()
+        return dialog
 
     def open_decision_log(self, station: str) -> QDialog:
         """The decisions recorded so far by the station's latest session (its own store)."""

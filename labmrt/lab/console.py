@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from labmrt.lab.study import LabStudy, allocate_code
 from labmrt.lab.wire import CommandSender, Pending
 
 OFFLINE_S = 3.0
+HISTORY = 600
 ENDED = ("completed", "aborted", "incomplete")
 
 
@@ -34,6 +36,8 @@ class StationView:
     status: dict[str, Any] = field(default_factory=dict)
     last_seen: float = 0.0
     alerts: list[str] = field(default_factory=list)
+    # the last heartbeats (10 minutes at one a second), for the station's live plots
+    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     def online(self, now: float, offline_s: float = OFFLINE_S) -> bool:
         return now - self.last_seen <= offline_s
@@ -92,6 +96,7 @@ class LabConsole:
         view = self.stations.setdefault(name, StationView(name))
         before = view.status.get("status")
         view.status = doc
+        view.history.append(doc)
         view.last_seen = now
         if doc.get("protocol_hash") != self.study.protocol_hash:
             self._alert(name, "runs another protocol than this study")

@@ -217,6 +217,9 @@ class Station:
             "t": time.time(),
             "affect_state": state.get("label", "unknown"),
             "p_aroused": state.get("p_aroused"),
+            "state_t": state.get("t"),
+            "features": state.get("features", {}),
+            "state_reason": state.get("reason", ""),
             "quality": quality,
             "warnings": warnings,
             "interrupted": self.interrupted() if doc.get("status") == "idle" else [],
@@ -242,8 +245,16 @@ def _current_state(engine: Any) -> dict[str, Any]:
         return {}
     if is_dataclass(state):
         state = asdict(state)
+    features = {
+        k: None if v is None else round(float(v), 4)
+        for k, v in (state.get("features") or {}).items()
+        if v is None or isinstance(v, int | float)
+    }
     return {
+        "t": state.get("t"),
         "label": state.get("label", "unknown"),
         "p_aroused": state.get("p_aroused"),
+        "features": features,
+        "reason": state.get("reason", ""),
         "quality": {k: round(float(v), 3) for k, v in (state.get("quality") or {}).items()},
     }

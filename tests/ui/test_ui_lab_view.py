@@ -177,3 +177,35 @@ def test_the_decision_log_of_a_station(lab):
     dialog = view.logs[-1]
     assert dialog.model.rowCount() == 8
     assert dialog.windowTitle() == "Decision log: ws-2"
+
+
+def test_a_station_live_view_plots_its_heartbeats(lab, screenshot):
+    study, view = lab["study"], lab["view"]
+    for i in range(40):
+        p = 0.2 + 0.6 * (i >= 25)
+        _beat(
+            lab,
+            _status(
+                study,
+                "ws-1",
+                status="running",
+                participant="P001",
+                state_t=1000.0 + 5 * i,
+                affect_state="aroused" if p > 0.5 else "calm",
+                p_aroused=p,
+                features={"hr": 70.0 + i, "rmssd": 40.0, "scl": 3.25},
+                quality={"ecg": 0.9, "eda": 0.8},
+            ),
+        )
+    view.tiles["ws-1"].buttons["live"].click()
+    live = view.live["ws-1"]
+    assert len(live.plot.points) == 40
+    assert live.readouts.values["hr"].text().startswith("109")
+    last = {"features": {"hr": 112.0, "rmssd": 31.0, "scl": 4.5}, "quality": {"ecg": 0.9}}
+    _beat(
+        lab,
+        _status(study, "ws-1", state_t=1300.0, affect_state="aroused", p_aroused=0.9, **last),
+    )
+    assert len(live.plot.points) == 41 and live.plot.points[-1][1] == 0.9
+    assert live.readouts.values["hr"].text().startswith("112")
+    screenshot(live, "lab_station_live")
