@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from labmrt.analysis import power as mrtpower
@@ -16,7 +15,15 @@ from labmrt.cli import main
 from labmrt.errors import LabmrtError
 from labmrt.powersim.effects import effects_from_dict, load_effects
 from labmrt.powersim.run import parse_ns, run_chunk, simulate_power
-from labmrt.powersim.trials import SimPlan, analyze, participant_code, simulate_trial, stack
+from labmrt.powersim.trials import (
+    SimPlan,
+    analyze,
+    analyze_with_wcls,
+    participant_code,
+    simulate_trial,
+    stack,
+    trial_frame,
+)
 from labmrt.protocol import load_protocol
 from labmrt.session import SessionEngine
 from labmrt.session.clock import VirtualClock
@@ -39,25 +46,6 @@ def framing_effects(framing):
     return load_effects(FRAMING_EFFECTS, framing)
 
 
-def _frame(plan: SimPlan, data, j: int) -> pd.DataFrame:
-    """Trial ``j`` as the long table the export writes (arm and prob_<arm> columns)."""
-    arms = plan.protocol.arm_ids
-    _, n, t = data.arm.shape
-    cols = {
-        "participant": np.repeat([f"P{i:03d}" for i in range(n)], t),
-        "decision_point": np.tile(np.arange(t), n),
-        "available": data.available[j].ravel().astype(int),
-        "arm": [None if a < 0 else arms[a] for a in data.arm[j].ravel()],
-        "affect_state": np.where(data.reported_aroused[j].ravel(), "aroused", "calm"),
-        "received": data.received[j].ravel().astype(int),
-    }
-    for m, a in enumerate(arms):
-        cols[f"prob_{a}"] = data.probs[j, :, :, m].ravel()
-    for name, y in data.y.items():
-        cols[name] = y[j].ravel()
-    return pd.DataFrame(cols)
-
-
 # --------------------------------------------------------------------------- the same draws
 def test_block_draws_equal_single_draws(framing):
     rng = np.random.default_rng(5)
@@ -67,6 +55,8 @@ def test_block_draws_equal_single_draws(framing):
         arms, probs = MicroRandomizer(framing, f"Q{i}").draw_block(
             [{"affect_state": s} for s in states], avail
         )
+        by_column = MicroRandomizer(framing, f"Q{i}").draw_block({"affect_state": states}, avail)
+        assert (by_column[0] == arms).all() and (by_column[1] == probs).all()
         one = MicroRandomizer(framing, f"Q{i}")
         for k, (s, a) in enumerate(zip(states, avail, strict=True)):
             d = one.draw(k, {"affect_state": s}, bool(a))
@@ -140,6 +130,9 @@ def test_simulated_arms_equal_the_session_engine_draws(tmp_path, framing, framin
 # --------------------------------------------------------------------------- the same analysis
 @pytest.mark.parametrize("per_protocol", [False, True])
 def test_batched_fits_equal_the_analyzer(framing, framing_effects, per_protocol):
+    # Both outcomes (continuous and binary), both contrasts, the moderator and a control,
+    # small-sample correction (35 participants): the batched fits against wcls() on each
+    # trial's long table (the export's columns), to 1e-10.
     eff = framing_effects.model_copy(
         update={
             "analysis": framing_effects.analysis.model_copy(
@@ -150,35 +143,29 @@ def test_batched_fits_equal_the_analyzer(framing, framing_effects, per_protocol)
     plan = SimPlan(framing, eff, 40, seed=2)
     data = stack([simulate_trial(plan, j) for j in range(3)]).first(35)
     est, se, pv = analyze(plan, data)
+    assert est.shape == (3, 8)
     for j in range(3):
-        frame = _frame(plan, data, j).assign(task_index=lambda f: f["decision_point"])
-        col = 0
-        for outcome in eff.outcomes:
-            for arm in ("gain", "loss"):
-                fit = wcls(
-                    frame, id="participant", outcome=outcome, moderators=["affect_state"],
-                    controls=["task_index"], availability="available",
-                    contrast=f"{arm}-vs-baseline", baseline="neutral",
-                    per_protocol=per_protocol, received="received",
-                )  # fmt: skip
-                table = fit.table
-                assert list(table.index) == ["(Intercept)", "affect_statecalm"]
-                np.testing.assert_allclose(est[j, col : col + 2], table["estimate"], rtol=1e-10)
-                np.testing.assert_allclose(se[j, col : col + 2], table["std_error"], rtol=1e-10)
-                np.testing.assert_allclose(pv[j, col : col + 2], table["p_value"], rtol=1e-8)
-                col += 2
+        ref = analyze_with_wcls(plan, data, j)
+        np.testing.assert_allclose(est[j], ref[0], rtol=1e-10)
+        np.testing.assert_allclose(se[j], ref[1], rtol=1e-10)
+        np.testing.assert_allclose(pv[j], ref[2], rtol=1e-8)
+    frame = trial_frame(plan, data, 0)
+    fit = wcls(
+        frame, id="participant", outcome="help_hint_seconds", moderators=["affect_state"],
+        controls=["task_index"], availability="available", contrast="loss-vs-baseline",
+        per_protocol=per_protocol, received="received",
+    )  # fmt: skip
+    assert list(fit.table.index) == ["(Intercept)", "affect_statecalm"]
+    np.testing.assert_allclose(est[0, 2:4], fit.table["estimate"], rtol=1e-10)
+    assert fit.small_sample_applied
 
 
 def test_large_studies_use_the_plain_sandwich_as_the_analyzer(framing, framing_effects):
     plan = SimPlan(framing, framing_effects, 60, seed=9)
     data = simulate_trial(plan, 0)
     est, se, _ = analyze(plan, data)
-    fit = wcls(
-        _frame(plan, data, 0), id="participant", outcome="help_hint_seconds",
-        moderators=["affect_state"], availability="available", contrast="loss-vs-baseline",
-        baseline="neutral",
-    )  # fmt: skip
-    np.testing.assert_allclose(se[0, 2:4], fit.table["std_error"], rtol=1e-10)
+    ref = analyze_with_wcls(plan, data, 0)
+    np.testing.assert_allclose(se[0], ref[1], rtol=1e-10)
 
 
 # --------------------------------------------------------------------------- closed form

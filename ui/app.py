@@ -175,7 +175,8 @@ class LabmrtApp:
         return self.analysis
 
     def open_sample_size(self) -> SampleSizeDialog:
-        dialog = SampleSizeDialog(self.console)
+        # the simulation tab starts from the protocol loaded in the console, if any
+        dialog = SampleSizeDialog(self.console, protocol_path=self.console.protocol_path)
         dialog.open()
         self._sample_size = dialog
         return dialog

@@ -4,7 +4,8 @@ All arithmetic is :mod:`labmrt.analysis.power`; this dialog only collects the
 design, shows the answer and the power curve, and turns the calculator's
 ``LabmrtError`` problems into a readable message next to the inputs. One
 calculation takes milliseconds, so it runs on the GUI thread as the inputs
-change.
+change. The second tab (:mod:`ui.power_sim_tab`) simulates the protocol
+itself, off the GUI thread.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 from labmrt.analysis import power as mrtpower
 from labmrt.errors import LabmrtError
 from ui import style  # noqa: F401 - pyqtgraph colours
+from ui.power_sim_tab import SimulationTab
 
 
 def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
@@ -43,12 +46,21 @@ def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2) ->
 class SampleSizeDialog(QDialog):
     """Study length, randomization, availability and effect in; participants needed out."""
 
-    def __init__(self, parent=None, *, sessions: int = 1, per_session: int = 30, prob: float = 0.5):
+    def __init__(
+        self,
+        parent=None,
+        *,
+        sessions: int = 1,
+        per_session: int = 30,
+        prob: float = 0.5,
+        protocol_path=None,
+    ):
         super().__init__(parent)
         self.setObjectName("sample_size_dialog")
         self.setWindowTitle("Sample size for a micro-randomized trial")
         self.result: mrtpower.PowerResult | None = None
-        layout = QHBoxLayout(self)
+        closed_form = QWidget()
+        layout = QHBoxLayout(closed_form)
 
         inputs = QWidget()
         form_box = QVBoxLayout(inputs)
@@ -123,10 +135,17 @@ class SampleSizeDialog(QDialog):
         right.addWidget(self.answer)
         right.addWidget(self.detail)
         right.addWidget(self.curve_plot, 1)
+        layout.addLayout(right, 1)
+
+        outer = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(closed_form, "Closed form (Liao et al. 2016)")
+        self.simulation = SimulationTab(protocol_path=protocol_path)
+        self.tabs.addTab(self.simulation, "Simulate the protocol")
+        outer.addWidget(self.tabs, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
         buttons.rejected.connect(self.reject)
-        right.addWidget(buttons)
-        layout.addLayout(right, 1)
+        outer.addWidget(buttons)
 
         for box in (self.days, self.per_day):
             box.valueChanged.connect(self.recalculate)

@@ -372,9 +372,14 @@ def plot_power(result: SimulationResult, path: str | Path) -> Path:
     """Power against N per term, with 2 Monte Carlo SE bars and the target line."""
     from labmrt.analysis.plot import agg_figure, save_figure
 
-    fig = agg_figure((7.2, 4.4))
+    fig = agg_figure((10.0, 4.4))
     ax = fig.add_subplot(1, 1, 1)
+    pairs: list[tuple[str, str]] = []
     for tp in result.terms:
+        pair = (tp.term.outcome, tp.term.treated)
+        if pair not in pairs:
+            pairs.append(pair)
+        # one colour per outcome and contrast; dashed: moderation terms
         ax.errorbar(
             result.ns,
             tp.power,
@@ -383,6 +388,8 @@ def plot_power(result: SimulationResult, path: str | Path) -> Path:
             ms=3,
             capsize=2,
             lw=1.4,
+            color=f"C{pairs.index(pair)}",
+            ls="-" if tp.term.name == "(Intercept)" else "--",
             label=tp.term.label,
         )
     ax.axhline(result.target, color="grey", ls="--", lw=1)
@@ -395,7 +402,7 @@ def plot_power(result: SimulationResult, path: str | Path) -> Path:
         fontsize=9,
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -145,7 +145,7 @@ def simulate_trial(plan: SimPlan, trial: int) -> TrialData:
     probs = np.empty((n, t, len(protocol.arm_ids)))
     labels = np.where(reported, "aroused", "calm")
     for i in range(n):
-        contexts = [{context: s} for s in labels[i]] if context else [None] * t
+        contexts = {context: labels[i]} if context else {}
         rand = MicroRandomizer(protocol, participant_code(plan.seed, trial, i), 1)
         arms[i], probs[i] = rand.draw_block(contexts, available[i])
     ys = {}
@@ -189,6 +189,58 @@ def stack(trials: list[TrialData]) -> TrialData:
         ),
         {k: np.concatenate([d.y[k] for d in trials]) for k in trials[0].y},
     )
+
+
+def trial_frame(plan: SimPlan, data: TrialData, j: int):
+    """Trial ``j`` of ``data`` as the long table ``labmrt export`` writes (one row per
+    participant x decision point, ``arm`` and ``prob_<arm>`` columns), for ``labmrt analyze``."""
+    import pandas as pd
+
+    arms = plan.protocol.arm_ids
+    _, n, t = data.arm.shape
+    cols = {
+        "participant": np.repeat([f"P{i + 1:03d}" for i in range(n)], t),
+        "decision_point": np.tile(np.arange(t), n),
+        "task_index": np.tile(np.asarray(plan.protocol.decision_task_indices()), n),
+        "available": data.available[j].ravel().astype(int),
+        "arm": [None if a < 0 else arms[a] for a in data.arm[j].ravel()],
+        "affect_state": np.where(data.reported_aroused[j].ravel(), "aroused", "calm"),
+        "received": data.received[j].ravel().astype(int),
+        "baseline_arm": plan.protocol.baseline_arm.id,
+    }
+    for m, a in enumerate(arms):
+        cols[f"prob_{a}"] = data.probs[j, :, :, m].ravel()
+    for name, y in data.y.items():
+        cols[name] = y[j].ravel()
+    return pd.DataFrame(cols)
+
+
+def analyze_with_wcls(plan: SimPlan, data: TrialData, j: int) -> np.ndarray:
+    """Trial ``j`` analyzed one fit at a time by ``labmrt.analysis.wcls`` (the check and the
+    baseline of the batched :func:`analyze`): estimates, SEs, p-values (3 x terms)."""
+    from labmrt.analysis import wcls
+
+    frame = trial_frame(plan, data, j)
+    spec = plan.effects.analysis
+    out = []
+    for name in plan.effects.outcomes:
+        for treated, control in contrasts_of(plan.effects, plan.protocol):
+            fit = wcls(
+                frame,
+                id="participant",
+                outcome=name,
+                moderators=[spec.moderator] if spec.moderator else [],
+                controls=list(spec.controls),
+                availability="available",
+                contrast=f"{treated}-vs-{control}",
+                baseline=plan.protocol.baseline_arm.id,
+                numerator_prob=spec.numerator_prob,
+                small_sample=spec.small_sample,
+                per_protocol=spec.per_protocol,
+                received="received",
+            )
+            out.append(fit.table[["estimate", "std_error", "p_value"]].to_numpy().T)
+    return np.concatenate(out, axis=1)
 
 
 # --------------------------------------------------------------------------- the analysis

@@ -181,39 +181,51 @@ class MicroRandomizer:
         )
 
     def draw_block(
-        self, contexts: Sequence[Mapping[str, Any] | None], available: Sequence[bool]
+        self,
+        contexts: Sequence[Mapping[str, Any] | None] | Mapping[str, Sequence[Any]],
+        available: Sequence[bool],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Randomize the next ``len(contexts)`` decision points at once (power simulations).
+        """Randomize the next ``len(available)`` decision points at once (power simulations).
 
         Exactly the draws of as many :meth:`draw` calls in a row: one uniform
         per decision point from the same stream (``Generator.random(n)`` yields
         the same numbers as ``n`` single calls), probabilities from the
         protocol's lookup, and the first arm whose cumulative probability
-        (summed in arm order, as :func:`choose_arm` does) exceeds ``u``. Returns
-        the arm index per point (-1 when unavailable) and every arm's
-        probability per point (``n x arms``). Only the audit record is left
-        out, which is what makes it fast enough for thousands of simulated
-        studies.
+        (summed in arm order, as :func:`choose_arm` does) exceeds ``u``.
+        ``contexts``: one context mapping per point, or columns
+        (``{"affect_state": [...]}``, one value per point). Returns the arm
+        index per point (-1 when unavailable) and every arm's probability per
+        point (``n x arms``). Only the audit record is left out, which is what
+        makes it fast enough for thousands of simulated studies.
         """
-        n = len(contexts)
-        if len(available) != n:
-            raise ValueError("one availability flag per context is needed")
+        available = np.asarray(available, dtype=bool)
+        n = available.size
+        if isinstance(contexts, Mapping):
+            names = list(contexts)
+            columns = [
+                c.tolist() if isinstance(c, np.ndarray) else list(c) for c in contexts.values()
+            ]
+            if any(len(c) != n for c in columns):
+                raise ValueError("every context column needs one value per decision point")
+            keys = list(zip(*columns, strict=True)) if names else [()] * n
+        else:
+            if len(contexts) != n:
+                raise ValueError("one availability flag per context is needed")
+            names = None
+            keys = [tuple((c or {}).items()) for c in contexts]
         u = self._rng.random(n)
         self._position += n
         arms = self.protocol.arm_ids
         rows: dict[tuple, int] = {}
-        which = np.fromiter(
-            (rows.setdefault(tuple(c.items()) if c else (), len(rows)) for c in contexts),
-            dtype=np.int64,
-            count=n,
+        which = np.fromiter((rows.setdefault(k, len(rows)) for k in keys), np.int64, count=n)
+        lookups = (
+            self.protocol.lookup_probabilities(
+                dict(zip(names, key, strict=True)) if names is not None else dict(key)
+            ).probabilities
+            for key in rows
         )
-        table = np.array(
-            [
-                [self.protocol.lookup_probabilities(dict(key)).probabilities[a] for a in arms]
-                for key in rows
-            ]
-        ).reshape(len(rows), len(arms))
+        table = np.array([[row[a] for a in arms] for row in lookups]).reshape(len(rows), len(arms))
         probs = table[which]
         cumulative = np.cumsum(probs, axis=1)
         picked = np.minimum((u[:, None] >= cumulative).sum(axis=1), len(arms) - 1)
-        return np.where(np.asarray(available, dtype=bool), picked, -1), probs
+        return np.where(available, picked, -1), probs

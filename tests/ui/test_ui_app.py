@@ -24,6 +24,8 @@ def test_app_opens_console_and_participant_screen(qtbot, tmp_path, protocols_dir
     assert analysis.isVisible()
     dialog = app.open_sample_size()
     assert dialog.result is not None
+    # the simulation tab starts from the console's protocol
+    assert dialog.simulation.protocol.content_hash == app.console.protocol.content_hash
     screenshot(app.console, "console_start")
     app.toggle_participant_full_screen()
     assert app.participant_window.isFullScreen()
