@@ -156,6 +156,7 @@ ALLOWED = {
     "labmrt.simulate": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis"},
     "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store"},
+    "labmrt.powersim": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.analysis"},
 }
 
 
