@@ -145,9 +145,14 @@ def _used_codes(study: LabStudy) -> set[str]:
 
     used: set[str] = set()
     for folder in [study.dir, *study.station_dirs()]:
-        if (folder / DB_NAME).is_file():
-            with StudyStore.open(folder, readonly=True, check=False) as store:
-                used.update(store.sessions()["participant"])
+        if not (folder / DB_NAME).is_file():
+            continue
+        try:
+            store = StudyStore.open(folder, readonly=True, check=False)
+        except LabmrtError:
+            continue  # a station store being created right now: its codes are in CODES_FILE
+        with store:
+            used.update(store.sessions()["participant"])
     return used
 
 
