@@ -22,6 +22,9 @@ on the same updates:
 * ``live``: the monitor's classifier (``LIVE_FEATURES``: heart rate of the
   last 15 s, tonic SCL of the last 10 s, SCR rate; one model per clean
   feature group);
+* ``responsive``: the same with ``RESPONSIVE_FEATURES`` (the rise of the
+  tonic level above its lowest point of the last 2 min instead of the
+  level; a protocol's ``[sensors] state_features = "responsive"``);
 * ``60 s HRV``: the same calibration on the earlier feature set (heart rate,
   RMSSD and SDNN of 60 s windows, SCL and SCR rate of 30 s);
 * ``naive``: mean raw EDA of the last 10 s, aroused above the midpoint of
@@ -57,14 +60,19 @@ from sensors_accuracy import (  # noqa: E402
 )
 from sensors_real import pipeline_fingerprint  # noqa: E402
 
-from sensors.classifier import DEFAULT_FEATURES, LIVE_FEATURES, AffectClassifier  # noqa: E402
+from sensors.classifier import (  # noqa: E402
+    DEFAULT_FEATURES,
+    LIVE_FEATURES,
+    RESPONSIVE_FEATURES,
+    AffectClassifier,
+)
 from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
 from sensors.pipeline import FeaturePipeline, replay  # noqa: E402
 
 STABLE_S = 5.0
 EXCLUDE_S = 60.0
 NAIVE_S = 10.0
-CLASSIFIERS = ("live", "60 s HRV", "naive")
+CLASSIFIERS = ("live", "responsive", "60 s HRV", "naive")
 
 
 def session_updates(s: Session, cache: Path | None = None):
@@ -102,6 +110,7 @@ def run(s: Session, cache: Path | None = None) -> dict:
             if ph.start <= r.t <= ph.end:
                 ph.add(r.t, r)
     live = fit_rows(AffectClassifier(features=LIVE_FEATURES), rest, stress)
+    fast = fit_rows(AffectClassifier(features=RESPONSIVE_FEATURES), rest, stress)
     old = fit_rows(AffectClassifier(features=DEFAULT_FEATURES), rest, stress)
     cal = [v for r, v in results if r.t <= REST_S + STRESS_S]
     cal_t = np.array([r.t for r, _ in results if r.t <= REST_S + STRESS_S])
@@ -112,6 +121,7 @@ def run(s: Session, cache: Path | None = None) -> dict:
             continue
         t.append(r.t)
         labels["live"].append(live.predict(r.features, r.quality).label)
+        labels["responsive"].append(fast.predict(r.features, r.quality).label)
         labels["60 s HRV"].append(old.predict(r.features, r.quality).label)
         labels["naive"].append("aroused" if v > thr else "calm")
     t = np.array(t)

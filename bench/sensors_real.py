@@ -55,7 +55,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from labmrt.errors import LabmrtError  # noqa: E402
-from sensors.classifier import LIVE_FEATURES, AffectClassifier  # noqa: E402
+from sensors.classifier import FEATURE_SETS, LIVE_FEATURES, AffectClassifier  # noqa: E402
 from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
 from sensors.pipeline import FeaturePipeline, UpdateResult, replay  # noqa: E402
 
@@ -194,7 +194,7 @@ def pipeline_fingerprint() -> str:
     return h.hexdigest()[:12]
 
 
-def run_subject(code: str, cache: Path | None = None) -> Run:
+def run_subject(code: str, cache: Path | None = None, features=LIVE_FEATURES) -> Run:
     """Replay, calibrate and score one participant (one process of the pool).
 
     ``cache``: a folder where the replay's updates are kept per participant
@@ -213,7 +213,7 @@ def run_subject(code: str, cache: Path | None = None) -> Run:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as fh:
                 pickle.dump(results, fh)
-    out = score_subject(subj, results)
+    out = score_subject(subj, results, features)
     out.cpu_s = time.process_time() - cpu0
     return out
 
@@ -276,15 +276,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="keep each participant's replay here and reuse it while the pipeline code is unchanged",
     )
+    ap.add_argument(
+        "--state-features",
+        choices=tuple(FEATURE_SETS),
+        default="sustained",
+        help="the live feature set the calibration fits (the protocol's [sensors] state_features)",
+    )
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent (the reference data sits beside the project)")
         return 0
     codes = [c.strip() for c in args.subjects.split(",") if c.strip()]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        runs = list(pool.map(functools.partial(run_subject, cache=args.cache), codes))
+        job = functools.partial(
+            run_subject, cache=args.cache, features=FEATURE_SETS[args.state_features]
+        )
+        runs = list(pool.map(job, codes))
     print(
-        f"Stress-Predict, {len(runs)} participants; calibration: last {CAL_S:.0f} s of baseline "
+        f"Stress-Predict, {len(runs)} participants, {args.state_features} features "
+        f"({', '.join(FEATURE_SETS[args.state_features])}); calibration: last {CAL_S:.0f} s of baseline "
         f"+ first {CAL_S:.0f} s of Stroop; scored every other update, {SKIP_S:.0f} s after "
         "each phase change skipped"
     )

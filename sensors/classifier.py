@@ -68,7 +68,14 @@ beats of the last 15 s, the tonic skin-conductance level of the last 10 s
 and the SCR rate, the features that survive wrist artefacts and follow a
 change within seconds (RMSSD/SDNN need a minute of clean beats and are the
 first casualties of a moving wrist). Offline models keep
-:data:`DEFAULT_FEATURES`.
+:data:`DEFAULT_FEATURES`. :data:`RESPONSIVE_FEATURES` swap the tonic level
+for its rise above the lowest level of the last two minutes
+(:class:`sensors.pipeline.RecentFloor`): a state that comes back to calm
+within seconds of the skin conductance levelling off, for studies whose
+states alternate within minutes, at the price of calling a stressor calm
+once its level has plateaued for two minutes (the protocol's
+``[sensors] state_features`` chooses; the README gives both sets' figures
+on real recordings and on the simulator).
 
 The state is ``unknown`` (with a reason) when the model is not calibrated,
 no model's features are present and clean, or the calibration of every
@@ -93,10 +100,17 @@ FORMAT = "labmrt-affect-classifier"
 VERSION = 1
 DEFAULT_FEATURES: tuple[str, ...] = ("hr", "rmssd", "sdnn", "scl", "scr_rate")
 LIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_fast", "scr_rate")
+RESPONSIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_rise", "scr_rate")
+# the live feature sets a protocol chooses from ([sensors] state_features)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "sustained": LIVE_FEATURES,
+    "responsive": RESPONSIVE_FEATURES,
+}
 AROUSAL_SIGN: dict[str, int] = {
     "hr": 1,
     "hr_fast": 1,
     "scl_fast": 1,
+    "scl_rise": 1,
     "rmssd": -1,
     "sdnn": -1,
     "hf": -1,
@@ -108,7 +122,7 @@ AROUSAL_SIGN: dict[str, int] = {
 }
 FEATURE_KIND: dict[str, str] = {
     **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf", "hr_fast"), "cardiac"),
-    **dict.fromkeys(("scl", "scr_rate", "scr_amp", "scl_fast"), "eda"),
+    **dict.fromkeys(("scl", "scr_rate", "scr_amp", "scl_fast", "scl_rise"), "eda"),
 }
 # window length (s) of each feature as the pipeline computes it: neighbouring
 # calibration windows closer than this share signal (the purge of blocked CV)
@@ -118,6 +132,7 @@ FEATURE_WINDOW_S: dict[str, float] = {
     **dict.fromkeys(("scl", "scr_rate", "scr_amp"), 30.0),
     "hr_fast": 15.0,
     "scl_fast": 10.0,
+    "scl_rise": 10.0,
 }
 # stream kinds whose quality speaks for the cardiac features (waveforms, intervals, heart rate)
 CARDIAC_SOURCES: tuple[str, ...] = ("ecg", "ppg", "ibi", "hr")
@@ -126,6 +141,7 @@ SD_FLOOR: dict[str, float] = {
     "hr": 1.0,  # bpm
     "hr_fast": 1.0,  # bpm
     "scl_fast": 0.05,  # uS
+    "scl_rise": 0.05,  # uS
     "rmssd": 0.1,  # ln ms (10%)
     "sdnn": 0.1,  # ln ms
     "hf": 0.2,  # ln ms^2

@@ -43,7 +43,38 @@ from sensors.quality import signal_quality
 OVERLAP_S = 4.0
 SETTLE_S = 0.6
 CARDIAC_KINDS: tuple[str, ...] = ("ecg", "ppg")
-FEATURE_NAMES: tuple[str, ...] = (*HRV_FEATURES, "scl", "scr_rate", "scr_amp", *FAST_FEATURES)
+SCL_FLOOR_S = 120.0  # scl_rise: tonic level above its lowest point of this long
+FEATURE_NAMES: tuple[str, ...] = (
+    *HRV_FEATURES,
+    "scl",
+    "scr_rate",
+    "scr_amp",
+    *FAST_FEATURES,
+    "scl_rise",
+)
+
+
+@dataclass
+class RecentFloor:
+    """The lowest tonic level of the last ``span_s`` seconds, from the updates' own values.
+
+    ``scl_rise`` (tonic level above that floor) follows arousal up within
+    seconds and back down as soon as the level stops climbing, whereas the
+    level itself needs minutes to come back (skin conductance recovers with
+    a time constant of about a minute and often not at all within a
+    5-minute rest; Boucsein 2012, Electrodermal Activity, 2nd ed., ch. 2.3).
+    Kept by the pipeline because it spans more history than a window holds.
+    """
+
+    span_s: float = SCL_FLOOR_S
+    values: list[tuple[float, float]] = field(default_factory=list)
+
+    def rise(self, t: float, level: float | None) -> float | None:
+        self.values = [(u, v) for u, v in self.values if u >= t - self.span_s]
+        if level is None or not math.isfinite(level):
+            return None
+        self.values.append((t, level))
+        return level - min(v for _, v in self.values)
 
 
 @dataclass
@@ -142,6 +173,7 @@ class FeaturePipeline:
         self.quality_every_s = float(quality_every_s)
         self.min_quality = float(min_quality)
         self.trackers: dict[str, BeatTracker] = {}
+        self.scl_floor = RecentFloor()
         self._quality: dict[str, tuple[float, str, float]] = {}  # kind -> (score, reason, at)
         # frequency-domain HRV (Welch, ~0.1 s) is redone every quality_every_s, in between
         # the last values are carried with the window they were computed on
@@ -158,6 +190,8 @@ class FeaturePipeline:
         for k in [kind] if kind else list(self._quality):
             self._quality.pop(k, None)
         self._spectral.clear()
+        if kind in (None, "eda"):
+            self.scl_floor = RecentFloor()
 
     def _stream_quality(self, kind: str, data, ts, sfreq, now: float) -> tuple[float, str]:
         cached = self._quality.get(kind)
@@ -296,6 +330,9 @@ class FeaturePipeline:
                 ev, einfo = eda_window(data, sfreq, timestamps=ts, window_s=self.eda_window_s)
                 feats.update(ev)
                 windows.update(einfo["windows"])
+                feats["scl_rise"] = self.scl_floor.rise(now, ev.get("scl_fast"))
+                if feats["scl_rise"] is not None:
+                    windows["scl_rise"] = einfo["windows"]["scl_fast"]
                 if einfo["reason"]:
                     reasons.append(f"EDA: {einfo['reason']}")
         for kind, score in quality.items():

@@ -76,7 +76,8 @@ def calibration_schedule(protocol: Any, seed: int, mean_segment_s: float, lead_s
 def monitor_for_protocol(descriptions: list, protocol: Any, *, use_pins: bool = True):
     """The affect monitor a protocol asks for (not started).
 
-    The protocol's ``[sensors]`` table sets the EDA window and the classifier:
+    The protocol's ``[sensors]`` table sets the EDA window, the live feature
+    set (``state_features``) and the classifier:
     ``classifier = "calibration"`` fits a per-participant model on the
     calibration phases; a path names a model trained offline with
     ``labmrt sensors train`` (the protocol loader has checked that it exists;
@@ -87,7 +88,7 @@ def monitor_for_protocol(descriptions: list, protocol: Any, *, use_pins: bool = 
     with a message naming the pin); ``use_pins=False`` ignores them
     (simulated sensors, whose names are not the lab's).
     """
-    from sensors.classifier import AffectClassifier
+    from sensors.classifier import FEATURE_SETS, AffectClassifier
     from sensors.monitor import AffectMonitor
 
     settings = getattr(protocol, "sensors", None)
@@ -96,6 +97,8 @@ def monitor_for_protocol(descriptions: list, protocol: Any, *, use_pins: bool = 
     classifier = None
     if model_path is not None:
         classifier = AffectClassifier.load(model_path)
+    elif settings is not None:
+        classifier = AffectClassifier(features=FEATURE_SETS[settings.state_features])
     pins = dict(settings.pins) if settings is not None and use_pins else None
     return AffectMonitor(descriptions, classifier=classifier, eda_window_s=window, pins=pins)
 

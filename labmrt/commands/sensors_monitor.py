@@ -35,8 +35,7 @@ def register(subparsers) -> None:
         "--duration", type=float, metavar="S", help="stop S seconds after calibration"
     )
     parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
-    parser.add_argument("--model", metavar="MODEL", help="classifier file from `sensors train`")
-    parser.add_argument("--save-model", metavar="FILE", help="write the calibrated classifier")
+    add_classifier_options(parser)
     parser.add_argument(
         "--name", metavar="REGEX", help="only streams whose name matches (case-insensitive)"
     )
@@ -59,6 +58,28 @@ def register(subparsers) -> None:
         "instead of the channel the metadata rules pick; repeatable",
     )
     parser.set_defaults(handler=run)
+
+
+def add_classifier_options(parser) -> None:
+    """--model, --state-features and --save-model, shared by `sensors monitor` and `replay`."""
+    parser.add_argument("--model", metavar="MODEL", help="classifier file from `sensors train`")
+    parser.add_argument(
+        "--state-features",
+        choices=("sustained", "responsive"),
+        default="sustained",
+        help="features a calibration fits: tonic skin-conductance level (sustained, the "
+        "default) or its rise over the last 2 min (responsive: back to calm within seconds)",
+    )
+    parser.add_argument("--save-model", metavar="FILE", help="write the calibrated classifier")
+
+
+def classifier_from_args(args):
+    """The --model file, or an unfitted classifier of the --state-features set."""
+    from sensors.classifier import FEATURE_SETS, AffectClassifier
+
+    if args.model:
+        return AffectClassifier.load(args.model)
+    return AffectClassifier(features=FEATURE_SETS[args.state_features])
 
 
 def parse_pins(values: list[str]) -> dict[str, dict[str, str]]:
@@ -156,7 +177,6 @@ def human_line(rec: dict) -> str:
 
 def run(args) -> int:
     from labmrt.errors import LabmrtError
-    from sensors.classifier import AffectClassifier
     from sensors.discovery import find_streams
     from sensors.monitor import AffectMonitor
 
@@ -173,7 +193,7 @@ def run(args) -> int:
             where="--calibrate-stress",
             fix="add --calibrate-rest S",
         )
-    classifier = AffectClassifier.load(args.model) if args.model else None
+    classifier = classifier_from_args(args)
     pins = parse_pins(args.pin)
     streams = find_streams(timeout=args.timeout, name_pattern=args.name)
     if pins:
@@ -233,7 +253,7 @@ def run(args) -> int:
                     clf.save(args.save_model)
             except LabmrtError as err:
                 print(f"calibration failed, state stays unknown: {err.message}", file=sys.stderr)
-        elif classifier is None:
+        elif not args.model:
             print(
                 "no calibration and no --model: the state stays unknown "
                 "(use --calibrate-rest S [--calibrate-stress S] or --model MODEL)",

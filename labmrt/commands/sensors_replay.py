@@ -14,6 +14,8 @@ import json
 import math
 import sys
 
+from labmrt.commands.sensors_monitor import add_classifier_options
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -58,8 +60,7 @@ def register(subparsers) -> None:
         metavar="START:END",
         help="stressor span, in seconds of the recording's time (or a marker name)",
     )
-    parser.add_argument("--model", metavar="MODEL", help="classifier file from `sensors train`")
-    parser.add_argument("--save-model", metavar="FILE", help="write the calibrated classifier")
+    add_classifier_options(parser)
     parser.add_argument("--start", type=float, metavar="S", help="first update to print (s)")
     parser.add_argument("--end", type=float, metavar="S", help="last update to print (s)")
     parser.add_argument("--jsonl", action="store_true", help="one JSON object per update")
@@ -115,9 +116,13 @@ def _positive(args, *names: str) -> None:
 
 
 def run(args) -> int:
-    from labmrt.commands.sensors_monitor import calibration_line, human_line, state_record
+    from labmrt.commands.sensors_monitor import (
+        calibration_line,
+        classifier_from_args,
+        human_line,
+        state_record,
+    )
     from labmrt.errors import LabmrtError
-    from sensors.classifier import AffectClassifier
     from sensors.replay import (
         load_csv_signals,
         load_xdf,
@@ -143,7 +148,7 @@ def run(args) -> int:
         )
     # read everything that can be wrong before the (long) replay
     segments = read_segments(args.segments, args.subject) if args.segments else None
-    model = AffectClassifier.load(args.model) if args.model else None
+    model = classifier_from_args(args)
     if args.xdf:
         recording = load_xdf(args.xdf, args.name)
     else:
@@ -163,7 +168,7 @@ def run(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     rest = parse_span(args.calibrate_rest) if args.calibrate_rest else None
     stress = parse_span(args.calibrate_stress) if args.calibrate_stress else None
-    if rest is None and stress is None and model is None:
+    if rest is None and stress is None and not args.model:
         print(
             "no calibration and no --model: the state stays unknown "
             "(use --calibrate-rest START:END [--calibrate-stress START:END] or --model MODEL)",

@@ -327,6 +327,11 @@ class Sensors(_Model):
     model's sha256 is part of the content hash. ``pins``: kind -> the stream
     and channel to read it from (:class:`SensorPin`); left out of the content
     when empty, so protocols without pins keep their hash.
+    ``state_features``: the live features a calibrated state uses,
+    ``"sustained"`` (tonic skin-conductance level: holds through minutes-long
+    stressors, slow to return to calm) or ``"responsive"`` (its rise above
+    the last two minutes' lowest level: back to calm within seconds, calls a
+    plateaued stressor calm); left out of the content at its default.
     """
 
     streams: list[Literal["ecg", "ppg", "eda", "ibi", "hr"]] = Field(
@@ -336,12 +341,16 @@ class Sensors(_Model):
     window_s: Annotated[float, Field(gt=0.0)] = 30.0
     classifier_sha256: str | None = Field(default=None, exclude=False)
     pins: dict[Literal["ecg", "ppg", "eda", "ibi", "hr"], SensorPin] = Field(default_factory=dict)
+    state_features: Literal["sustained", "responsive"] = "sustained"
 
     @model_serializer(mode="wrap")
-    def _drop_empty_pins(self, handler):
+    def _drop_defaults(self, handler):
         data = handler(self)
-        if isinstance(data, dict) and not data.get("pins"):
-            data.pop("pins", None)
+        if isinstance(data, dict):
+            if not data.get("pins"):
+                data.pop("pins", None)
+            if data.get("state_features") == "sustained":
+                data.pop("state_features", None)
         return data
 
 
