@@ -103,3 +103,40 @@ def test_acknowledgements_must_be_signed_by_the_study():
     assert cmd.state == "pending"
     refused = sender.on_ack(gate.ack_text(verdict.command, ok=False, error="no session"))
     assert refused is cmd and cmd.state == "refused" and cmd.error == "no session"
+
+
+def test_a_restarted_station_still_refuses_an_old_command(tmp_path):
+    from labmrt.lab.station import Station
+    from labmrt.lab.study import create_lab_study
+    from tests.lab_helpers import write_protocol
+
+    study = create_lab_study(tmp_path / "study", write_protocol(tmp_path, n_tasks=2))
+
+    class Link:
+        published: list[str] = []
+
+        def commands(self):
+            return []
+
+        def publish(self, text):
+            self.published.append(text)
+
+    def no_sessions(code, store, resume):
+        raise AssertionError("no command may run here")
+
+    sender = CommandSender(study.study_id, study.secret())
+    old = sender.command("ws-1", "pause")  # no session: refused by the station, but run
+    first = Station(study, "ws-1", no_sessions, Link())
+    first.receive(old.text)
+    first.close()
+    again = Station(study, "ws-1", no_sessions, Link())  # restarted
+    assert again.gate.last_seq == old.seq
+    again.receive(old.text)  # the same text again: a retry, acknowledged, not run
+    newer = sender.command("ws-1", "resume")
+    again.receive(newer.text)
+    again.close()
+    restarted = Station(study, "ws-1", no_sessions, Link())
+    restarted.receive(old.text)
+    restarted.close()
+    log = [json.loads(x) for x in (restarted.dir / "commands.log").read_text().splitlines()]
+    assert [x.get("refused") or x["command"]["cmd"] for x in log] == ["pause", "resume", "replay"]

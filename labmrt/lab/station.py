@@ -6,7 +6,9 @@ when the network or the console goes away; commands only start, pause,
 resume or abort. Every command passes the :class:`labmrt.lab.wire.CommandGate`
 first; refused ones are appended to ``commands.log`` in the station folder with
 the reason, accepted ones too (with ``ok`` and the error, if any), so the
-folder tells afterwards who commanded what.
+folder tells afterwards who commanded what. The highest sequence number run is
+kept in ``last_seq`` (written before the command runs), so a command recorded
+off the network cannot be played back after the station restarts either.
 
 Starting a participant whose session on this station was interrupted (the
 station was killed, the machine lost power) resumes that session, as
@@ -38,6 +40,7 @@ from labmrt.store.merge import STATION_FILE
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0
+SEQ_FILE = "last_seq"
 EngineFactory = Callable[[str, Any, bool], tuple[Any, list[Callable[[], None]]]]
 
 
@@ -66,6 +69,7 @@ class Station:
         self.link = link
         self.heartbeat_s = heartbeat_s
         self.gate = CommandGate(study.study_id, study.secret(), name, log=self._log_refused)
+        self.gate.last_seq = self._saved_seq()
         self.engine: Any = None
         self._cleanup: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -75,6 +79,18 @@ class Station:
         self._warnings: list[str] = []
 
     # ------------------------------------------------------------------ the command log
+    def _saved_seq(self) -> int:
+        """The highest sequence number run before, so a restart does not reopen old ones."""
+        try:
+            return int((self.dir / SEQ_FILE).read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return 0
+
+    def _save_seq(self, seq: int) -> None:
+        tmp = self.dir / (SEQ_FILE + ".tmp")
+        tmp.write_text(f"{seq}\n", encoding="ascii")
+        tmp.replace(self.dir / SEQ_FILE)
+
     def _append_log(self, entry: dict[str, Any]) -> None:
         entry = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry}
         with (self.dir / "commands.log").open("a", encoding="utf-8") as fh:
@@ -105,6 +121,7 @@ class Station:
             return
         ok, error = True, ""
         if verdict.execute:
+            self._save_seq(verdict.command.seq)
             try:
                 self.execute(verdict.command)
             except LabmrtError as err:
