@@ -140,3 +140,23 @@ def test_a_restarted_station_still_refuses_an_old_command(tmp_path):
     restarted.close()
     log = [json.loads(x) for x in (restarted.dir / "commands.log").read_text().splitlines()]
     assert [x.get("refused") or x["command"]["cmd"] for x in log] == ["pause", "resume", "replay"]
+
+
+def test_a_second_console_numbers_its_commands_above_what_the_station_ran(tmp_path):
+    from labmrt.lab.console import LabConsole
+    from labmrt.lab.study import create_lab_study
+    from tests.lab_helpers import FakeLink, write_protocol
+
+    study = create_lab_study(tmp_path / "study", write_protocol(tmp_path, n_tasks=2))
+    link = FakeLink()
+    console = LabConsole(study, link, merge_on_end=False)
+    ahead = console.sender._seq + 10_000_000  # e.g. a console on a machine whose clock is ahead
+    link.inbox.append(
+        {"type": "status", "study": study.study_id, "station": "ws-1", "last_seq": ahead}
+    )
+    console.poll()
+    command = console.pause("ws-1")
+    assert command.seq == ahead + 1
+    gate = CommandGate(study.study_id, study.secret(), "ws-1")
+    gate.last_seq = ahead
+    assert gate.check(command.text).execute

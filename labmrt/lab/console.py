@@ -115,6 +115,10 @@ class LabConsole:
 
     # ------------------------------------------------------------------ commanding
     def _send(self, station: str, cmd: str, **args: Any) -> Pending:
+        view = self.stations.get(station)
+        if view is not None and isinstance(view.status.get("last_seq"), int):
+            # another console (or this one on a machine whose clock is behind) numbered higher
+            self.sender.at_least(view.status["last_seq"])
         pending = self.sender.command(station, cmd, **args)
         self.link.send(pending.text)
         return pending

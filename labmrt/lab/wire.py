@@ -182,6 +182,10 @@ class CommandSender:
         self._seq = int(time.time() * 1000) if first_seq is None else int(first_seq)
         self.commands: dict[int, Pending] = {}
 
+    def at_least(self, seq: int) -> None:
+        """Number the next command above ``seq`` (the highest a station says it has run)."""
+        self._seq = max(self._seq, int(seq))
+
     def command(self, station: str, cmd: str, **args: Any) -> Pending:
         if cmd not in COMMANDS:
             raise ValueError(f"unknown command {cmd!r}")
