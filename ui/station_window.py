@@ -22,8 +22,14 @@ from ui.presenter import QtPresenter
 WAITING = "Please wait: the experimenter starts the session from the console."
 
 
-def screen_factory(protocol: Any, name: str, presenter: QtPresenter, *, markers: bool = True):
-    """Sessions whose participant works on ``presenter``'s window."""
+def screen_factory(
+    protocol: Any, name: str, presenter: QtPresenter, *, markers: bool = True, live: Any = None
+):
+    """Sessions whose participant works on ``presenter``'s window.
+
+    ``live``: the station's started state source on its own sensor streams, used by every
+    session and recorded with it (``labmrt station --sensors``).
+    """
 
     def make(code: str, store: Any, resume: bool) -> tuple[Any, list]:
         from labmrt.session import SessionEngine
@@ -33,18 +39,27 @@ def screen_factory(protocol: Any, name: str, presenter: QtPresenter, *, markers:
             from labmrt.session.markers import MarkerOutlet
 
             outlet = MarkerOutlet(f"labmrt-markers-{name}-{code}", participant=code)
-        kwargs = dict(markers=outlet, workstation=name)
+        kwargs = dict(markers=outlet, workstation=name, state_source=live)
+        if live is not None:
+            kwargs["streams"] = live.stream_info
         if resume:
             engine = SessionEngine.resume_interrupted(protocol, store, code, presenter, **kwargs)
         else:
             engine = SessionEngine(protocol, store, code, presenter, **kwargs)
         presenter.reporter = engine.record_event
-        return engine, []
+        cleanup: list = []
+        if live is not None:
+            from sensors.recording import SampleRecorder
+
+            cleanup.append(SampleRecorder(live.buffers, store, engine.session_id).start().stop)
+        return engine, cleanup
 
     return make
 
 
-def run_station_window(study: LabStudy, name: str, *, markers: bool = True) -> int:
+def run_station_window(
+    study: LabStudy, name: str, *, markers: bool = True, live: Any = None
+) -> int:
     from labmrt.lab.transport import StationLink
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -54,9 +69,8 @@ def run_station_window(study: LabStudy, name: str, *, markers: bool = True) -> i
     window.show_message(study.title or "labmrt", WAITING)
     presenter = QtPresenter(window)
     link = StationLink(study.study_id, name)
-    station = Station(
-        study, name, screen_factory(study.load_protocol(), name, presenter, markers=markers), link
-    )
+    factory = screen_factory(study.load_protocol(), name, presenter, markers=markers, live=live)
+    station = Station(study, name, factory, link)
     stop = threading.Event()
     thread = threading.Thread(target=station.serve, args=(stop,), name="station", daemon=True)
     thread.start()

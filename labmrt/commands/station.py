@@ -9,9 +9,12 @@ the network goes away. ``labmrt merge`` gathers the stations into the study.
 
 Who takes part: the participant screen (default), or ``--simulated``, a
 simulated participant paced ``--time-scale`` times faster than real time.
-Where the state comes from: ``--simulated-sensors`` (simulated ECG/EDA on LSL
-and the live monitor, in real time), else with ``--simulated`` the scripted
-state of ``labmrt simulate``.
+Where the state comes from: ``--sensors REGEX``, the lab's LSL sensor streams
+whose names match (every cubicle's devices are on the same network, so a
+station names its own), read by the live monitor as the protocol says and
+recorded raw with each session; ``--simulated-sensors`` (simulated ECG/EDA on
+LSL and the live monitor, in real time); else with ``--simulated`` the scripted
+state of ``labmrt simulate``, and without it none (state unknown).
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ def register(subparsers) -> None:
         metavar="X",
         help="with --simulated: X times faster",
     )
+    parser.add_argument(
+        "--sensors",
+        metavar="REGEX",
+        help="this station's own LSL sensor streams: a pattern their names match (e.g. 'ws3')",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated participants")
     parser.add_argument("--no-markers", action="store_true", help="no LSL marker outlet")
     parser.set_defaults(handler=_run)
@@ -75,8 +83,13 @@ def simulated_factory(
     sensors: bool = False,
     seed: int = 0,
     markers: bool = True,
+    live: Any = None,
 ) -> Callable[[str, Any, bool], tuple[Any, list]]:
-    """Sessions with a simulated participant (as ``labmrt run --simulated``) for a station."""
+    """Sessions with a simulated participant (as ``labmrt run --simulated``) for a station.
+
+    ``live``: a started state source on real streams (:func:`lab_sensors`), used by every
+    session and recorded with it.
+    """
 
     def make(code: str, store: Any, resume: bool) -> tuple[Any, list]:
         import numpy as np
@@ -86,12 +99,18 @@ def simulated_factory(
         from labmrt.session.clock import LSLClock, ScaledClock
         from labmrt.simulate import SimulatedParticipant, load_effects
 
-        clock: Any = LSLClock() if sensors else ScaledClock(time_scale, start=_origin(store, code))
+        real_time = sensors or live is not None
+        clock: Any = (
+            LSLClock() if real_time else ScaledClock(time_scale, start=_origin(store, code))
+        )
         seq = np.random.SeedSequence([int(seed), sum(map(ord, code)), len(code)])
         p_seed = int(seq.generate_state(1)[0]) % (2**31)
         opts = argparse.Namespace(simulated=True, simulated_sensors=sensors, effects=None)
         cleanup: list = []
-        source, truth = _state_source(opts, protocol, clock, p_seed, cleanup)
+        if live is not None:
+            source, truth = live, (lambda t: "calm")
+        else:
+            source, truth = _state_source(opts, protocol, clock, p_seed, cleanup)
         model, _ = load_effects(None, protocol)
         person = SimulatedParticipant(protocol, model, clock, truth, seed=p_seed + int(resume))
         outlet = None
@@ -111,14 +130,39 @@ def simulated_factory(
         else:
             engine = SessionEngine(protocol, store, code, person, **kwargs)
         person.request_break = engine.pause
-        if sensors:
-            from sensors.recording import SampleRecorder
-
-            recorder = SampleRecorder(source.buffers, store, engine.session_id).start()
-            cleanup.append(recorder.stop)
+        if sensors or live is not None:
+            recorded(source, store, engine, cleanup)
         return engine, cleanup
 
     return make
+
+
+def lab_sensors(protocol: Any, pattern: str, cleanup: list, timeout: float = 3.0) -> Any:
+    """The live monitor on this station's own streams (names matching ``pattern``), started."""
+    from labmrt.errors import LabmrtError, Problem
+    from sensors.discovery import find_streams
+    from sensors.state_source import MonitorStateSource, monitor_for_protocol
+
+    found = find_streams(timeout=timeout, name_pattern=pattern)
+    if not found:
+        raise LabmrtError(
+            Problem(
+                "--sensors",
+                f"no sensor stream on the network has a name matching {pattern!r}",
+                "switch the devices on, and check their names with `labmrt sensors list`",
+            )
+        )
+    monitor = monitor_for_protocol(found, protocol).start()
+    cleanup.append(monitor.stop)
+    return MonitorStateSource(monitor, streams=[d.as_row() for d in found])
+
+
+def recorded(source: Any, store: Any, engine: Any, cleanup: list) -> None:
+    """Record the raw samples the monitor reads into the session (stopped by ``cleanup``)."""
+    from sensors.recording import SampleRecorder
+
+    recorder = SampleRecorder(source.buffers, store, engine.session_id).start()
+    cleanup.append(recorder.stop)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -134,14 +178,23 @@ def _run(args: argparse.Namespace) -> int:
     name = validate_station_name(args.name or socket.gethostname().split(".")[0])
     if args.time_scale <= 0:
         raise LabmrtError(Problem("--time-scale", f"is {args.time_scale:g}", "use a number > 0"))
+    if args.sensors and args.simulated_sensors:
+        raise LabmrtError(Problem("--sensors", "and --simulated-sensors", "choose one"))
+    protocol = study.load_protocol()
     if not args.simulated:
         from labmrt.commands.gui import require_display
 
         require_display()
+    station_cleanup: list = []
+    live = lab_sensors(protocol, args.sensors, station_cleanup) if args.sensors else None
+    if not args.simulated:
         from ui.station_window import run_station_window
 
-        return run_station_window(study, name, markers=not args.no_markers)
-    protocol = study.load_protocol()
+        try:
+            return run_station_window(study, name, markers=not args.no_markers, live=live)
+        finally:
+            for stop in reversed(station_cleanup):
+                stop()
     factory = simulated_factory(
         protocol,
         name,
@@ -149,6 +202,7 @@ def _run(args: argparse.Namespace) -> int:
         sensors=args.simulated_sensors,
         seed=args.seed,
         markers=not args.no_markers,
+        live=live,
     )
     link = StationLink(study.study_id, name)
     station = Station(study, name, factory, link)
@@ -165,4 +219,6 @@ def _run(args: argparse.Namespace) -> int:
             print(f"station {name}: the session of {engine.participant} stays resumable")
         station.close()
         link.close()
+        for stop in reversed(station_cleanup):
+            stop()
     return 0
