@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,15 +31,7 @@ from labmrt.analysis import power as mrtpower
 from labmrt.errors import LabmrtError
 from ui import style  # noqa: F401 - pyqtgraph colours
 from ui.power_sim_tab import SimulationTab
-
-
-def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setValue(value)
-    return box
+from ui.power_sim_tab import spin_box as _spin
 
 
 class SampleSizeDialog(QDialog):

@@ -46,7 +46,8 @@ from ui.worker import Job, run_in_background
 CURVE_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"]
 
 
-def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+def spin_box(lo: float, hi: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    """A number box (the closed-form tab uses it too)."""
     box = QDoubleSpinBox()
     box.setRange(lo, hi)
     box.setDecimals(decimals)
@@ -79,20 +80,20 @@ class _OutcomeBox(QGroupBox):
         grid.addWidget(QLabel("calm"), 0, 1)
         grid.addWidget(QLabel("aroused"), 0, 2)
         lo, hi = (0.0, 1.0) if binary else (-1000.0, 1000.0)
-        self.baseline = {s: _spin(lo, hi, 0.0, 0.05, 3) for s in STATES}
+        self.baseline = {s: spin_box(lo, hi, 0.0, 0.05, 3) for s in STATES}
         grid.addWidget(QLabel("baseline"), 1, 0)
         for j, s in enumerate(STATES):
             grid.addWidget(self.baseline[s], 1, j + 1)
         self.effects: dict[str, dict[str, QDoubleSpinBox]] = {}
         for i, arm in enumerate(arms):
-            self.effects[arm] = {s: _spin(-100.0, 100.0, 0.0, 0.05, 3) for s in STATES}
+            self.effects[arm] = {s: spin_box(-100.0, 100.0, 0.0, 0.05, 3) for s in STATES}
             grid.addWidget(QLabel(f"effect of {arm}"), i + 2, 0)
             for j, s in enumerate(STATES):
                 grid.addWidget(self.effects[arm][s], i + 2, j + 1)
         row = len(arms) + 2
-        self.sd = _spin(0.001, 1000.0, 1.0, 0.1, 3)
-        self.icc = _spin(0.0, 0.99, 0.3, 0.05, 2)
-        self.participant_sd = _spin(0.0, 1.0, 0.0, 0.05, 3)
+        self.sd = spin_box(0.001, 1000.0, 1.0, 0.1, 3)
+        self.icc = spin_box(0.0, 0.99, 0.3, 0.05, 2)
+        self.participant_sd = spin_box(0.0, 1.0, 0.0, 0.05, 3)
         if binary:
             grid.addWidget(QLabel("participant SD"), row, 0)
             grid.addWidget(self.participant_sd, row, 1)
@@ -164,12 +165,12 @@ class SimulationTab(QWidget):
 
         model = QGroupBox("State, availability, receipt")
         mform = QFormLayout(model)
-        self.aroused_share = _spin(0.01, 0.99, 0.3, 0.05)
-        self.persistence = _spin(0.0, 0.99, 0.5, 0.05)
-        self.accuracy = _spin(0.51, 1.0, 1.0, 0.01)
-        self.avail_calm = _spin(0.01, 1.0, 0.9, 0.05)
-        self.avail_aroused = _spin(0.01, 1.0, 0.9, 0.05)
-        self.receipt = _spin(0.01, 1.0, 1.0, 0.05)
+        self.aroused_share = spin_box(0.01, 0.99, 0.3, 0.05)
+        self.persistence = spin_box(0.0, 0.99, 0.5, 0.05)
+        self.accuracy = spin_box(0.51, 1.0, 1.0, 0.01)
+        self.avail_calm = spin_box(0.01, 1.0, 0.9, 0.05)
+        self.avail_aroused = spin_box(0.01, 1.0, 0.9, 0.05)
+        self.receipt = spin_box(0.01, 1.0, 1.0, 0.05)
         self.moderated = QCheckBox("moderated by affect_state")
         self.moderated.setChecked(True)
         mform.addRow("Share aroused", self.aroused_share)
@@ -199,8 +200,8 @@ class SimulationTab(QWidget):
         self.trials = _int_spin(10, 1000000, 1000, 100)
         self.type_one = QCheckBox("also with every effect 0 (type I error)")
         self.type_one.setChecked(True)
-        self.alpha = _spin(0.001, 0.5, 0.05, 0.01, 3)
-        self.target = _spin(0.05, 0.999, 0.8, 0.05, 3)
+        self.alpha = spin_box(0.001, 0.5, 0.05, 0.01, 3)
+        self.target = spin_box(0.05, 0.999, 0.8, 0.05, 3)
         self.seed = _int_spin(0, 2**31 - 1, 0)
         self.workers = _int_spin(1, 64, 1)
         self.workers.setToolTip("local processes (each starts in about a second)")
