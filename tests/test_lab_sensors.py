@@ -9,9 +9,11 @@ import pytest
 
 from labmrt.commands.station import lab_sensors, recorded
 from labmrt.errors import LabmrtError
+from labmrt.lab.station import Station
+from labmrt.lab.study import create_lab_study
 from labmrt.protocol import load_protocol
 from labmrt.store import StudyStore
-from tests.lab_helpers import wait_for, write_protocol
+from tests.lab_helpers import FakeLink, wait_for, write_protocol
 
 pytest.importorskip("pylsl")
 
@@ -22,7 +24,8 @@ def test_a_station_takes_only_the_streams_its_pattern_names(tmp_path):
     tag = uuid.uuid4().hex[:8]
     mine = SimulatedSensors(seed=1, name_prefix=f"ws7-{tag}")
     neighbour = SimulatedSensors(seed=2, name_prefix=f"ws8-{tag}")
-    protocol = load_protocol(write_protocol(tmp_path, n_tasks=1))
+    protocol_path = write_protocol(tmp_path, n_tasks=1)
+    protocol = load_protocol(protocol_path)
     cleanup: list = []
     mine.start()
     neighbour.start()
@@ -37,6 +40,12 @@ def test_a_station_takes_only_the_streams_its_pattern_names(tmp_path):
             recorded(source, store, types.SimpleNamespace(session_id=sid), cleanup)
             quality = wait_for(lambda: source.current_state().quality, 15)
             assert set(quality) == {"ecg", "eda"}
+            # an idle station's heartbeat already tells the electrodes' quality
+            study = create_lab_study(tmp_path / "study", protocol_path)
+            station = Station(study, "ws-7", None, FakeLink(), sensors=source)
+            beat = station.status()
+            station.close()
+            assert beat["status"] == "idle" and set(beat["quality"]) == {"ecg", "eda"}
             wait_for(lambda: len(store.sample_streams(sid)) == 2, 15)
             for stop in reversed(cleanup):
                 stop()

@@ -70,7 +70,7 @@ def run_station_window(
     presenter = QtPresenter(window)
     link = StationLink(study.study_id, name)
     factory = screen_factory(study.load_protocol(), name, presenter, markers=markers, live=live)
-    station = Station(study, name, factory, link)
+    station = Station(study, name, factory, link, sensors=live)
     stop = threading.Event()
     thread = threading.Thread(target=station.serve, args=(stop,), name="station", daemon=True)
     thread.start()

@@ -205,7 +205,7 @@ def _run(args: argparse.Namespace) -> int:
         live=live,
     )
     link = StationLink(study.study_id, name)
-    station = Station(study, name, factory, link)
+    station = Station(study, name, factory, link, sensors=live)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"station {name} of {study.dir} ready (protocol {protocol.short_hash})", flush=True)

@@ -55,6 +55,7 @@ class Station:
         link: Any,
         *,
         heartbeat_s: float = HEARTBEAT_S,
+        sensors: Any = None,
     ):
         self.study = study
         self.name = name
@@ -68,6 +69,8 @@ class Station:
         self.factory = factory
         self.link = link
         self.heartbeat_s = heartbeat_s
+        # the station's own sensors, read between sessions too (electrodes checked before a start)
+        self.sensors = sensors
         self.gate = CommandGate(study.study_id, study.secret(), name, log=self._log_refused)
         self.gate.last_seq = self._saved_seq()
         self.engine: Any = None
@@ -216,7 +219,7 @@ class Station:
             doc = dict(self._status)
             warnings = list(self._warnings)
         engine = self.engine
-        state = _current_state(engine)
+        state = _current_state(engine, self.sensors)
         if engine is not None and getattr(engine, "calibration", None):
             warnings += [str(w) for w in engine.calibration.get("warnings", []) or []]
         if engine is not None and getattr(engine, "calibration_error", None):
@@ -252,9 +255,10 @@ class Station:
         self.store.close()
 
 
-def _current_state(engine: Any) -> dict[str, Any]:
-    source = getattr(engine, "state_source", None) if engine is not None else None
-    if source is None or engine.status in ("completed", "aborted", "failed", "created"):
+def _current_state(engine: Any, sensors: Any = None) -> dict[str, Any]:
+    active = engine is not None and engine.status not in ("completed", "aborted", "failed")
+    source = getattr(engine, "state_source", None) if active else sensors
+    if source is None:
         return {}
     try:
         state = source.current_state()
