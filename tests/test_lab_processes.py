@@ -11,14 +11,12 @@ exports, and every command the consoles sent was acknowledged.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 
 import pytest
 
 from labmrt.cli import main
+from labmrt.commands.lab import spawn_station, stop_stations
 from labmrt.lab.console import LabConsole
 from labmrt.lab.study import create_lab_study
 from labmrt.lab.transport import ConsoleLink
@@ -31,10 +29,7 @@ DONE = ("completed", "aborted")
 
 
 def _station(study_dir, name) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "labmrt.cli", "station", "--study", str(study_dir)]
-    argv += ["--name", name, "--simulated", "--time-scale", "40", "--no-markers"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    return spawn_station(study_dir, name, 40.0)
 
 
 def _status(console, name, key="status"):
@@ -46,14 +41,7 @@ def _status(console, name, key="status"):
 def processes():
     procs: list[subprocess.Popen] = []
     yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_stations(procs)
 
 
 def test_a_lab_of_three_stations_with_a_killed_station_and_a_killed_console(tmp_path, processes):

@@ -52,16 +52,26 @@ def add_station_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="run the lab without a screen")
 
 
+def spawn_station(
+    study_dir: Path, name: str, time_scale: float, *, seed: int = 0, log: Path | None = None
+) -> subprocess.Popen:
+    """One ``labmrt station --simulated`` process (output to ``log``, else to ours)."""
+    argv = [sys.executable, "-m", "labmrt.cli", "station", "--study", str(study_dir)]
+    argv += ["--name", name, "--simulated", "--time-scale", f"{time_scale:g}"]
+    argv += ["--seed", str(seed), "--no-markers"]
+    out = log.open("ab") if log is not None else None
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
 def spawn_stations(study_dir: Path, n: int, time_scale: float) -> list[subprocess.Popen]:
-    """N ``labmrt station --simulated`` processes named ws-1 ... ws-N."""
-    procs = []
-    for i in range(1, n + 1):
-        argv = [sys.executable, "-m", "labmrt.cli", "station", "--study", str(study_dir)]
-        argv += ["--name", f"ws-{i}", "--simulated", "--time-scale", f"{time_scale:g}"]
-        argv += ["--seed", str(i), "--no-markers"]
-        log = (study_dir / f"station-ws-{i}.log").open("ab")
-        procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
-    return procs
+    """N ``labmrt station --simulated`` processes named ws-1 ... ws-N, logging in the study."""
+    return [
+        spawn_station(
+            study_dir, f"ws-{i}", time_scale, seed=i, log=study_dir / f"station-ws-{i}.log"
+        )
+        for i in range(1, n + 1)
+    ]
 
 
 def stop_stations(procs: list[subprocess.Popen]) -> None:
@@ -152,6 +162,5 @@ def _run(args: argparse.Namespace) -> int:
         raise LabmrtError(Problem("--stations", f"is {args.stations}", "use 0 to 16"))
     if args.time_scale <= 0:
         raise LabmrtError(Problem("--time-scale", f"is {args.time_scale:g}", "use a number > 0"))
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     study = open_or_create(args.study, args.protocol)
     return open_lab(study, args.stations, args.time_scale, args.headless)
