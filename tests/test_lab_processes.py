@@ -97,5 +97,6 @@ def test_a_lab_of_three_stations_with_a_killed_station_and_a_killed_console(tmp_
     parts = assert_merged_export_is_union(study.dir, stations, tmp_path)
     dp = [row for frame in parts["decision_points"] for row in frame.itertuples()]
     assert len(dp) == 30  # 10 decision points per participant, none lost to the kill
+    assert {w for frame in parts["sessions"] for w in frame["workstation"]} == set(NAMES)
     assert main(["merge", *map(str, stations), "--into", str(study.dir)]) == 0  # again: no-op
     consoles[-1].link.close()
