@@ -1,6 +1,6 @@
 """A lab on this machine: station processes, one console, a killed station and a killed console.
 
-Three ``labmrt station`` processes (simulated participants, paced 40x) and a
+Four ``labmrt station`` processes (simulated participants, paced 40x) and a
 console in this process talk over loopback LSL. One station is killed
 mid-session (SIGKILL) and started again; the console sees it go offline,
 come back with the interrupted participant, and resumes that session. The
@@ -24,7 +24,7 @@ from labmrt.store import StudyStore
 from tests.lab_helpers import assert_merged_export_is_union, wait_for, write_protocol
 
 pytest.importorskip("pylsl")
-NAMES = ("ws-1", "ws-2", "ws-3")
+NAMES = ("ws-1", "ws-2", "ws-3", "ws-4")
 DONE = ("completed", "aborted")
 
 
@@ -44,7 +44,7 @@ def processes():
     stop_stations(procs)
 
 
-def test_a_lab_of_three_stations_with_a_killed_station_and_a_killed_console(tmp_path, processes):
+def test_a_lab_of_four_stations_with_a_killed_station_and_a_killed_console(tmp_path, processes):
     study = create_lab_study(tmp_path / "study", write_protocol(tmp_path, n_tasks=10))
     procs = {name: _station(study.dir, name) for name in NAMES}
     processes.extend(procs.values())
@@ -54,7 +54,7 @@ def test_a_lab_of_three_stations_with_a_killed_station_and_a_killed_console(tmp_
     starts = {n: console.start(n) for n in NAMES}
     wait_for(lambda: all(p.state == "acked" for p in starts.values()), 20, console.poll)
     codes = {n: p.args["participant"] for n, p in starts.items()}
-    assert sorted(codes.values()) == ["P001", "P002", "P003"]
+    assert sorted(codes.values()) == ["P001", "P002", "P003", "P004"]
 
     # ws-1 is paused by the experimenter and resumed
     wait_for(lambda: _status(console, "ws-1") == "running", 20, console.poll)
@@ -78,25 +78,25 @@ def test_a_lab_of_three_stations_with_a_killed_station_and_a_killed_console(tmp_
     console.link.close()
     console = LabConsole(study, ConsoleLink(study.study_id), merge_on_end=False)
     consoles.append(console)
-    wait_for(lambda: len(console.stations) == 3, 30, console.poll)
+    wait_for(lambda: len(console.stations) == 4, 30, console.poll)
     assert any(_status(console, n) not in DONE for n in NAMES)
     wait_for(lambda: all(_status(console, n) in DONE for n in NAMES), 90, console.poll)
-    assert [_status(console, n) for n in NAMES] == ["completed"] * 3
+    assert [_status(console, n) for n in NAMES] == ["completed"] * 4
 
     # every command of both consoles was acknowledged, none refused or failed
     sent = [c for k in consoles for c in k.commands()]
-    assert len(sent) == 6 and {c.state for c in sent} == {"acked"}
+    assert len(sent) == 7 and {c.state for c in sent} == {"acked"}
     with StudyStore.open(study.station_dir("ws-2"), readonly=True) as store:
         sessions = store.sessions()
     assert list(sessions["status"]) == ["incomplete", "completed"]
     assert list(sessions["participant"]) == [codes["ws-2"]] * 2
 
-    # one study from the three stations
+    # one study from the four stations
     stations = [study.station_dir(n) for n in NAMES]
     assert main(["merge", *map(str, stations), "--into", str(study.dir)]) == 0
     parts = assert_merged_export_is_union(study.dir, stations, tmp_path)
     dp = [row for frame in parts["decision_points"] for row in frame.itertuples()]
-    assert len(dp) == 30  # 10 decision points per participant, none lost to the kill
+    assert len(dp) == 40  # 10 decision points per participant, none lost to the kill
     assert {w for frame in parts["sessions"] for w in frame["workstation"]} == set(NAMES)
     assert main(["merge", *map(str, stations), "--into", str(study.dir)]) == 0  # again: no-op
     consoles[-1].link.close()
