@@ -95,3 +95,147 @@ def single_threaded_blas():
     except ImportError:  # pragma: no cover - optional, pulled in by scikit-learn
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+# --------------------------------------------------------------------------- EMEE
+_EMEE_MAX_ITER = 100
+_EMEE_TOL = 1e-12
+
+
+@dataclass
+class EmeeRows:
+    """B data sets of N participants x T decision points, as EMEE sees them.
+
+    ``g`` (B, N, T, q) the control rows, ``s`` (B, N, T, p) the moderator rows
+    (intercept first), ``a`` the 0/1 treatment, ``numerator`` p~ (a number or
+    (B, N, T)), ``w`` the weight ``I_t W_t`` (0 for rows not analyzed), ``y``
+    the 0/1 outcome. Every participant counts (MRTAnalysis ``emee()``).
+    """
+
+    g: np.ndarray
+    s: np.ndarray
+    a: np.ndarray
+    numerator: np.ndarray | float
+    w: np.ndarray
+    y: np.ndarray
+
+    def take(self, idx: np.ndarray) -> EmeeRows:
+        num = self.numerator
+        num = num[idx] if np.ndim(num) else num
+        return EmeeRows(self.g[idx], self.s[idx], self.a[idx], num, self.w[idx], self.y[idx])
+
+
+def _emee_sums(rows: EmeeRows, theta: np.ndarray, axes: tuple[int, ...]):
+    """Estimating function and derivative of Qian et al. (2021), summed over ``axes``.
+
+    With ``e = exp(g'alpha)``, ``pre = W exp(-A S'beta)`` and ``pr = pre (Y -
+    exp(g'alpha + A S'beta)) = pre Y - W e``: the score is ``sum pr [g; c S]``
+    (``c = A - p~``) and its derivative ``-sum W e [g; cS][g; AS]' - sum pr A
+    [g; cS][0; S]'`` (the second part through ``exp(-A S'beta)``), as in
+    :mod:`labmrt.analysis.emee`. Summed over rows and participants (axes
+    (1, 2)) for the Newton steps, or over rows only (axis 2) for the
+    per-participant pieces of the sandwich, where ``C_i = -sum W e [g; cS][g;
+    AS]'`` is the ``G_i`` of the Mancl-DeRouen correction.
+    """
+    g, s, a, w = rows.g, rows.s, rows.a, rows.w
+    q = g.shape[-1]
+    alpha, beta = theta[:, None, None, :q], theta[:, None, None, q:]
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp((g * alpha).sum(-1))
+        pre = w * np.exp(-a * (s * beta).sum(-1))
+        we = w * e
+        pr = pre * rows.y - we
+    c = a - rows.numerator
+    left = np.concatenate([g, c[..., None] * s], axis=-1)  # [g; cS]
+    right = np.concatenate([g, a[..., None] * s], axis=-1)  # [g; AS]
+    score = (left * pr[..., None]).sum(axis=axes)
+    cross = -np.einsum("...tk,...tl->...kl", left * we[..., None], right)
+    if axes == (2,):
+        return score, cross, None
+    cross = cross.sum(axis=1)
+    through_beta = -np.einsum("...tk,...tl->...kl", left * (pr * a)[..., None], s).sum(axis=1)
+    jac = cross.copy()
+    jac[:, :, q:] += through_beta
+    return score, None, jac
+
+
+def fit_emee_batched(
+    rows: EmeeRows,
+    effect_index: list[int],
+    small_sample: bool | np.ndarray,
+    df: int | np.ndarray,
+    start: np.ndarray | None = None,
+) -> BatchFit:
+    """EMEE fits (log relative risk, MRTAnalysis ``emee()``) of B data sets at once.
+
+    Newton's method on all data sets together: each step is one stacked
+    ``np.linalg.solve`` of the k x k derivatives, with step halving for a data
+    set whose residual grew (as :func:`labmrt.analysis.emee.solve_emee`), and
+    each data set leaves the iteration when its own residual or step is
+    negligible. Then the cluster sandwich ``sum_i v_i v_i'`` with ``v_i = (M -
+    G_i)^{-1} U_i`` (Mancl-DeRouen, Woodbury form of
+    :mod:`labmrt.analysis.sandwich`) or ``M^{-1} U_i`` (plain), per data set.
+    A data set without a solution (singular derivative, no convergence) is NaN.
+    ``start``: (B, k); by default log(mean outcome of the analyzed rows) for
+    the control intercept and 0 elsewhere (the root does not depend on it).
+    """
+    b, n_part = rows.a.shape[:2]
+    q, p = rows.g.shape[-1], rows.s.shape[-1]
+    k = q + p
+    if start is None:
+        theta = np.zeros((b, k))
+        used = rows.w != 0
+        ybar = (rows.y * used).sum(axis=(1, 2)) / np.maximum(used.sum(axis=(1, 2)), 1)
+        theta[:, 0] = np.log(np.clip(ybar, 1e-6, None))
+    else:
+        theta = np.array(start, dtype=float, copy=True)
+    scale = max(n_part, 1)
+    total, _, jac = _emee_sums(rows, theta, (1, 2))
+    norm = np.abs(total).max(axis=1) / scale
+    active = np.isfinite(norm)
+    failed = ~active
+    for _ in range(_EMEE_MAX_ITER):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        step = solve_batched(jac[idx], total[idx])
+        bad = ~np.isfinite(step).all(axis=1)
+        failed[idx[bad]] = True
+        active[idx[bad]] = False
+        idx, step = idx[~bad], step[~bad]
+        lam = np.ones(idx.size)
+        pending = np.arange(idx.size)  # positions in idx still looking for a step
+        while pending.size:
+            sub = idx[pending]
+            cand = theta[sub] - lam[pending, None] * step[pending]
+            t_new, _, j_new = _emee_sums(rows.take(sub), cand, (1, 2))
+            n_new = np.abs(t_new).max(axis=1) / scale
+            ok = (np.isfinite(n_new) & (n_new < norm[sub])) | (lam[pending] < 1e-8)
+            acc = sub[ok]
+            theta[acc], total[acc], jac[acc], norm[acc] = cand[ok], t_new[ok], j_new[ok], n_new[ok]
+            lam[pending[~ok]] /= 2
+            pending = pending[~ok]
+        moved = np.abs(lam[:, None] * step).max(axis=1)
+        done = (norm[idx] < _EMEE_TOL) | (moved < 1e-14 * (1 + np.abs(theta[idx]).max(axis=1)))
+        active[idx[done]] = False
+    failed |= active | ~np.isfinite(norm) | (norm > 1e-8)
+    scores, cross, _ = _emee_sums(rows, theta, (2,))  # (B, N, k), (B, N, k, k)
+    corrected = np.broadcast_to(np.asarray(small_sample, dtype=bool), (b,))
+    v = np.empty_like(scores)
+    if corrected.any():
+        c = np.flatnonzero(corrected)
+        v[c] = solve_batched(jac[c, None] - cross[c], scores[c])
+    if not corrected.all():
+        c = np.flatnonzero(~corrected)
+        v[c] = solve_batched(np.broadcast_to(jac[c, None], cross[c].shape), scores[c])
+    idx = list(effect_index)
+    se = np.sqrt(np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx]))
+    est = theta[:, idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = est / se
+    dof = np.maximum(np.asarray(df, dtype=float), 1.0)
+    if dof.ndim:
+        dof = dof[:, None]
+    pval = 2 * stats.t.sf(np.abs(t), dof)
+    est[failed], se[failed], pval[failed] = np.nan, np.nan, np.nan
+    return BatchFit(est, se, pval)
