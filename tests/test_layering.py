@@ -151,8 +151,7 @@ ALLOWED = {
     "labmrt.store": BASE,
     "labmrt.export": BASE | {"labmrt.store", "labmrt.protocol"},
     "labmrt.analysis": BASE,
-    "labmrt.report": BASE
-    | {"labmrt.protocol", "labmrt.store", "labmrt.export", "labmrt.analysis"},
+    "labmrt.report": BASE | {"labmrt.protocol", "labmrt.store", "labmrt.export", "labmrt.analysis"},
     "labmrt.simulate": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis"},
     "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store"},
