@@ -25,7 +25,7 @@ import numpy as np
 
 from labmrt.powersim.effects import load_effects
 from labmrt.powersim.run import simulate_power
-from labmrt.powersim.trials import SimPlan, analyze, analyze_with_wcls, simulate_trial
+from labmrt.powersim.trials import SimPlan, analyze, analyze_single, simulate_trial
 from labmrt.protocol import load_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def main() -> None:
         for n in ns:
             part = data.first(n)
             t0 = time.perf_counter()
-            ref = analyze_with_wcls(plan, part, 0)
+            ref = analyze_single(plan, part, 0)
             loop_s += time.perf_counter() - t0
             est = analyze(plan, part)[0][0]
             if not np.allclose(est, ref[0], rtol=1e-9, atol=1e-12):

@@ -18,7 +18,7 @@ from labmrt.powersim.run import parse_ns, run_chunk, simulate_power
 from labmrt.powersim.trials import (
     SimPlan,
     analyze,
-    analyze_with_wcls,
+    analyze_single,
     participant_code,
     simulate_trial,
     stack,
@@ -145,7 +145,7 @@ def test_batched_fits_equal_the_analyzer(framing, framing_effects, per_protocol)
     est, se, pv = analyze(plan, data)
     assert est.shape == (3, 8)
     for j in range(3):
-        ref = analyze_with_wcls(plan, data, j)
+        ref = analyze_single(plan, data, j)
         np.testing.assert_allclose(est[j], ref[0], rtol=1e-10)
         np.testing.assert_allclose(se[j], ref[1], rtol=1e-10)
         np.testing.assert_allclose(pv[j], ref[2], rtol=1e-8)
@@ -164,7 +164,7 @@ def test_large_studies_use_the_plain_sandwich_as_the_analyzer(framing, framing_e
     plan = SimPlan(framing, framing_effects, 60, seed=9)
     data = simulate_trial(plan, 0)
     est, se, _ = analyze(plan, data)
-    ref = analyze_with_wcls(plan, data, 0)
+    ref = analyze_single(plan, data, 0)
     np.testing.assert_allclose(se[0], ref[1], rtol=1e-10)
 
 

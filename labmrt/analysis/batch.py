@@ -125,38 +125,73 @@ class EmeeRows:
         return EmeeRows(self.g[idx], self.s[idx], self.a[idx], num, self.w[idx], self.y[idx])
 
 
-def _emee_sums(rows: EmeeRows, theta: np.ndarray, axes: tuple[int, ...]):
-    """Estimating function and derivative of Qian et al. (2021), summed over ``axes``.
+def emee_features(g: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Per row ``[g g', g S', S S', g, S]`` flattened, (B, N, T, f): every sum EMEE needs is a
+    weighted sum of these with row weights that change from one Newton step to the next.
+    Data sets that share ``g`` and ``S`` (several contrasts of one trial) can share them."""
+    q, p = g.shape[-1], s.shape[-1]
+    out = np.empty((*g.shape[:-1], q * q + q * p + p * p + q + p))
+    at = 0
+    for u, v in ((g, g), (g, s), (s, s)):
+        for i in range(u.shape[-1]):
+            np.multiply(u[..., i, None], v, out=out[..., at : at + v.shape[-1]])
+            at += v.shape[-1]
+    out[..., at : at + q] = g
+    out[..., at + q :] = s
+    return out
 
-    With ``e = exp(g'alpha)``, ``pre = W exp(-A S'beta)`` and ``pr = pre (Y -
-    exp(g'alpha + A S'beta)) = pre Y - W e``: the score is ``sum pr [g; c S]``
-    (``c = A - p~``) and its derivative ``-sum W e [g; cS][g; AS]' - sum pr A
-    [g; cS][0; S]'`` (the second part through ``exp(-A S'beta)``), as in
-    :mod:`labmrt.analysis.emee`. Summed over rows and participants (axes
-    (1, 2)) for the Newton steps, or over rows only (axis 2) for the
-    per-participant pieces of the sandwich, where ``C_i = -sum W e [g; cS][g;
-    AS]'`` is the ``G_i`` of the Mancl-DeRouen correction.
+
+def _emee_weights(rows: EmeeRows, theta: np.ndarray, jacobian: bool):
+    """Row weights (B, 6, N, T) of the EMEE sums of Qian et al. (2021) at ``theta`` (B, k).
+
+    With ``e = exp(g'alpha)``, ``pre = W exp(-A S'beta)`` and ``pr = pre (Y - exp(g'alpha
+    + A S'beta)) = pre Y - W e`` (as ``pre exp(g'alpha + A S'beta) = W e``), the score is
+    ``sum pr [g; c S]`` (``c = A - p~``). Its derivative ``M`` is ``-sum W e [g; cS][g; AS]'``
+    plus ``-sum pr A [g; cS][0; S]'`` (through ``exp(-A S'beta)``), as in
+    :mod:`labmrt.analysis.emee`; without the second part (``jacobian=False``) the first
+    is, per participant, the ``G_i`` of the Mancl-DeRouen correction. Weights, in the
+    order of the blocks: ``g g'``, ``g S'``, ``(S g')'``, ``S S'``, score ``g``, score ``S``.
     """
-    g, s, a, w = rows.g, rows.s, rows.a, rows.w
-    q = g.shape[-1]
-    alpha, beta = theta[:, None, None, :q], theta[:, None, None, q:]
+    b, n, t, q = rows.g.shape
+    a, w = rows.a, rows.w
+    lin = np.matmul(rows.g.reshape(b, n * t, q), theta[:, :q, None])
     with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp((g * alpha).sum(-1))
-        pre = w * np.exp(-a * (s * beta).sum(-1))
-        we = w * e
+        we = w * np.exp(lin.reshape(b, n, t))
+        lin = np.matmul(rows.s.reshape(b, n * t, -1), theta[:, q:, None]).reshape(b, n, t)
+        pre = w * np.exp(-a * lin)
         pr = pre * rows.y - we
     c = a - rows.numerator
-    left = np.concatenate([g, c[..., None] * s], axis=-1)  # [g; cS]
-    right = np.concatenate([g, a[..., None] * s], axis=-1)  # [g; AS]
-    score = (left * pr[..., None]).sum(axis=axes)
-    cross = -np.einsum("...tk,...tl->...kl", left * we[..., None], right)
-    if axes == (2,):
-        return score, cross, None
-    cross = cross.sum(axis=1)
-    through_beta = -np.einsum("...tk,...tl->...kl", left * (pr * a)[..., None], s).sum(axis=1)
-    jac = cross.copy()
-    jac[:, :, q:] += through_beta
-    return score, None, jac
+    out = np.empty((b, 6, n, t))
+    extra = np.add(we, pr, out=out[:, 1]) if jacobian else we
+    out[:, 0] = we
+    np.multiply(extra, a, out=out[:, 1])
+    np.multiply(we, c, out=out[:, 2])
+    np.multiply(out[:, 1], c, out=out[:, 3])
+    out[:, 4] = pr
+    np.multiply(pr, c, out=out[:, 5])
+    return out
+
+
+def _emee_blocks(sums: np.ndarray, q: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Score (..., k) and derivative (..., k, k) from the weighted feature sums (..., 6, f)."""
+    lead = sums.shape[:-2]
+    k = q + p
+    o1, o2, o3 = q * q, q * q + q * p, q * q + q * p + p * p
+    m = np.empty((*lead, k, k))
+    m[..., :q, :q] = -sums[..., 0, :o1].reshape(*lead, q, q)
+    m[..., :q, q:] = -sums[..., 1, o1:o2].reshape(*lead, q, p)
+    m[..., q:, :q] = -np.swapaxes(sums[..., 2, o1:o2].reshape(*lead, q, p), -1, -2)
+    m[..., q:, q:] = -sums[..., 3, o2:o3].reshape(*lead, p, p)
+    score = np.concatenate([sums[..., 4, o3 : o3 + q], sums[..., 5, o3 + q :]], axis=-1)
+    return score, m
+
+
+def _emee_sums(rows: EmeeRows, feats: np.ndarray, theta: np.ndarray):
+    """Score and derivative ``M`` of each data set (summed over participants and rows)."""
+    b = theta.shape[0]
+    wts = _emee_weights(rows, theta, jacobian=True).reshape(b, 6, -1)
+    sums = np.matmul(wts, feats.reshape(b, wts.shape[-1], -1))
+    return _emee_blocks(sums, rows.g.shape[-1], rows.s.shape[-1])
 
 
 def fit_emee_batched(
@@ -165,6 +200,7 @@ def fit_emee_batched(
     small_sample: bool | np.ndarray,
     df: int | np.ndarray,
     start: np.ndarray | None = None,
+    features: np.ndarray | None = None,
 ) -> BatchFit:
     """EMEE fits (log relative risk, MRTAnalysis ``emee()``) of B data sets at once.
 
@@ -178,6 +214,7 @@ def fit_emee_batched(
     A data set without a solution (singular derivative, no convergence) is NaN.
     ``start``: (B, k); by default log(mean outcome of the analyzed rows) for
     the control intercept and 0 elsewhere (the root does not depend on it).
+    ``features``: :func:`emee_features` of ``rows``, when already at hand.
     """
     b, n_part = rows.a.shape[:2]
     q, p = rows.g.shape[-1], rows.s.shape[-1]
@@ -190,7 +227,8 @@ def fit_emee_batched(
     else:
         theta = np.array(start, dtype=float, copy=True)
     scale = max(n_part, 1)
-    total, _, jac = _emee_sums(rows, theta, (1, 2))
+    feats = emee_features(rows.g, rows.s) if features is None else features
+    total, jac = _emee_sums(rows, feats, theta)
     norm = np.abs(total).max(axis=1) / scale
     active = np.isfinite(norm)
     failed = ~active
@@ -208,7 +246,10 @@ def fit_emee_batched(
         while pending.size:
             sub = idx[pending]
             cand = theta[sub] - lam[pending, None] * step[pending]
-            t_new, _, j_new = _emee_sums(rows.take(sub), cand, (1, 2))
+            if sub.size == b:
+                t_new, j_new = _emee_sums(rows, feats, cand)
+            else:
+                t_new, j_new = _emee_sums(rows.take(sub), feats[sub], cand)
             n_new = np.abs(t_new).max(axis=1) / scale
             ok = (np.isfinite(n_new) & (n_new < norm[sub])) | (lam[pending] < 1e-8)
             acc = sub[ok]
@@ -219,7 +260,9 @@ def fit_emee_batched(
         done = (norm[idx] < _EMEE_TOL) | (moved < 1e-14 * (1 + np.abs(theta[idx]).max(axis=1)))
         active[idx[done]] = False
     failed |= active | ~np.isfinite(norm) | (norm > 1e-8)
-    scores, cross, _ = _emee_sums(rows, theta, (2,))  # (B, N, k), (B, N, k, k)
+    # Per participant: scores U_i (B, N, k) and G_i (B, N, k, k), one batched product.
+    wts = _emee_weights(rows, theta, jacobian=False).transpose(0, 2, 1, 3)  # (B, N, 6, T)
+    scores, cross = _emee_blocks(np.matmul(wts, feats), q, p)
     corrected = np.broadcast_to(np.asarray(small_sample, dtype=bool), (b,))
     v = np.empty_like(scores)
     if corrected.any():

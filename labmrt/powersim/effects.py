@@ -89,10 +89,13 @@ class OutcomeModel(_Model):
     icc: float | None = Field(None, ge=0.0, lt=1.0)
     participant_sd: float | None = Field(None, ge=0.0)
     effects: dict[str, ByState] = Field(default_factory=dict)
+    # Binary outcomes only, on the scale EMEE estimates (one of these or ``effects``):
+    relative_risk: dict[str, ByState] = Field(default_factory=dict)
+    log_relative_risk: dict[str, ByState] = Field(default_factory=dict)
 
     _fill = field_validator("baseline", mode="before")(_by_state)
 
-    @field_validator("effects", mode="before")
+    @field_validator("effects", "relative_risk", "log_relative_risk", mode="before")
     @classmethod
     def _effects_by_state(cls, v):
         if isinstance(v, Mapping):
@@ -110,6 +113,22 @@ class OutcomeModel(_Model):
             _finite(v[s])
         return v
 
+    def stated(self) -> tuple[str, dict[str, ByState]]:
+        """The key the effects are given under and their values (``effects`` when none is)."""
+        for key in ("relative_risk", "log_relative_risk"):
+            if getattr(self, key):
+                return key, getattr(self, key)
+        return "effects", self.effects
+
+    def treated_probability(self, key: str, value: float, state: str) -> float:
+        """P(outcome) of a participant of average propensity who receives the arm."""
+        base = self.baseline[state]
+        if key == "relative_risk":
+            return base * value
+        if key == "log_relative_risk":
+            return base * math.exp(value)
+        return base + value
+
     def between_sd(self) -> float:
         """Participant random-intercept SD (from ``icc`` when given: icc = b^2 / (b^2 + sd^2))."""
         if self.participant_sd is not None:
@@ -126,7 +145,7 @@ class AnalysisPlan(_Model):
     moderator: Literal["affect_state", ""] = AFFECT_CONTEXT
     controls: list[Literal["task_index", "difficulty"]] = Field(default_factory=list)
     numerator_prob: float | None = Field(None, gt=0.0, lt=1.0)
-    small_sample: Literal["auto", "always", "never"] = "auto"
+    small_sample: Literal["auto", "always", "never"] | None = None  # None: the estimator's default
     per_protocol: bool = False
 
 
@@ -201,32 +220,51 @@ def check_against_protocol(model: EffectsFile, protocol: Protocol, where: str) -
             problems.append(
                 _located(where, (*loc, "sd"), "has no meaning for a binary outcome", "remove it")
             )
-        for arm, by_state in out.effects.items():
+        given = [k for k in ("effects", "relative_risk", "log_relative_risk") if getattr(out, k)]
+        if len(given) > 1:
+            problems.append(
+                _located(where, (*loc, given[1]), f"is given together with {given[0]}",
+                         "state an outcome's effects one way")
+            )  # fmt: skip
+        key, stated = out.stated()
+        if key != "effects" and out.scale != "binary":
+            problems.append(
+                _located(where, (*loc, key), "is for a binary outcome (EMEE, log relative risk)",
+                         "state a continuous outcome's effects as effects.ARM, or scale = 'binary'")
+            )  # fmt: skip
+            continue
+        for arm, by_state in stated.items():
             if arm not in arms:
                 problems.append(
-                    _located(where, (*loc, "effects", arm), "is not an arm of the protocol",
+                    _located(where, (*loc, key, arm), "is not an arm of the protocol",
                              f"use one of {[a for a in arms if a != baseline]}")
                 )  # fmt: skip
                 continue
             if arm == baseline:
                 problems.append(
-                    _located(where, (*loc, "effects", arm),
+                    _located(where, (*loc, key, arm),
                              "is the baseline arm: effects are stated against it",
                              "remove it (its effect is 0 by definition)")
                 )  # fmt: skip
             for s in STATES:
                 if s not in by_state:
                     problems.append(
-                        _located(where, (*loc, "effects", arm), f"has no value for {s}",
+                        _located(where, (*loc, key, arm), f"has no value for {s}",
                                  "give a number or {calm = ..., aroused = ...}")
                     )  # fmt: skip
+                elif key == "relative_risk" and by_state[s] <= 0:
+                    problems.append(
+                        _located(where, (*loc, key, arm, s), f"is {by_state[s]:g}",
+                                 "a relative risk is greater than 0 (1: no effect)")
+                    )  # fmt: skip
                 elif out.scale == "binary":
-                    total = out.baseline[s] + by_state[s]
+                    total = out.treated_probability(key, by_state[s], s)
                     if not 0.0 <= total <= 1.0:
                         problems.append(
-                            _located(where, (*loc, "effects", arm, s),
-                                     f"baseline + effect = {total:g} is not a probability",
-                                     "keep baseline + effect within [0, 1] (risk difference)")
+                            _located(where, (*loc, key, arm, s),
+                                     f"gives the probability {total:g} when {s} and treated",
+                                     "keep the baseline's probability times the relative risk "
+                                     "(plus the risk difference, for effects) within [0, 1]")
                         )  # fmt: skip
         if out.scale == "binary":
             for s in STATES:
@@ -263,7 +301,30 @@ def effects_from_dict(doc: Mapping[str, Any], protocol: Protocol, where: str) ->
     problems = check_against_protocol(model, protocol, where)
     if problems:
         raise LabmrtError(problems)
-    return model
+    return _as_differences(model)
+
+
+def _as_differences(model: EffectsFile) -> EffectsFile:
+    """Binary effects stated as relative risks, written as the risk differences they imply.
+
+    The simulation draws a binary outcome as ``baseline + b_i + effect`` (on
+    the probability scale), so one form serves every way of stating it; the
+    truth of each tested term is taken back to the log relative risk EMEE
+    estimates (:func:`labmrt.powersim.trials.build_terms`).
+    """
+    outcomes = {}
+    for name, out in model.outcomes.items():
+        key, stated = out.stated()
+        if key != "effects":
+            diffs = {
+                arm: {s: out.treated_probability(key, v[s], s) - out.baseline[s] for s in STATES}
+                for arm, v in stated.items()
+            }
+            out = out.model_copy(
+                update={"effects": diffs, "relative_risk": {}, "log_relative_risk": {}}
+            )
+        outcomes[name] = out
+    return model.model_copy(update={"outcomes": outcomes})
 
 
 def load_effects(path: str | Path, protocol: Protocol) -> EffectsFile:

@@ -40,11 +40,12 @@ them against the analyzer's ``wcls()`` on the same data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from labmrt.analysis.batch import fit_from_sums
+from labmrt.analysis.batch import EmeeRows, emee_features, fit_emee_batched, fit_from_sums
 from labmrt.powersim.effects import STATES, EffectsFile, contrasts_of
 from labmrt.protocol import Protocol
 from labmrt.session.randomizer import MicroRandomizer
@@ -215,17 +216,25 @@ def trial_frame(plan: SimPlan, data: TrialData, j: int):
     return pd.DataFrame(cols)
 
 
-def analyze_with_wcls(plan: SimPlan, data: TrialData, j: int) -> np.ndarray:
-    """Trial ``j`` analyzed one fit at a time by ``labmrt.analysis.wcls`` (the check and the
-    baseline of the batched :func:`analyze`): estimates, SEs, p-values (3 x terms)."""
-    from labmrt.analysis import wcls
+def small_sample_mode(option: str | None, binary: bool) -> str:
+    """The effects file's ``small_sample``, else ``labmrt analyze``'s default for the estimator:
+    ``auto`` for WCLS (MRTAnalysis ``wcls()``), ``always`` for EMEE (``emee()``)."""
+    return option or ("always" if binary else "auto")
+
+
+def analyze_single(plan: SimPlan, data: TrialData, j: int) -> np.ndarray:
+    """Trial ``j`` analyzed one fit at a time by the analyzer (``labmrt.analysis.wcls``, or
+    ``emee`` for a binary outcome; the check and the baseline of the batched :func:`analyze`):
+    estimates, SEs, p-values (3 x terms)."""
+    from labmrt.analysis import emee, wcls
 
     frame = trial_frame(plan, data, j)
     spec = plan.effects.analysis
     out = []
-    for name in plan.effects.outcomes:
+    for name, model in plan.effects.outcomes.items():
+        binary = model.scale == "binary"
         for treated, control in contrasts_of(plan.effects, plan.protocol):
-            fit = wcls(
+            fit = (emee if binary else wcls)(
                 frame,
                 id="participant",
                 outcome=name,
@@ -235,7 +244,7 @@ def analyze_with_wcls(plan: SimPlan, data: TrialData, j: int) -> np.ndarray:
                 contrast=f"{treated}-vs-{control}",
                 baseline=plan.protocol.baseline_arm.id,
                 numerator_prob=spec.numerator_prob,
-                small_sample=spec.small_sample,
+                small_sample=small_sample_mode(spec.small_sample, binary),
                 per_protocol=spec.per_protocol,
                 received="received",
             )
@@ -266,15 +275,21 @@ def analyze(plan: SimPlan, data: TrialData) -> tuple[np.ndarray, np.ndarray, np.
     b, n, t = data.arm.shape
     calm = (~data.reported_aroused).astype(float)  # dummy of the non-reference level
     ones = np.ones((b, n, t))
-    g_cols = [ones] + ([calm] if moderated else [])
+    g_cols: list[np.ndarray] = [ones] + ([calm] if moderated else [])
     g_cols += [np.broadcast_to(controls[:, j], (b, n, t)) for j in range(controls.shape[1])]
     s_cols = [ones] + ([calm] if moderated else [])
     p_s, q = len(s_cols), len(g_cols)
     effect_index = list(range(q, q + p_s))
+    emee_g = emee_s = feats = None
+    if any(out.scale == "binary" for out in eff.outcomes.values()):
+        emee_g, emee_s = np.stack(g_cols, axis=-1), np.stack(s_cols, axis=-1)
+        feats = emee_features(emee_g, emee_s)  # shared by every binary outcome and contrast
     est, se, pv = [], [], []
     arm_ids = protocol.arm_ids
-    for name in eff.outcomes:
+    for name, out in eff.outcomes.items():
         y = data.y[name]
+        binary = out.scale == "binary"
+        mode = small_sample_mode(spec.small_sample, binary)
         for treated, control in contrasts_of(eff, protocol):
             ti, ci = arm_ids.index(treated), arm_ids.index(control)
             a = (data.arm == ti).astype(float)
@@ -284,19 +299,24 @@ def analyze(plan: SimPlan, data: TrialData) -> tuple[np.ndarray, np.ndarray, np.
             pt, pc = data.probs[..., ti], data.probs[..., ci]
             p = pt / (pt + pc)
             w = np.where(a == 1, numerator / p, (1 - numerator) / (1 - p)) * used
-            centred = a - numerator
-            x = np.stack(g_cols + [centred * s for s in s_cols], axis=-1)  # (B, n, T, k)
-            xw = x * w[..., None]
-            xt = xw.transpose(0, 1, 3, 2)
-            cxx = np.matmul(xt, x)  # (B, n, k, k)
-            cxy = np.matmul(xt, y[..., None])[..., 0]
-            n_eff = used.any(axis=2).sum(axis=1)
-            df = n_eff - p_s - q
-            if spec.small_sample == "auto":
-                small = n_eff <= SMALL_SAMPLE_MAX_N
+            if binary:
+                # EMEE as emee(): every participant counts in the df and the correction rule.
+                rows = EmeeRows(emee_g, emee_s, a, numerator, w, y)
+                small = mode == "always" or (mode == "auto" and n <= SMALL_SAMPLE_MAX_N)
+                fit = fit_emee_batched(rows, effect_index, small, n - p_s - q, features=feats)
             else:
-                small = np.full(b, spec.small_sample == "always")
-            fit = fit_from_sums(cxx, cxy, effect_index, small, df)
+                centred = a - numerator
+                x = np.stack(g_cols + [centred * s for s in s_cols], axis=-1)  # (B, n, T, k)
+                xw = x * w[..., None]
+                xt = xw.transpose(0, 1, 3, 2)
+                cxx = np.matmul(xt, x)  # (B, n, k, k)
+                cxy = np.matmul(xt, y[..., None])[..., 0]
+                n_eff = used.any(axis=2).sum(axis=1)
+                if mode == "auto":
+                    small = n_eff <= SMALL_SAMPLE_MAX_N
+                else:
+                    small = np.full(b, mode == "always")
+                fit = fit_from_sums(cxx, cxy, effect_index, small, n_eff - p_s - q)
             est.append(fit.estimate)
             se.append(fit.se)
             pv.append(fit.p_value)
@@ -329,6 +349,42 @@ def _contrast_effect(eff, outcome, treated, control, reported) -> float:
     return value / eff.receipt if eff.analysis.per_protocol else value
 
 
+def clipped_normal_mean(mu: float, sd: float) -> float:
+    """``E[min(max(mu + sd Z, 0), 1)]``, Z standard normal: the mean probability of a
+    binary outcome whose participants' probabilities scatter around ``mu`` (clipped to [0, 1]).
+
+    ``E[clip(X)] = E[X+] - E[(X - 1)+]`` with ``E[(X - c)+] = (mu - c) Phi((mu - c)/sd) +
+    sd phi((mu - c)/sd)`` (the normal partial expectation).
+    """
+    from scipy.stats import norm
+
+    if sd <= 0:
+        return min(max(mu, 0.0), 1.0)
+
+    def above(c: float) -> float:
+        z = (mu - c) / sd
+        return (mu - c) * norm.cdf(z) + sd * norm.pdf(z)
+
+    return above(0.0) - above(1.0)
+
+
+def _binary_mean(eff: EffectsFile, outcome: str, arm: str, reported: str) -> float:
+    """P(outcome | arm drawn, reported state, available): over the true states, the
+    participants' random intercepts and (intent-to-treat) whether the arm was received."""
+    out = eff.outcomes[outcome]
+    d = out.effects.get(arm, {s: 0.0 for s in STATES})
+    sd = out.between_sd()
+    r = 1.0 if eff.analysis.per_protocol else eff.receipt
+    return sum(
+        w
+        * (
+            r * clipped_normal_mean(out.baseline[s] + d[s], sd)
+            + (1 - r) * clipped_normal_mean(out.baseline[s], sd)
+        )
+        for s, w in _state_weights(eff, reported).items()
+    )
+
+
 def build_terms(protocol: Protocol, eff: EffectsFile) -> list[Term]:
     """The tested terms, in the order of :func:`analyze`, with the effect each one estimates.
 
@@ -336,17 +392,32 @@ def build_terms(protocol: Protocol, eff: EffectsFile) -> list[Term]:
     available decision points (intent-to-treat: times the receipt rate), by the
     state the classifier reported (a mixture of the true states when the
     classifier errs). A marginal analysis estimates the average over available
-    decision points drawn into the contrast.
+    decision points drawn into the contrast. For a binary outcome it is the log
+    relative risk EMEE estimates (Qian et al. 2021): ``log E[Y | treated, S] -
+    log E[Y | control, S]``, each mean taken over the true states, participants
+    and receipt; marginally the log of the ratio of the means over the available
+    decision points drawn into the contrast (not the mean of the log ratios).
     """
     terms = []
     moderated = bool(eff.analysis.moderator)
-    for name in eff.outcomes:
+    for name, out in eff.outcomes.items():
+        binary = out.scale == "binary"
+        scale = "log relative risk" if binary else "effect"
         for treated, control in contrasts_of(eff, protocol):
-            aroused = _contrast_effect(eff, name, treated, control, "aroused")
-            calm = _contrast_effect(eff, name, treated, control, "calm")
+            if binary:
+                mean = {
+                    (arm, r): _binary_mean(eff, name, arm, r)
+                    for arm in (treated, control)
+                    for r in STATES
+                }
+                aroused = math.log(mean[treated, "aroused"] / mean[control, "aroused"])
+                calm = math.log(mean[treated, "calm"] / mean[control, "calm"])
+            else:
+                aroused = _contrast_effect(eff, name, treated, control, "aroused")
+                calm = _contrast_effect(eff, name, treated, control, "calm")
             if moderated:
                 terms.append(
-                    Term(name, treated, control, "(Intercept)", "effect when aroused", aroused)
+                    Term(name, treated, control, "(Intercept)", f"{scale} when aroused", aroused)
                 )
                 terms.append(
                     Term(
@@ -354,14 +425,20 @@ def build_terms(protocol: Protocol, eff: EffectsFile) -> list[Term]:
                         treated,
                         control,
                         f"{eff.analysis.moderator}calm",
-                        "moderation: effect when calm minus effect when aroused",
+                        f"moderation: {scale} when calm minus {scale} when aroused",
                         calm - aroused,
                     )
                 )
+                continue
+            weight = _marginal_weights(protocol, eff, treated, control)
+            if binary:
+                truth = math.log(
+                    sum(weight[r] * mean[treated, r] for r in STATES)
+                    / sum(weight[r] * mean[control, r] for r in STATES)
+                )
             else:
-                weight = _marginal_weights(protocol, eff, treated, control)
                 truth = weight["aroused"] * aroused + weight["calm"] * calm
-                terms.append(Term(name, treated, control, "(Intercept)", "marginal effect", truth))
+            terms.append(Term(name, treated, control, "(Intercept)", f"marginal {scale}", truth))
     return terms
 
 
