@@ -3,11 +3,12 @@
 The framing study (``protocols/framing_affect.toml``: 30 decision points, 3
 arms, probabilities by affective state) with its effects file, 1,000 trials
 at 7 sample sizes (50 to 350), 2 outcomes x 2 contrasts x 2 terms: the wall
-time of ``simulate_power`` (simulation through the protocol's randomizer and
-the batched WCLS fits, ``--workers`` local processes) against the per-trial
-loop a hand-written simulation script would run: each trial's long table
-analyzed by the analyzer's single fit ``labmrt.analysis.wcls`` per outcome
-and contrast. The loop is measured on ``--loop-trials`` trials per sample
+time of ``simulate_power`` (simulation through the protocol's randomizer, the
+batched WCLS fits of the continuous outcome and the batched EMEE fits of the
+binary one, ``--workers`` local processes) against the per-trial loop a
+hand-written simulation script would run: each trial's long table analyzed by
+the analyzer's single fit (``labmrt.analysis.wcls``, ``emee`` for the binary
+outcome) per outcome and contrast. The loop is measured on ``--loop-trials`` trials per sample
 size and extrapolated to all trials (stated in the output); both give the
 same estimates (checked here to 1e-9 on those trials).
 
@@ -47,10 +48,17 @@ def main() -> None:
         protocol, effects, ns, args.trials, seed=1, null_trials=0, workers=args.workers
     )
     batched = time.perf_counter() - start
-    fits = args.trials * len(ns) * len(result.terms) // 2
+    per_n = {"wcls": 0, "emee": 0}
+    for t in result.terms:
+        if t.term.name == "(Intercept)":
+            binary = effects.outcomes[t.term.outcome].scale == "binary"
+            per_n["emee" if binary else "wcls"] += 1
+    fits = {k: args.trials * len(ns) * v for k, v in per_n.items()}
+    total = sum(fits.values())
     print(
         f"batched ({args.workers} workers): {batched:.1f} s for {args.trials} trials x {len(ns)} N "
-        f"({fits:,} WCLS fits, {batched / fits * 1e6:.0f} us per fit, simulation included)"
+        f"({fits['wcls']:,} WCLS + {fits['emee']:,} EMEE fits, "
+        f"{batched / total * 1e6:.0f} us per fit, simulation included)"
     )
 
     plan = SimPlan(protocol, effects, max(ns), seed=1)
@@ -70,7 +78,7 @@ def main() -> None:
     per_trial = (loop_s + sim_s) / args.loop_trials
     loop_total = per_trial * args.trials
     print(
-        f"per-trial loop of wcls() (one process): {per_trial:.2f} s per trial at all {len(ns)} N "
+        f"per-trial loop of wcls()/emee() (one process): {per_trial:.2f} s per trial at all {len(ns)} N "
         f"(measured on {args.loop_trials} trials, extrapolated to {args.trials}): "
         f"{loop_total:.0f} s"
     )

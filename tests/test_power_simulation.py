@@ -30,6 +30,7 @@ from labmrt.session.clock import VirtualClock
 from labmrt.session.randomizer import MicroRandomizer
 from labmrt.state import AffectState
 from labmrt.store import StudyStore
+from tests.powersim_helpers import marginal_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMING = ROOT / "protocols" / "framing_affect.toml"
@@ -169,37 +170,6 @@ def test_large_studies_use_the_plain_sandwich_as_the_analyzer(framing, framing_e
 
 
 # --------------------------------------------------------------------------- closed form
-def _marginal_protocol(tmp_path: Path, tasks: int) -> Path:
-    rows = "\n".join(f'[[tasks]]\nid = "t{i}"\ntext = "task {i}"\n' for i in range(tasks))
-    path = tmp_path / "marginal.toml"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            [study]
-            title = "Marginal"
-            version = "1"
-
-            [[arms]]
-            id = "control"
-            label = "Control"
-            framing = "{task}"
-            baseline = true
-
-            [[arms]]
-            id = "treat"
-            label = "Treatment"
-            framing = "Now: {task}"
-
-            [randomization]
-            seed = 7
-            probabilities = { control = 0.6, treat = 0.4 }
-            """
-        )
-        + rows
-    )
-    return path
-
-
 def test_marginal_power_agrees_with_the_closed_form(tmp_path):
     # Constant probability 0.4, availability 0.8, constant effect 0.2 (outcome SD 1 within,
     # icc 0.25), 30 decision points, analyzed marginally with the numerator probability 0.4
@@ -208,7 +178,7 @@ def test_marginal_power_agrees_with_the_closed_form(tmp_path):
     # Carlo SE of the simulated power (1,000 trials per N: SE 0.010-0.016); a non-centrality
     # off by x 1.3 moves the power by 0.05-0.1 at these N. (Below about 20 participants the
     # closed form runs ahead of the analyzed t test: 0.386 vs 0.359 +- 0.009 at N = 10.)
-    protocol = load_protocol(_marginal_protocol(tmp_path, 30))
+    protocol = load_protocol(marginal_protocol(tmp_path, 30))
     doc = {
         "availability": {"share": 0.8},
         "analysis": {"moderator": "", "numerator_prob": 0.4},
@@ -314,9 +284,27 @@ effects.loss = { calm = 0.1, aroused = 0.4 }
 """
 
 
+BINARY = """\
+[outcomes.calculator_used]
+scale = "binary"
+baseline = { calm = 0.4, aroused = 0.35 }
+relative_risk.loss = { calm = 1.1, aroused = 1.3 }
+"""
+
+
 @pytest.mark.parametrize(
     ("text", "extra", "message"),
     [
+        (BINARY.replace("1.3 }", "3.0 }"), [],
+         "outcomes.calculator_used.relative_risk.loss.aroused: gives the probability 1.05"),
+        (BINARY.replace("1.1,", "0,"), [],
+         "outcomes.calculator_used.relative_risk.loss.calm: is 0 (a relative risk is greater"),
+        (BINARY + "effects.gain = 0.02\n", [],
+         "outcomes.calculator_used.relative_risk: is given together with effects"),
+        (BINARY.replace('"binary"', '"continuous"') + "sd = 1\n", [],
+         "outcomes.calculator_used.relative_risk: is for a binary outcome"),
+        (BINARY.replace("relative_risk.loss", "relative_risk.fear"), [],
+         "outcomes.calculator_used.relative_risk.fear: is not an arm of the protocol"),
         (GOOD.replace("effects.loss", "effects.fear"), [],
          "outcomes.help_hint_seconds.effects.fear: is not an arm of the protocol"),
         (GOOD.replace("aroused = 0.4", "stressed = 0.4"), [],

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import stats
 
 from labmrt.analysis import emee, wcls
 from labmrt.analysis.batch import EmeeRows, fit_emee_batched
-from labmrt.cli import main
 from labmrt.powersim.effects import effects_from_dict, load_effects
 from labmrt.powersim.run import run_chunk, simulate_power
 from labmrt.powersim.trials import (
@@ -24,52 +20,17 @@ from labmrt.powersim.trials import (
     trial_frame,
 )
 from labmrt.protocol import load_protocol
+from tests.powersim_helpers import marginal_protocol
+from tests.test_power_simulation import FRAMING, FRAMING_EFFECTS
 
-ROOT = Path(__file__).resolve().parents[1]
-FRAMING = ROOT / "protocols" / "framing_affect.toml"
-FRAMING_EFFECTS = ROOT / "protocols" / "framing_affect_effects.toml"
 CALC = ["calculator_used"]
 
 
 @pytest.fixture(scope="module")
-def framing():
-    return load_protocol(FRAMING)
-
-
-@pytest.fixture(scope="module")
-def framing_effects(framing):
-    return load_effects(FRAMING_EFFECTS, framing)
-
-
-def _marginal_protocol(tmp_path: Path, tasks: int = 30) -> Path:
-    rows = "\n".join(f'[[tasks]]\nid = "t{i}"\ntext = "task {i}"\n' for i in range(tasks))
-    path = tmp_path / "marginal.toml"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            [study]
-            title = "Marginal"
-            version = "1"
-
-            [[arms]]
-            id = "control"
-            label = "Control"
-            framing = "{task}"
-            baseline = true
-
-            [[arms]]
-            id = "treat"
-            label = "Treatment"
-            framing = "Now: {task}"
-
-            [randomization]
-            seed = 7
-            probabilities = { control = 0.6, treat = 0.4 }
-            """
-        )
-        + rows
-    )
-    return path
+def study():
+    """The framing protocol and its effects file."""
+    protocol = load_protocol(FRAMING)
+    return protocol, load_effects(FRAMING_EFFECTS, protocol)
 
 
 def _binary_only(eff, **analysis):
@@ -86,7 +47,8 @@ def _binary_only(eff, **analysis):
     ("n", "mode", "corrected"),
     [(35, None, True), (35, "never", False), (60, "auto", False), (60, None, True)],
 )
-def test_batched_emee_equals_the_analyzers_emee(framing, framing_effects, n, mode, corrected):
+def test_batched_emee_equals_the_analyzers_emee(study, n, mode, corrected):
+    framing, framing_effects = study
     # Each trial's long table through labmrt.analysis.emee (the single fit of labmrt analyze
     # --binary), both contrasts, moderated, with a control: estimates and SEs to 1e-8.
     # small_sample None is emee()'s default ("always", correction also at 60 participants).
@@ -118,7 +80,8 @@ def test_batched_emee_equals_the_analyzers_emee(framing, framing_effects, n, mod
     assert np.abs(risk_difference.table["estimate"].to_numpy() - est[0, 2:]).max() > 1e-3
 
 
-def test_each_data_set_converges_on_its_own(framing, framing_effects):
+def test_each_data_set_converges_on_its_own(study):
+    framing, framing_effects = study
     # A data set without a solution (no outcome at all) is NaN; the others are unaffected
     # and equal their fits alone; a different starting point reaches the same root.
     eff = _binary_only(framing_effects)
@@ -155,7 +118,7 @@ def test_clipped_normal_mean_against_quadrature():
 
 
 def test_relative_risks_are_the_truth_of_a_marginal_study(tmp_path):
-    protocol = load_protocol(_marginal_protocol(tmp_path))
+    protocol = load_protocol(marginal_protocol(tmp_path))
     base = {"availability": {"share": 0.8}, "analysis": {"moderator": ""}}
     y = {"scale": "binary", "baseline": 0.2}
     by_rr = effects_from_dict(
@@ -178,7 +141,8 @@ def test_relative_risks_are_the_truth_of_a_marginal_study(tmp_path):
     assert build_terms(protocol, itt)[0].truth == pytest.approx(np.log(1.24), abs=1e-12)
 
 
-def test_framing_truth_is_recovered_on_average(framing, framing_effects):
+def test_framing_truth_is_recovered_on_average(study):
+    framing, framing_effects = study
     # 300 simulated framing studies of 120 participants, moderated EMEE: the mean estimate of
     # each log relative risk term lies within 3.5 Monte Carlo SE of the truth derived from the
     # effects file (misclassified states, receipt 0.9 and the random intercept included).
@@ -226,7 +190,7 @@ def test_marginal_binary_power_agrees_with_the_sandwich_at_the_truth(tmp_path):
     # (e) every effect 0: type I error within
     # 3 MC SE of 0.05 (the Mancl-DeRouen correction, always applied as by emee(), makes the test
     # conservative below about 30 participants: 0.034 +- 0.004 at N = 20).
-    protocol = load_protocol(_marginal_protocol(tmp_path))
+    protocol = load_protocol(marginal_protocol(tmp_path))
     doc = {
         "availability": {"share": 0.8},
         "analysis": {"moderator": "", "numerator_prob": 0.4},
@@ -252,46 +216,9 @@ def test_marginal_binary_power_agrees_with_the_sandwich_at_the_truth(tmp_path):
 
 
 # --------------------------------------------------------------------------- the effects file
-def test_framing_effects_state_relative_risks(framing, framing_effects):
+def test_framing_effects_state_relative_risks(study):
+    _, framing_effects = study
     calc = framing_effects.outcomes["calculator_used"]
     # 0.35 x 1.34 = 0.469: stored as the implied difference on the probability scale.
     assert calc.effects["loss"]["aroused"] == pytest.approx(0.35 * 0.34)
     assert framing_effects.analysis.small_sample == "auto"  # as the plan's H5
-
-
-def _write(tmp_path, text):
-    path = tmp_path / "effects.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-BINARY = """\
-[outcomes.calculator_used]
-scale = "binary"
-baseline = { calm = 0.4, aroused = 0.35 }
-relative_risk.loss = { calm = 1.1, aroused = 1.3 }
-"""
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        (BINARY.replace("1.3 }", "3.0 }"),
-         "outcomes.calculator_used.relative_risk.loss.aroused: gives the probability 1.05"),
-        (BINARY.replace("1.1,", "0,"),
-         "outcomes.calculator_used.relative_risk.loss.calm: is 0 (a relative risk is greater"),
-        (BINARY + "effects.gain = 0.02\n",
-         "outcomes.calculator_used.relative_risk: is given together with effects"),
-        (BINARY.replace('"binary"', '"continuous"') + "sd = 1\n",
-         "outcomes.calculator_used.relative_risk: is for a binary outcome"),
-        (BINARY.replace("relative_risk.loss", "relative_risk.fear"),
-         "outcomes.calculator_used.relative_risk.fear: is not an arm of the protocol"),
-    ],
-)  # fmt: skip
-def test_bad_binary_effects_exit_2(tmp_path, capsys, text, message):
-    path = _write(tmp_path, text)
-    code = main(["power", "--simulate", str(FRAMING), "--effects", str(path), "--n", "20",
-                 "--trials", "2", "--null-trials", "0"])  # fmt: skip
-    err = capsys.readouterr().err
-    assert code == 2 and message in err, err
-    assert err.startswith(str(path)) and "Traceback" not in err

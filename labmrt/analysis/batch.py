@@ -65,14 +65,34 @@ def fit_from_sums(
     bread_inv = cxx.sum(axis=1)  # (B, k, k) = X'WX
     theta = solve_batched(bread_inv, cxy.sum(axis=1))
     scores = cxy - np.einsum("bikl,bl->bik", cxx, theta)  # U_i
-    corrected = np.broadcast_to(np.asarray(small_sample, dtype=bool), (cxx.shape[0],))
+    return sandwich_tests(bread_inv, cxx, scores, theta, effect_index, small_sample, df)
+
+
+def sandwich_tests(
+    m: np.ndarray,
+    cross: np.ndarray,
+    scores: np.ndarray,
+    theta: np.ndarray,
+    effect_index: list[int],
+    small_sample: bool | np.ndarray,
+    df: int | np.ndarray,
+) -> BatchFit:
+    """Cluster sandwich SEs and t tests of B fits of an estimating equation.
+
+    ``m`` (B, k, k) the derivative of the estimating function (up to sign),
+    ``cross`` (B, N, k, k) each participant's ``G_i`` (for WCLS ``X_i'W_iX_i``),
+    ``scores`` (B, N, k) the ``U_i``: the variance is ``sum_i v_i v_i'`` with
+    ``v_i = (M - G_i)^{-1} U_i`` (Mancl-DeRouen, the Woodbury form of
+    :mod:`labmrt.analysis.sandwich`) where ``small_sample``, else ``M^{-1} U_i``.
+    """
+    corrected = np.broadcast_to(np.asarray(small_sample, dtype=bool), (m.shape[0],))
     v = np.empty_like(scores)
     if corrected.any():
         c = np.flatnonzero(corrected)
-        v[c] = solve_batched(bread_inv[c, None] - cxx[c], scores[c])
+        v[c] = solve_batched(m[c, None] - cross[c], scores[c])
     if not corrected.all():
         c = np.flatnonzero(~corrected)
-        v[c] = solve_batched(np.broadcast_to(bread_inv[c, None], cxx[c].shape), scores[c])
+        v[c] = solve_batched(np.broadcast_to(m[c, None], cross[c].shape), scores[c])
     idx = list(effect_index)
     se = np.sqrt(np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx]))
     est = theta[:, idx]
@@ -208,9 +228,8 @@ def fit_emee_batched(
     ``np.linalg.solve`` of the k x k derivatives, with step halving for a data
     set whose residual grew (as :func:`labmrt.analysis.emee.solve_emee`), and
     each data set leaves the iteration when its own residual or step is
-    negligible. Then the cluster sandwich ``sum_i v_i v_i'`` with ``v_i = (M -
-    G_i)^{-1} U_i`` (Mancl-DeRouen, Woodbury form of
-    :mod:`labmrt.analysis.sandwich`) or ``M^{-1} U_i`` (plain), per data set.
+    negligible. Then the cluster sandwich of each data set
+    (:func:`sandwich_tests`, as the WCLS fits).
     A data set without a solution (singular derivative, no convergence) is NaN.
     ``start``: (B, k); by default log(mean outcome of the analyzed rows) for
     the control intercept and 0 elsewhere (the root does not depend on it).
@@ -263,22 +282,7 @@ def fit_emee_batched(
     # Per participant: scores U_i (B, N, k) and G_i (B, N, k, k), one batched product.
     wts = _emee_weights(rows, theta, jacobian=False).transpose(0, 2, 1, 3)  # (B, N, 6, T)
     scores, cross = _emee_blocks(np.matmul(wts, feats), q, p)
-    corrected = np.broadcast_to(np.asarray(small_sample, dtype=bool), (b,))
-    v = np.empty_like(scores)
-    if corrected.any():
-        c = np.flatnonzero(corrected)
-        v[c] = solve_batched(jac[c, None] - cross[c], scores[c])
-    if not corrected.all():
-        c = np.flatnonzero(~corrected)
-        v[c] = solve_batched(np.broadcast_to(jac[c, None], cross[c].shape), scores[c])
-    idx = list(effect_index)
-    se = np.sqrt(np.einsum("bik,bik->bk", v[:, :, idx], v[:, :, idx]))
-    est = theta[:, idx]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = est / se
-    dof = np.maximum(np.asarray(df, dtype=float), 1.0)
-    if dof.ndim:
-        dof = dof[:, None]
-    pval = 2 * stats.t.sf(np.abs(t), dof)
-    est[failed], se[failed], pval[failed] = np.nan, np.nan, np.nan
-    return BatchFit(est, se, pval)
+    fit = sandwich_tests(jac, cross, scores, theta, effect_index, small_sample, df)
+    for values in (fit.estimate, fit.se, fit.p_value):
+        values[failed] = np.nan
+    return fit

@@ -7,7 +7,9 @@ the data: how the affective state evolves over a session (a two-state Markov
 chain with a stationary share aroused and a lag-1 persistence), how often a
 participant is available (overall or by state), how often a framing is
 received, and for each proximal outcome its baseline, spread, within-person
-correlation and the effect of each arm against the baseline arm by state.
+correlation and the effect of each arm against the baseline arm by state
+(for a binary outcome as relative risks, the scale EMEE estimates, or as risk
+differences).
 ``[analysis]`` says how each simulated study is analyzed, as the real one
 will be. Read with pydantic, so every problem is reported as
 ``FILE: path: what (fix)`` with the protocol's own wording.

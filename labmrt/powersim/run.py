@@ -172,7 +172,8 @@ class SimulationResult:
 
     def to_dict(self) -> dict:
         return {
-            "method": "simulation through the protocol's randomizer, analyzed by WCLS",
+            "method": "simulation through the protocol's randomizer, analyzed by WCLS "
+            "(binary outcomes: EMEE, log relative risk)",
             "ns": self.ns,
             "trials": self.trials_done,
             "trials_requested": self.trials,

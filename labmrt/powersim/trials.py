@@ -24,7 +24,8 @@ Per participant and decision point (the protocol's decision tasks, in order):
 * the framing is received with probability ``receipt``;
 * the outcome is ``baseline[s] + b_i + R effect[arm][s] + e`` (continuous,
   ``e ~ N(0, sd)``, ``b_i ~ N(0, participant_sd)``), or a 0/1 use with that
-  probability (binary, clipped to [0, 1]; analyzed on the additive scale).
+  probability (binary, clipped to [0, 1]; effects stated as relative risks are
+  ``baseline x (RR - 1)`` here).
 
 Each trial is analyzed as ``labmrt analyze --contrast T-vs-C --moderator
 affect_state --availability available`` would analyze its export: rows drawn
@@ -33,9 +34,13 @@ outside the contrast are left out, the contrast's probability is
 moderator's reference level the first in sorted order (``aroused``, so the
 terms are ``(Intercept)`` = the effect when aroused and ``affect_statecalm``
 = calm minus aroused), the moderator also a control, and the Mancl-DeRouen
-correction when at most 50 participants carry weight. The fits are batched
-over trials (:func:`labmrt.analysis.batch.fit_from_sums`); the tests check
-them against the analyzer's ``wcls()`` on the same data.
+correction when at most 50 participants carry weight. A binary outcome is
+analyzed as ``labmrt analyze --binary`` does: EMEE (Qian et al. 2021,
+MRTAnalysis ``emee()``), the log relative risk, every participant counted in
+the df, the correction always unless ``small_sample`` says otherwise. The fits
+are batched over trials (:func:`labmrt.analysis.batch.fit_from_sums`,
+:func:`labmrt.analysis.batch.fit_emee_batched`); the tests check them against
+the analyzer's ``wcls()`` and ``emee()`` on the same data.
 """
 
 from __future__ import annotations
