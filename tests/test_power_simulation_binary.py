@@ -21,7 +21,7 @@ from labmrt.powersim.trials import (
 )
 from labmrt.protocol import load_protocol
 from tests.powersim_helpers import marginal_protocol
-from tests.test_power_simulation import FRAMING, FRAMING_EFFECTS
+from tests.test_power_simulation import FRAMING, FRAMING_EFFECTS, ROOT
 
 CALC = ["calculator_used"]
 
@@ -222,3 +222,35 @@ def test_framing_effects_state_relative_risks(study):
     # 0.35 x 1.34 = 0.469: stored as the implied difference on the probability scale.
     assert calc.effects["loss"]["aroused"] == pytest.approx(0.35 * 0.34)
     assert framing_effects.analysis.small_sample == "auto"  # as the plan's H5
+
+
+@pytest.mark.parametrize("n", [40, 60])
+def test_the_plans_h5_is_what_the_simulation_tests(study, n):
+    # protocols/framing_affect_plan.toml, H5: the loss framing's marginal log relative risk of
+    # opening the calculator, EMEE with the plan's controls and small_sample = "auto". An
+    # effects file whose [analysis] says the same gives, per simulated trial, the estimate,
+    # SE and p-value the report's own test of H5 (evaluate_hypothesis) gives on that trial's
+    # exported table: correction at 40 participants, plain sandwich at 60.
+    from labmrt.analysis.hypotheses import evaluate_hypothesis
+    from labmrt.analysis.spec import load_plan
+
+    framing, framing_effects = study
+    plan_file = load_plan(ROOT / "protocols" / "framing_affect_plan.toml")
+    h5 = plan_file.hypothesis("H5")
+    eff = _binary_only(
+        framing_effects,
+        contrasts=["loss-vs-baseline"],
+        moderator="",
+        controls=plan_file.controls,
+        small_sample=plan_file.small_sample,
+    )
+    plan = SimPlan(framing, eff, n, seed=31)
+    data = stack([simulate_trial(plan, j) for j in range(3)])
+    est, se, pv = analyze(plan, data)
+    for j in range(3):
+        res = evaluate_hypothesis(plan_file, h5, trial_frame(plan, data, j))
+        assert not res.error and res.scale == "log relative risk"
+        assert res.result.small_sample_applied == (n <= 50)
+        np.testing.assert_allclose(est[j, 0], res.estimate, rtol=1e-8)
+        np.testing.assert_allclose(se[j, 0], res.std_error, rtol=1e-8)
+        np.testing.assert_allclose(pv[j, 0], res.p_value, rtol=1e-6)

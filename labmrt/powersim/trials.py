@@ -208,6 +208,7 @@ def trial_frame(plan: SimPlan, data: TrialData, j: int):
         "participant": np.repeat([f"P{i + 1:03d}" for i in range(n)], t),
         "decision_point": np.tile(np.arange(t), n),
         "task_index": np.tile(np.asarray(plan.protocol.decision_task_indices()), n),
+        "difficulty": np.tile(_controls(plan.protocol, ["difficulty"])[:, 0], n),
         "available": data.available[j].ravel().astype(int),
         "arm": [None if a < 0 else arms[a] for a in data.arm[j].ravel()],
         "affect_state": np.where(data.reported_aroused[j].ravel(), "aroused", "calm"),
