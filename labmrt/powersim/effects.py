@@ -318,8 +318,12 @@ def _as_differences(model: EffectsFile) -> EffectsFile:
     for name, out in model.outcomes.items():
         key, stated = out.stated()
         if key != "effects":
+            # Rounded at 1e-12: 0.4 x (1.125 - 1) is 0.05, as one would write it.
             diffs = {
-                arm: {s: out.treated_probability(key, v[s], s) - out.baseline[s] for s in STATES}
+                arm: {
+                    s: round(out.treated_probability(key, v[s], s) - out.baseline[s], 12)
+                    for s in STATES
+                }
                 for arm, v in stated.items()
             }
             out = out.model_copy(
