@@ -27,6 +27,7 @@ class BatchFit:
     estimate: np.ndarray
     se: np.ndarray
     p_value: np.ndarray
+    theta: np.ndarray | None = None  # every coefficient (EMEE: a start for related fits)
 
 
 def solve_batched(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -120,6 +121,7 @@ def single_threaded_blas():
 # --------------------------------------------------------------------------- EMEE
 _EMEE_MAX_ITER = 100
 _EMEE_TOL = 1e-12
+_EMEE_LAST_STEP = 1e-7
 
 
 @dataclass
@@ -161,16 +163,17 @@ def emee_features(g: np.ndarray, s: np.ndarray) -> np.ndarray:
     return out
 
 
-def _emee_weights(rows: EmeeRows, theta: np.ndarray, jacobian: bool):
-    """Row weights (B, 6, N, T) of the EMEE sums of Qian et al. (2021) at ``theta`` (B, k).
+def _emee_weights(rows: EmeeRows, theta: np.ndarray, split: bool = False):
+    """Row weights (B, 6 or 8, N, T) of the EMEE sums of Qian et al. (2021) at ``theta`` (B, k).
 
     With ``e = exp(g'alpha)``, ``pre = W exp(-A S'beta)`` and ``pr = pre (Y - exp(g'alpha
     + A S'beta)) = pre Y - W e`` (as ``pre exp(g'alpha + A S'beta) = W e``), the score is
     ``sum pr [g; c S]`` (``c = A - p~``). Its derivative ``M`` is ``-sum W e [g; cS][g; AS]'``
     plus ``-sum pr A [g; cS][0; S]'`` (through ``exp(-A S'beta)``), as in
-    :mod:`labmrt.analysis.emee`; without the second part (``jacobian=False``) the first
-    is, per participant, the ``G_i`` of the Mancl-DeRouen correction. Weights, in the
-    order of the blocks: ``g g'``, ``g S'``, ``(S g')'``, ``S S'``, score ``g``, score ``S``.
+    :mod:`labmrt.analysis.emee`; the first part alone is, per participant, the ``G_i`` of
+    the Mancl-DeRouen correction. Weights, in the order of the blocks: ``g g'``, ``g S'``,
+    ``(S g')'``, ``S S'``, score ``g``, score ``S``, the two parts together; with ``split``
+    the first part in the first four and the second part's ``g S'`` and ``S S'`` last.
     """
     b, n, t, q = rows.g.shape
     a, w = rows.a, rows.w
@@ -181,14 +184,16 @@ def _emee_weights(rows: EmeeRows, theta: np.ndarray, jacobian: bool):
         pre = w * np.exp(-a * lin)
         pr = pre * rows.y - we
     c = a - rows.numerator
-    out = np.empty((b, 6, n, t))
-    extra = np.add(we, pr, out=out[:, 1]) if jacobian else we
+    out = np.empty((b, 8 if split else 6, n, t))
     out[:, 0] = we
-    np.multiply(extra, a, out=out[:, 1])
+    np.multiply(we if split else np.add(we, pr, out=out[:, 1]), a, out=out[:, 1])
     np.multiply(we, c, out=out[:, 2])
     np.multiply(out[:, 1], c, out=out[:, 3])
     out[:, 4] = pr
     np.multiply(pr, c, out=out[:, 5])
+    if split:
+        np.multiply(pr, a, out=out[:, 6])
+        np.multiply(out[:, 6], c, out=out[:, 7])
     return out
 
 
@@ -209,7 +214,7 @@ def _emee_blocks(sums: np.ndarray, q: int, p: int) -> tuple[np.ndarray, np.ndarr
 def _emee_sums(rows: EmeeRows, feats: np.ndarray, theta: np.ndarray):
     """Score and derivative ``M`` of each data set (summed over participants and rows)."""
     b = theta.shape[0]
-    wts = _emee_weights(rows, theta, jacobian=True).reshape(b, 6, -1)
+    wts = _emee_weights(rows, theta).reshape(b, 6, -1)
     sums = np.matmul(wts, feats.reshape(b, wts.shape[-1], -1))
     return _emee_blocks(sums, rows.g.shape[-1], rows.s.shape[-1])
 
@@ -231,20 +236,23 @@ def fit_emee_batched(
     negligible. Then the cluster sandwich of each data set
     (:func:`sandwich_tests`, as the WCLS fits).
     A data set without a solution (singular derivative, no convergence) is NaN.
-    ``start``: (B, k); by default log(mean outcome of the analyzed rows) for
-    the control intercept and 0 elsewhere (the root does not depend on it).
+    ``start``: (B, k), e.g. the ``theta`` of the same data sets' fits with
+    fewer participants (rows not finite: the default); by default log(mean
+    outcome of the analyzed rows) for the control intercept and 0 elsewhere
+    (the root does not depend on it).
     ``features``: :func:`emee_features` of ``rows``, when already at hand.
     """
     b, n_part = rows.a.shape[:2]
     q, p = rows.g.shape[-1], rows.s.shape[-1]
     k = q + p
-    if start is None:
-        theta = np.zeros((b, k))
-        used = rows.w != 0
-        ybar = (rows.y * used).sum(axis=(1, 2)) / np.maximum(used.sum(axis=(1, 2)), 1)
-        theta[:, 0] = np.log(np.clip(ybar, 1e-6, None))
-    else:
-        theta = np.array(start, dtype=float, copy=True)
+    theta = np.zeros((b, k))
+    used = rows.w != 0
+    ybar = (rows.y * used).sum(axis=(1, 2)) / np.maximum(used.sum(axis=(1, 2)), 1)
+    theta[:, 0] = np.log(np.clip(ybar, 1e-6, None))
+    if start is not None:
+        start = np.asarray(start, dtype=float)
+        given = np.isfinite(start).all(axis=1)
+        theta[given] = start[given]
     scale = max(n_part, 1)
     feats = emee_features(rows.g, rows.s) if features is None else features
     total, jac = _emee_sums(rows, feats, theta)
@@ -260,6 +268,12 @@ def fit_emee_batched(
         failed[idx[bad]] = True
         active[idx[bad]] = False
         idx, step = idx[~bad], step[~bad]
+        # A step this small leaves an error of its square (Newton): taken without a check;
+        # the derivative and residual at the end come from the per-participant pass below.
+        tiny = np.abs(step).max(axis=1) < _EMEE_LAST_STEP * (1 + np.abs(theta[idx]).max(axis=1))
+        theta[idx[tiny]] -= step[tiny]
+        active[idx[tiny]] = False
+        idx, step = idx[~tiny], step[~tiny]
         lam = np.ones(idx.size)
         pending = np.arange(idx.size)  # positions in idx still looking for a step
         while pending.size:
@@ -278,11 +292,20 @@ def fit_emee_batched(
         moved = np.abs(lam[:, None] * step).max(axis=1)
         done = (norm[idx] < _EMEE_TOL) | (moved < 1e-14 * (1 + np.abs(theta[idx]).max(axis=1)))
         active[idx[done]] = False
+    # Per participant, at the solution: scores U_i (B, N, k), G_i (B, N, k, k); their sums
+    # give the residual and the derivative M. One batched product.
+    wts = _emee_weights(rows, theta, split=True).transpose(0, 2, 1, 3)  # (B, N, 8, T)
+    per = np.matmul(wts, feats)  # (B, N, 8, f)
+    scores, cross = _emee_blocks(per, q, p)
+    both = per.sum(axis=1)
+    both[:, 1] += both[:, 6]
+    both[:, 3] += both[:, 7]
+    total, jac = _emee_blocks(both, q, p)
+    norm = np.abs(total).max(axis=1) / scale
     failed |= active | ~np.isfinite(norm) | (norm > 1e-8)
-    # Per participant: scores U_i (B, N, k) and G_i (B, N, k, k), one batched product.
-    wts = _emee_weights(rows, theta, jacobian=False).transpose(0, 2, 1, 3)  # (B, N, 6, T)
-    scores, cross = _emee_blocks(np.matmul(wts, feats), q, p)
     fit = sandwich_tests(jac, cross, scores, theta, effect_index, small_sample, df)
     for values in (fit.estimate, fit.se, fit.p_value):
         values[failed] = np.nan
+    theta[failed] = np.nan
+    fit.theta = theta
     return fit

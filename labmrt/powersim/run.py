@@ -44,10 +44,11 @@ def run_chunk(plan: SimPlan, ns: Sequence[int], first: int, count: int) -> Chunk
     """Simulate trials ``first .. first + count - 1`` and analyze each at every N in ``ns``."""
     data = stack([simulate_trial(plan, j) for j in range(first, first + count)])
     est, pv = [], []
+    starts: dict = {}  # EMEE solutions at one N start the fits at the next
     # Many small products: threaded BLAS only contends (see the randomization check).
     with single_threaded_blas():
         for n in ns:
-            e, _, p = analyze(plan, data.first(int(n)))
+            e, _, p = analyze(plan, data.first(int(n)), starts)
             est.append(e)
             pv.append(p)
     return ChunkResult(first, np.stack(est, axis=1), np.stack(pv, axis=1))

@@ -271,8 +271,15 @@ def _controls(protocol: Protocol, names: list[str]) -> np.ndarray:
     return np.stack(cols, axis=1) if cols else np.zeros((len(tasks), 0))
 
 
-def analyze(plan: SimPlan, data: TrialData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Estimates, SEs and p-values (B x terms) of every trial in ``data``, terms as :func:`build_terms`."""
+def analyze(
+    plan: SimPlan, data: TrialData, starts: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimates, SEs and p-values (B x terms) of every trial in ``data``, terms as :func:`build_terms`.
+
+    ``starts``: a dict the EMEE fits take their starting coefficients from and
+    leave their solutions in, per outcome and contrast; with nested sample
+    sizes, the solution at one N is a close start at the next (fewer Newton steps).
+    """
     protocol, eff = plan.protocol, plan.effects
     spec = eff.analysis
     numerator = NUMERATOR_DEFAULT if spec.numerator_prob is None else spec.numerator_prob
@@ -309,7 +316,13 @@ def analyze(plan: SimPlan, data: TrialData) -> tuple[np.ndarray, np.ndarray, np.
                 # EMEE as emee(): every participant counts in the df and the correction rule.
                 rows = EmeeRows(emee_g, emee_s, a, numerator, w, y)
                 small = mode == "always" or (mode == "auto" and n <= SMALL_SAMPLE_MAX_N)
-                fit = fit_emee_batched(rows, effect_index, small, n - p_s - q, features=feats)
+                key = (name, treated, control)
+                start = None if starts is None else starts.get(key)
+                fit = fit_emee_batched(
+                    rows, effect_index, small, n - p_s - q, start=start, features=feats
+                )
+                if starts is not None:
+                    starts[key] = fit.theta
             else:
                 centred = a - numerator
                 x = np.stack(g_cols + [centred * s for s in s_cols], axis=-1)  # (B, n, T, k)
