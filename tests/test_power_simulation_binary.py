@@ -13,6 +13,7 @@ from labmrt.powersim.run import run_chunk, simulate_power
 from labmrt.powersim.trials import (
     SimPlan,
     analyze,
+    analyze_single,
     build_terms,
     clipped_normal_mean,
     simulate_trial,
@@ -227,30 +228,40 @@ def test_framing_effects_state_relative_risks(study):
 @pytest.mark.parametrize("n", [40, 60])
 def test_the_plans_h5_is_what_the_simulation_tests(study, n):
     # protocols/framing_affect_plan.toml, H5: the loss framing's marginal log relative risk of
-    # opening the calculator, EMEE with the plan's controls and small_sample = "auto". An
-    # effects file whose [analysis] says the same gives, per simulated trial, the estimate,
-    # SE and p-value the report's own test of H5 (evaluate_hypothesis) gives on that trial's
-    # exported table: correction at 40 participants, plain sandwich at 60.
+    # opening the calculator, EMEE with the plan's controls and small_sample = "auto". The
+    # framing effects file with [outcomes.calculator_used.analysis] saying the same (help
+    # seeking stays moderated) gives, per simulated trial, the estimate, SE and p-value the
+    # report's own test of H5 (evaluate_hypothesis) gives on that trial's exported table:
+    # correction at 40 participants, plain sandwich at 60.
+    import tomllib
+
     from labmrt.analysis.hypotheses import evaluate_hypothesis
     from labmrt.analysis.spec import load_plan
 
-    framing, framing_effects = study
+    framing, _ = study
     plan_file = load_plan(ROOT / "protocols" / "framing_affect_plan.toml")
     h5 = plan_file.hypothesis("H5")
-    eff = _binary_only(
-        framing_effects,
-        contrasts=["loss-vs-baseline"],
-        moderator="",
-        controls=plan_file.controls,
-        small_sample=plan_file.small_sample,
-    )
+    doc = tomllib.loads(FRAMING_EFFECTS.read_text())
+    doc["outcomes"]["calculator_used"]["analysis"] = {
+        "contrasts": [h5.contrast],
+        "moderator": "",
+        "controls": plan_file.controls,
+        "small_sample": plan_file.small_sample,
+    }
+    eff = effects_from_dict(doc, framing, "effects")
+    terms = build_terms(framing, eff)
+    assert [t.name for t in terms] == ["(Intercept)", "affect_statecalm"] * 2 + ["(Intercept)"]
+    assert terms[-1].meaning == "marginal log relative risk" and terms[-1].truth > 0.1
     plan = SimPlan(framing, eff, n, seed=31)
     data = stack([simulate_trial(plan, j) for j in range(3)])
     est, se, pv = analyze(plan, data)
+    assert est.shape == (3, 5)
     for j in range(3):
         res = evaluate_hypothesis(plan_file, h5, trial_frame(plan, data, j))
         assert not res.error and res.scale == "log relative risk"
         assert res.result.small_sample_applied == (n <= 50)
-        np.testing.assert_allclose(est[j, 0], res.estimate, rtol=1e-8)
-        np.testing.assert_allclose(se[j, 0], res.std_error, rtol=1e-8)
-        np.testing.assert_allclose(pv[j, 0], res.p_value, rtol=1e-6)
+        np.testing.assert_allclose(est[j, 4], res.estimate, rtol=1e-8)
+        np.testing.assert_allclose(se[j, 4], res.std_error, rtol=1e-8)
+        np.testing.assert_allclose(pv[j, 4], res.p_value, rtol=1e-6)
+    np.testing.assert_allclose(analyze_single(plan, data, 0), np.stack([est[0], se[0], pv[0]]),
+                               rtol=1e-8)  # fmt: skip

@@ -82,6 +82,17 @@ class Availability(_Model):
         return self.share if self.by_state is None else float(self.by_state[state])
 
 
+class AnalysisPlan(_Model):
+    """How each simulated study is analyzed (``labmrt analyze`` options of the real analysis)."""
+
+    contrasts: list[str] | None = None
+    moderator: Literal["affect_state", ""] = AFFECT_CONTEXT
+    controls: list[Literal["task_index", "difficulty"]] = Field(default_factory=list)
+    numerator_prob: float | None = Field(None, gt=0.0, lt=1.0)
+    small_sample: Literal["auto", "always", "never"] | None = None  # None: the estimator's default
+    per_protocol: bool = False
+
+
 class OutcomeModel(_Model):
     """One proximal outcome on its analyzed scale (log1p seconds, a 0/1 use, ...)."""
 
@@ -94,6 +105,8 @@ class OutcomeModel(_Model):
     # Binary outcomes only, on the scale EMEE estimates (one of these or ``effects``):
     relative_risk: dict[str, ByState] = Field(default_factory=dict)
     log_relative_risk: dict[str, ByState] = Field(default_factory=dict)
+    # This outcome's own analysis options, over [analysis] (e.g. a hypothesis without moderator).
+    analysis: AnalysisPlan | None = None
 
     _fill = field_validator("baseline", mode="before")(_by_state)
 
@@ -140,23 +153,19 @@ class OutcomeModel(_Model):
         return 0.0
 
 
-class AnalysisPlan(_Model):
-    """How each simulated study is analyzed (``labmrt analyze`` options of the real analysis)."""
-
-    contrasts: list[str] | None = None
-    moderator: Literal["affect_state", ""] = AFFECT_CONTEXT
-    controls: list[Literal["task_index", "difficulty"]] = Field(default_factory=list)
-    numerator_prob: float | None = Field(None, gt=0.0, lt=1.0)
-    small_sample: Literal["auto", "always", "never"] | None = None  # None: the estimator's default
-    per_protocol: bool = False
-
-
 class EffectsFile(_Model):
     states: StateProcess = Field(default_factory=StateProcess)
     availability: Availability = Field(default_factory=Availability)
     receipt: float = Field(1.0, gt=0.0, le=1.0)
     analysis: AnalysisPlan = Field(default_factory=AnalysisPlan)
     outcomes: dict[str, OutcomeModel] = Field(min_length=1)
+
+    def analysis_for(self, outcome: str) -> AnalysisPlan:
+        """``[analysis]`` with the options ``[outcomes.NAME.analysis]`` gives for ``outcome``."""
+        own = self.outcomes[outcome].analysis
+        if own is None:
+            return self.analysis
+        return self.analysis.model_copy(update={k: getattr(own, k) for k in own.model_fields_set})
 
 
 def _located(where: str, loc: tuple, what: str, fix: str = "") -> Problem:
@@ -275,18 +284,24 @@ def check_against_protocol(model: EffectsFile, protocol: Protocol, where: str) -
                         _located(where, (*loc, "baseline", s),
                                  f"is {out.baseline[s]:g}, not a probability", "use 0 to 1")
                     )  # fmt: skip
-    for i, text in enumerate(model.analysis.contrasts or []):
-        try:
-            parse_contrast(text, protocol)
-        except ValueError as err:
-            what, _, fix = str(err).partition(" || ")
-            problems.append(_located(where, ("analysis", "contrasts", i), what, fix))
-    if model.analysis.per_protocol and model.receipt >= 1.0:
-        problems.append(
-            _located(where, ("analysis", "per_protocol"),
-                     "is the same analysis as intent-to-treat when every framing is received",
-                     "give receipt < 1 or drop per_protocol")
-        )  # fmt: skip
+    places = [(("analysis",), model.analysis)] + [
+        (("outcomes", name, "analysis"), out.analysis)
+        for name, out in model.outcomes.items()
+        if out.analysis is not None
+    ]
+    for loc, spec in places:
+        for i, text in enumerate(spec.contrasts or []):
+            try:
+                parse_contrast(text, protocol)
+            except ValueError as err:
+                what, _, fix = str(err).partition(" || ")
+                problems.append(_located(where, (*loc, "contrasts", i), what, fix))
+        if spec.per_protocol and model.receipt >= 1.0:
+            problems.append(
+                _located(where, (*loc, "per_protocol"),
+                         "is the same analysis as intent-to-treat when every framing is received",
+                         "give receipt < 1 or drop per_protocol")
+            )  # fmt: skip
     return problems
 
 
@@ -339,10 +354,14 @@ def load_effects(path: str | Path, protocol: Protocol) -> EffectsFile:
     return effects_from_dict(read_toml(path, str(path)), protocol, str(path))
 
 
-def contrasts_of(model: EffectsFile, protocol: Protocol) -> list[tuple[str, str]]:
-    """(treated, control) arm pairs analyzed: the file's, else every arm vs the baseline."""
-    if model.analysis.contrasts:
-        return [parse_contrast(c, protocol) for c in model.analysis.contrasts]
+def contrasts_of(
+    model: EffectsFile, protocol: Protocol, outcome: str | None = None
+) -> list[tuple[str, str]]:
+    """(treated, control) arm pairs analyzed (for ``outcome``): the file's, else every arm
+    vs the baseline."""
+    spec = model.analysis if outcome is None else model.analysis_for(outcome)
+    if spec.contrasts:
+        return [parse_contrast(c, protocol) for c in spec.contrasts]
     base = protocol.baseline_arm.id
     return [(a, base) for a in protocol.arm_ids if a != base]
 

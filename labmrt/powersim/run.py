@@ -220,11 +220,13 @@ def _summarize(terms, chunks, ns, alpha, target) -> tuple[list[TermPower], int]:
 
 
 def min_participants(effects: EffectsFile) -> int:
-    """The smallest N whose t test has a degree of freedom: p + q + 1."""
-    spec = effects.analysis
-    p = 2 if spec.moderator else 1
-    q = p + len(spec.controls)
-    return p + q + 1
+    """The smallest N whose t tests (every outcome's) have a degree of freedom: p + q + 1."""
+    need = 0
+    for name in effects.outcomes:
+        spec = effects.analysis_for(name)
+        p = 2 if spec.moderator else 1
+        need = max(need, 2 * p + len(spec.controls) + 1)
+    return need
 
 
 def check_ns(ns: Sequence[int], effects: EffectsFile, trials: int) -> list[int]:

@@ -235,11 +235,11 @@ def analyze_single(plan: SimPlan, data: TrialData, j: int) -> np.ndarray:
     from labmrt.analysis import emee, wcls
 
     frame = trial_frame(plan, data, j)
-    spec = plan.effects.analysis
     out = []
     for name, model in plan.effects.outcomes.items():
         binary = model.scale == "binary"
-        for treated, control in contrasts_of(plan.effects, plan.protocol):
+        spec = plan.effects.analysis_for(name)
+        for treated, control in contrasts_of(plan.effects, plan.protocol, name):
             fit = (emee if binary else wcls)(
                 frame,
                 id="participant",
@@ -281,29 +281,32 @@ def analyze(
     sizes, the solution at one N is a close start at the next (fewer Newton steps).
     """
     protocol, eff = plan.protocol, plan.effects
-    spec = eff.analysis
-    numerator = NUMERATOR_DEFAULT if spec.numerator_prob is None else spec.numerator_prob
-    moderated = bool(spec.moderator)
-    controls = _controls(protocol, list(spec.controls))
     b, n, t = data.arm.shape
     calm = (~data.reported_aroused).astype(float)  # dummy of the non-reference level
     ones = np.ones((b, n, t))
-    g_cols: list[np.ndarray] = [ones] + ([calm] if moderated else [])
-    g_cols += [np.broadcast_to(controls[:, j], (b, n, t)) for j in range(controls.shape[1])]
-    s_cols = [ones] + ([calm] if moderated else [])
-    p_s, q = len(s_cols), len(g_cols)
-    effect_index = list(range(q, q + p_s))
-    emee_g = emee_s = feats = None
-    if any(out.scale == "binary" for out in eff.outcomes.values()):
-        emee_g, emee_s = np.stack(g_cols, axis=-1), np.stack(s_cols, axis=-1)
-        feats = emee_features(emee_g, emee_s)  # shared by every binary outcome and contrast
+    features: dict = {}  # EMEE row features, shared by outcomes with the same design
     est, se, pv = [], [], []
     arm_ids = protocol.arm_ids
     for name, out in eff.outcomes.items():
+        spec = eff.analysis_for(name)
+        numerator = NUMERATOR_DEFAULT if spec.numerator_prob is None else spec.numerator_prob
+        moderated = bool(spec.moderator)
+        controls = _controls(protocol, list(spec.controls))
+        g_cols: list[np.ndarray] = [ones] + ([calm] if moderated else [])
+        g_cols += [np.broadcast_to(controls[:, j], (b, n, t)) for j in range(controls.shape[1])]
+        s_cols = [ones] + ([calm] if moderated else [])
+        p_s, q = len(s_cols), len(g_cols)
+        effect_index = list(range(q, q + p_s))
         y = data.y[name]
         binary = out.scale == "binary"
         mode = small_sample_mode(spec.small_sample, binary)
-        for treated, control in contrasts_of(eff, protocol):
+        if binary:
+            design = (moderated, tuple(spec.controls))
+            if design not in features:
+                emee_g, emee_s = np.stack(g_cols, axis=-1), np.stack(s_cols, axis=-1)
+                features[design] = (emee_g, emee_s, emee_features(emee_g, emee_s))
+            emee_g, emee_s, feats = features[design]
+        for treated, control in contrasts_of(eff, protocol, name):
             ti, ci = arm_ids.index(treated), arm_ids.index(control)
             a = (data.arm == ti).astype(float)
             used = data.available & ((data.arm == ti) | (data.arm == ci))
@@ -365,7 +368,7 @@ def _itt(eff: EffectsFile, outcome: str, arm: str, reported: str) -> float:
 
 def _contrast_effect(eff, outcome, treated, control, reported) -> float:
     value = _itt(eff, outcome, treated, reported) - _itt(eff, outcome, control, reported)
-    return value / eff.receipt if eff.analysis.per_protocol else value
+    return value / eff.receipt if eff.analysis_for(outcome).per_protocol else value
 
 
 def clipped_normal_mean(mu: float, sd: float) -> float:
@@ -393,7 +396,7 @@ def _binary_mean(eff: EffectsFile, outcome: str, arm: str, reported: str) -> flo
     out = eff.outcomes[outcome]
     d = out.effects.get(arm, {s: 0.0 for s in STATES})
     sd = out.between_sd()
-    r = 1.0 if eff.analysis.per_protocol else eff.receipt
+    r = 1.0 if eff.analysis_for(outcome).per_protocol else eff.receipt
     return sum(
         w
         * (
@@ -418,11 +421,11 @@ def build_terms(protocol: Protocol, eff: EffectsFile) -> list[Term]:
     decision points drawn into the contrast (not the mean of the log ratios).
     """
     terms = []
-    moderated = bool(eff.analysis.moderator)
     for name, out in eff.outcomes.items():
         binary = out.scale == "binary"
         scale = "log relative risk" if binary else "effect"
-        for treated, control in contrasts_of(eff, protocol):
+        moderator = eff.analysis_for(name).moderator
+        for treated, control in contrasts_of(eff, protocol, name):
             if binary:
                 mean = {
                     (arm, r): _binary_mean(eff, name, arm, r)
@@ -434,7 +437,7 @@ def build_terms(protocol: Protocol, eff: EffectsFile) -> list[Term]:
             else:
                 aroused = _contrast_effect(eff, name, treated, control, "aroused")
                 calm = _contrast_effect(eff, name, treated, control, "calm")
-            if moderated:
+            if moderator:
                 terms.append(
                     Term(name, treated, control, "(Intercept)", f"{scale} when aroused", aroused)
                 )
@@ -443,7 +446,7 @@ def build_terms(protocol: Protocol, eff: EffectsFile) -> list[Term]:
                         name,
                         treated,
                         control,
-                        f"{eff.analysis.moderator}calm",
+                        f"{moderator}calm",
                         f"moderation: {scale} when calm minus {scale} when aroused",
                         calm - aroused,
                     )
