@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -349,3 +350,34 @@ def test_sample_size_grid():
     assert parse_ns("20:80:10") == [20, 30, 40, 50, 60, 70, 80]
     assert parse_ns("30,40") == [30, 40]
     assert parse_ns("25") == [25]
+
+
+def test_an_effects_file_names_its_protocol_and_validate_checks_it(tmp_path, capsys):
+    shutil.copy(FRAMING, tmp_path / "framing_affect.toml")
+    shutil.copy(FRAMING.with_name("framing_affect_tasks.csv"), tmp_path)
+
+    def write(name, text):
+        (tmp_path / name).write_text(textwrap.dedent(text))
+        return tmp_path / name
+
+    good = write("good.toml", 'protocol = "framing_affect.toml"\n' + GOOD)
+    assert main(["validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert f"{good}: OK" in out and "effects for `labmrt power --simulate` of framing_affect" in out
+    # a wrong arm is found by `validate` alone, named by file and key
+    bad = write("bad.toml", 'protocol = "framing_affect.toml"\n' + GOOD.replace("loss", "fear"))
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: outcomes.help_hint_seconds.effects.fear: is not an arm" in err
+    # without a protocol the file is checked on its own, and says so
+    alone = write("alone.toml", GOOD)
+    assert main(["validate", str(alone)]) == 0
+    assert "names no protocol: checked on its own" in capsys.readouterr().out
+    # the simulation refuses effects written for another protocol
+    other = tmp_path / "framing_affect.toml"
+    other.write_text(other.read_text().replace('version = "1.0.0"', 'version = "1.0.1"'), "utf-8")
+    args = ["power", "--simulate", str(FRAMING), "--effects", str(good), "--n", "20"]
+    assert main([*args, "--trials", "2", "--null-trials", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"{good}: protocol: names framing_affect.toml (content hash" in err
+    assert "not the protocol simulated" in err

@@ -45,12 +45,13 @@ def test_every_shipped_protocol_validates(path, capsys):
 
 
 def test_every_shipped_tasks_file_belongs_to_a_protocol():
-    from labmrt.commands.validate import is_analysis_plan
+    from labmrt.commands.validate import is_analysis_plan, is_effects_file
 
     used = {
         load_protocol(p).tasks_file
         for p in PROTOCOLS.glob("*.toml")
-        if not is_analysis_plan(str(p))  # the plans beside the protocols
+        # the plans and expected effects beside the protocols
+        if not (is_analysis_plan(str(p)) or is_effects_file(str(p)))
     }
     assert {p.name for p in PROTOCOLS.glob("*.csv")} <= used
 

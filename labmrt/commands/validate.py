@@ -5,8 +5,10 @@ decision points, outcomes, calibration, content hash) and every problem of
 each invalid one; exits 2 when any file has a problem, so it can gate a
 pre-registration or a CI job. An analysis plan (a TOML file with
 ``[[hypotheses]]`` or an ``outcome`` and no ``[study]``) is checked as a plan,
-against the protocol it names, so ``labmrt validate protocols/*.toml`` checks
-a study's protocol and plan together.
+against the protocol it names, and so is an effects file of ``labmrt power
+--simulate`` (``[outcomes]`` and no ``[study]``), so ``labmrt validate
+protocols/*.toml`` checks a study's protocol, plan and expected effects
+together.
 """
 
 from __future__ import annotations
@@ -26,37 +28,25 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from labmrt.errors import EXIT_USER_ERROR, LabmrtError
-    from labmrt.protocol import load_protocol
 
     failed = 0
     for i, name in enumerate(args.files):
         if i:
             print()
         if is_analysis_plan(name):
-            try:
-                text = _plan_summary(name)
-            except LabmrtError as err:
-                failed += 1
-                print(err.message, file=sys.stderr)
-                continue
-            print(f"{name}: OK")
-            print(text)
-            continue
+            summarize = _plan_summary
+        elif is_effects_file(name):
+            summarize = _effects_summary
+        else:
+            summarize = _protocol_summary
         try:
-            protocol = load_protocol(name)
-            pins = protocol.sensors.pins if protocol.sensors is not None else {}
-            if pins:  # units and devices are known to the sensors package only
-                from sensors.channels import pin_problems
-
-                problems = pin_problems(pins, where=f"{name}: ")
-                if problems:
-                    raise LabmrtError(problems)
+            text = summarize(name)
         except LabmrtError as err:
             failed += 1
             print(err.message, file=sys.stderr)
             continue
         print(f"{name}: OK")
-        print(protocol.summary_text())
+        print(text)
     if failed:
         if len(args.files) > 1:
             print(f"{failed} of {len(args.files)} protocol file(s) have problems", file=sys.stderr)
@@ -64,17 +54,60 @@ def run(args) -> int:
     return 0
 
 
+def _protocol_summary(name: str) -> str:
+    from labmrt.errors import LabmrtError
+    from labmrt.protocol import load_protocol
+
+    protocol = load_protocol(name)
+    pins = protocol.sensors.pins if protocol.sensors is not None else {}
+    if pins:  # units and devices are known to the sensors package only
+        from sensors.channels import pin_problems
+
+        problems = pin_problems(pins, where=f"{name}: ")
+        if problems:
+            raise LabmrtError(problems)
+    return protocol.summary_text()
+
+
 def is_analysis_plan(name: str) -> bool:
     """An analysis plan rather than a protocol (a file that cannot be read is left to the
     protocol loader, which names the problem)."""
+    raw = _toml_or_none(name)
+    return raw is not None and "study" not in raw and ("hypotheses" in raw or "outcome" in raw)
+
+
+def is_effects_file(name: str) -> bool:
+    """An effects file of `labmrt power --simulate` (outcome models, no study)."""
+    raw = _toml_or_none(name)
+    return raw is not None and "study" not in raw and isinstance(raw.get("outcomes"), dict)
+
+
+def _toml_or_none(name: str) -> dict | None:
     import tomllib
     from pathlib import Path
 
     try:
-        raw = tomllib.loads(Path(name).read_text("utf-8"))
+        return tomllib.loads(Path(name).read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False
-    return "study" not in raw and ("hypotheses" in raw or "outcome" in raw)
+        return None
+
+
+def _effects_summary(name: str) -> str:
+    from labmrt.powersim.effects import validate_effects_file
+
+    model, protocol = validate_effects_file(name)
+    if protocol is None:
+        head = (
+            "  effects for `labmrt power --simulate` (names no protocol: checked on its own; "
+            'add protocol = "..." to check arms and states against it)'
+        )
+    else:
+        head = (
+            f"  effects for `labmrt power --simulate` of {model.protocol} "
+            f"(content hash {protocol.content_hash})"
+        )
+    outcomes = ", ".join(f"{k} ({v.scale})" for k, v in model.outcomes.items())
+    return f"{head}\n  outcomes: {outcomes}"
 
 
 def _plan_summary(name: str) -> str:

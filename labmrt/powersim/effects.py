@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labmrt.errors import LabmrtError, Problem
-from labmrt.protocol import AFFECT_CONTEXT, Protocol
+from labmrt.protocol import AFFECT_CONTEXT, Protocol, load_protocol
 from labmrt.protocol.errors import issues_from_validation_error, loc_text
 from labmrt.protocol.files import read_toml
 
@@ -154,6 +154,9 @@ class OutcomeModel(_Model):
 
 
 class EffectsFile(_Model):
+    # the protocol these effects are written for, relative to the effects file: lets
+    # `labmrt validate` check the file on its own and `power --simulate` refuse another
+    protocol: str | None = None
     states: StateProcess = Field(default_factory=StateProcess)
     availability: Availability = Field(default_factory=Availability)
     receipt: float = Field(1.0, gt=0.0, le=1.0)
@@ -305,16 +308,20 @@ def check_against_protocol(model: EffectsFile, protocol: Protocol, where: str) -
     return problems
 
 
+def _schema_problems(err: ValidationError, where: str) -> list[Problem]:
+    out = []
+    for issue in issues_from_validation_error(err, EffectsFile):
+        what, _, fix = issue.what.partition(" || ")
+        out.append(_located(where, issue.loc, what, issue.fix or fix))
+    return out
+
+
 def effects_from_dict(doc: Mapping[str, Any], protocol: Protocol, where: str) -> EffectsFile:
     """Validate an effects document against ``protocol``; every problem is reported at once."""
     try:
         model = EffectsFile.model_validate(dict(doc))
     except ValidationError as err:
-        problems = []
-        for issue in issues_from_validation_error(err, EffectsFile):
-            what, _, fix = issue.what.partition(" || ")
-            problems.append(_located(where, issue.loc, what, issue.fix or fix))
-        raise LabmrtError(problems) from None
+        raise LabmrtError(_schema_problems(err, where)) from None
     problems = check_against_protocol(model, protocol, where)
     if problems:
         raise LabmrtError(problems)
@@ -351,7 +358,50 @@ def _as_differences(model: EffectsFile) -> EffectsFile:
 def load_effects(path: str | Path, protocol: Protocol) -> EffectsFile:
     """Read and validate an effects file (TOML) for ``protocol``."""
     path = Path(path)
-    return effects_from_dict(read_toml(path, str(path)), protocol, str(path))
+    model = effects_from_dict(read_toml(path, str(path)), protocol, str(path))
+    named = named_protocol(path, model)
+    if named is not None and named.content_hash != protocol.content_hash:
+        raise LabmrtError(
+            _located(
+                str(path),
+                ("protocol",),
+                f"names {model.protocol} (content hash {named.content_hash[:12]}), "
+                f"not the protocol simulated (content hash {protocol.content_hash[:12]})",
+                "simulate the protocol the effects were written for, or change protocol =",
+            )
+        )
+    return model
+
+
+def named_protocol(path: str | Path, model: EffectsFile) -> Protocol | None:
+    """The protocol an effects file names (``protocol = ...``, relative to it), loaded."""
+    if model.protocol is None:
+        return None
+    target = Path(path).parent / model.protocol
+    if not target.is_file():
+        raise LabmrtError(
+            _located(
+                str(path),
+                ("protocol",),
+                f"'{model.protocol}' not found next to the effects file",
+                "give the protocol's path relative to the effects file",
+            )
+        )
+    return load_protocol(target)
+
+
+def validate_effects_file(path: str | Path) -> tuple[EffectsFile, Protocol | None]:
+    """``labmrt validate``: the file checked on its own and against the protocol it names."""
+    path = Path(path)
+    doc = read_toml(path, str(path))
+    try:
+        model = EffectsFile.model_validate(dict(doc))
+    except ValidationError as err:
+        raise LabmrtError(_schema_problems(err, str(path))) from None
+    protocol = named_protocol(path, model)
+    if protocol is not None:
+        model = effects_from_dict(doc, protocol, str(path))
+    return model, protocol
 
 
 def contrasts_of(
