@@ -381,3 +381,31 @@ def test_randomization_check_expected_counts_sum_the_recorded_probabilities(flow
     from scipy import stats
 
     assert checks["aroused"].p_value == pytest.approx(stats.chi2.sf(chi2, 2), rel=1e-12)
+
+
+def test_a_simulated_sample_size_is_registered_with_its_effects(tmp_path, capsys):
+    effects = ROOT / "protocols" / "framing_affect_effects.toml"
+    code, out, err = _run(capsys, "power", "--simulate", str(PROTOCOL), "--effects", str(effects),
+                          "--n", "20:40:20", "--trials", "4", "--null-trials", "4", "--json")  # fmt: skip
+    assert code == 0, err
+    sim = json.loads(out)
+    (tmp_path / "sim.json").write_text(out)
+    code, out, err = _run(capsys, "preregister", str(PROTOCOL), "--plan", str(PLAN),
+                          "--power", str(tmp_path / "sim.json"), "--out", str(tmp_path / "b"))  # fmt: skip
+    assert code == 0, err
+    bundle = tmp_path / "b"
+    assert (bundle / "sample_size_framing_affect_effects.toml").read_bytes() == effects.read_bytes()
+    assert "sample_size_framing_affect_effects.toml" in (bundle / "MANIFEST.sha256").read_text()
+    doc = (bundle / "preregistration.md").read_text()
+    assert "Simulated with `labmrt power --simulate`" in doc
+    assert "| outcome | contrast | term | true value | N for target | N = 20 | N = 40 |" in doc
+    first = sim["terms"][0]
+    assert f"| {first['outcome']} | {first['contrast']} | {first['term']} (" in doc
+    assert "Type I error with every effect set to 0 (4 studies per sample size)" in doc
+    # a simulation of another protocol is not this study's sample-size justification
+    sim["protocol_hash"] = "0" * 64
+    (tmp_path / "other.json").write_text(json.dumps(sim))
+    code, out, err = _run(capsys, "preregister", str(PROTOCOL), "--plan", str(PLAN),
+                          "--power", str(tmp_path / "other.json"), "--out", str(tmp_path / "c"))  # fmt: skip
+    assert code == 2
+    assert f"{tmp_path / 'other.json'}: was simulated for protocol 000000000000" in err

@@ -99,6 +99,16 @@ def create(protocol_path: str, plan_path: str, out: str, power_path: str | None)
             Problem(str(plan_path), "states no hypotheses", "add [[hypotheses]] tables")
         )
     power = read_power(power_path) if power_path else None
+    simulated_for = (power or {}).get("protocol_hash")
+    if simulated_for and simulated_for != protocol.content_hash:
+        raise LabmrtError(
+            Problem(
+                str(power_path),
+                f"was simulated for protocol {simulated_for[:12]}, not {protocol_path} "
+                f"({protocol.content_hash[:12]})",
+                "rerun `labmrt power --simulate` on the protocol you register",
+            )
+        )
     folder, digest = write_bundle(
         protocol,
         plan_path,

@@ -45,7 +45,8 @@ def _json_bytes(value: object) -> bytes:
 
 
 def read_power(path: str | Path) -> dict:
-    """A ``labmrt power --json`` output; its ``n`` and ``power`` must be there."""
+    """A ``labmrt power --json`` output: the closed form (``n`` and ``power``) or a
+    simulation of the protocol (``--simulate``: ``ns`` and ``terms``)."""
     path = Path(path)
     try:
         value = json.loads(path.read_text("utf-8"))
@@ -55,11 +56,13 @@ def read_power(path: str | Path) -> dict:
         raise LabmrtError(
             Problem(str(path), f"is not JSON ({err})", "save the output of `labmrt power --json`")
         ) from None
-    if not isinstance(value, dict) or not {"n", "power"} <= set(value):
+    if not isinstance(value, dict) or not (
+        {"n", "power"} <= set(value) or {"ns", "terms"} <= set(value)
+    ):
         raise LabmrtError(
             Problem(
                 str(path),
-                "is not a `labmrt power --json` result (no n and power)",
+                "is not a `labmrt power --json` result (no n and power, nor ns and terms)",
                 "save the output of `labmrt power ... --json` into the file",
             )
         )
@@ -150,6 +153,10 @@ def write_bundle(
                 "file": "sample_size.json",
                 "source": Path(power_path).name if power_path else None,
             }
+            effects = Path(str(power.get("effects") or ""))
+            if power.get("effects") and effects.is_file():  # a simulation's assumed effects
+                shutil.copyfile(effects, out / f"sample_size_{effects.name}")
+                registration["sample_size"]["effects"] = f"sample_size_{effects.name}"
         (out / "software.json").write_bytes(_json_bytes(software))
         (out / REGISTRATION).write_bytes(_json_bytes(registration))
         doc = document(registration)

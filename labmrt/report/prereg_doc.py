@@ -10,6 +10,8 @@ drift from what is registered.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from labmrt.analysis.spec import AnalysisPlan
 from labmrt.protocol import Protocol
 from labmrt.report.document import Bullets, Document, Heading, Para, Table, fmt
@@ -180,6 +182,8 @@ def sample_size_blocks(power: dict | None, plan: AnalysisPlan) -> list:
     blocks: list = [Heading("Sample size and stopping rule")]
     if power is None:
         blocks.append(Para("No sample-size calculation was registered.", "warn"))
+    elif "terms" in power:
+        blocks += _simulated_power_blocks(power)
     else:
         inputs = power.get("inputs") or {}
         blocks.append(
@@ -208,6 +212,63 @@ def sample_size_blocks(power: dict | None, plan: AnalysisPlan) -> list:
             )
         )
     blocks.append(Para("Stopping rule: " + (plan.stopping_rule or "not stated.")))
+    return blocks
+
+
+def _simulated_power_blocks(power: dict) -> list:
+    """A `labmrt power --simulate` result: power per tested term and sample size."""
+    ns = [int(n) for n in power.get("ns", [])]
+    effects = Path(str(power.get("effects") or "")).name
+    blocks: list = [
+        Para(
+            f"Simulated with `labmrt power --simulate` ({power.get('method', '')}): "
+            f"{power.get('trials')} simulated studies per sample size (seed {power.get('seed')}), "
+            f"each drawn through the protocol's own randomizer and analyzed as the study will be; "
+            f"alpha {fmt(power.get('alpha'), 3)}, target power {fmt(power.get('target_power'))}; "
+            f"assumed effects: `{effects}` (in this bundle)."
+        )
+    ]
+    rows = []
+    for term in power["terms"]:
+        by_n = {int(b["n"]): b for b in term.get("by_n", [])}
+        n_target = term.get("n_for_target")
+        rows.append(
+            [
+                term.get("outcome", ""),
+                term.get("contrast", ""),
+                f"{term.get('term', '')} ({term.get('meaning', '')})",
+                fmt(term.get("truth")),
+                str(n_target) if n_target is not None else f"> {max(ns) if ns else '-'}",
+                *[
+                    f"{fmt(by_n[n]['power'])} +- {fmt(by_n[n]['mc_se'])}" if n in by_n else "-"
+                    for n in ns
+                ],
+            ]
+        )
+    blocks.append(
+        Table(
+            [
+                "outcome",
+                "contrast",
+                "term",
+                "true value",
+                "N for target",
+                *[f"N = {n}" for n in ns],
+            ],
+            rows,
+            "Power per term (+- Monte Carlo standard error)",
+        )
+    )
+    null = power.get("type_one_error") or {}
+    rates = [b["power"] for t in null.get("terms", []) for b in t.get("by_n", [])]
+    if rates:
+        blocks.append(
+            Para(
+                f"Type I error with every effect set to 0 ({null.get('trials')} studies per "
+                f"sample size): mean {fmt(sum(rates) / len(rates))}, range "
+                f"{fmt(min(rates))}-{fmt(max(rates))} over terms and sample sizes."
+            )
+        )
     return blocks
 
 
