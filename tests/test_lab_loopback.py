@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+from lab_helpers import wait_for, write_protocol
 
 from labmrt.commands.station import simulated_factory
 from labmrt.lab.console import LabConsole
@@ -14,7 +15,6 @@ from labmrt.lab.study import create_lab_study
 from labmrt.lab.transport import ConsoleLink, StationLink
 from labmrt.lab.wire import CommandSender
 from labmrt.store import StudyStore
-from tests.lab_helpers import wait_for, write_protocol
 
 pytest.importorskip("pylsl")
 

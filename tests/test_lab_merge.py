@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from lab_helpers import FakeLink, assert_merged_export_is_union
 
 from labmrt.cli import main
 from labmrt.lab.study import allocate_code, create_lab_study
 from labmrt.store import DB_NAME
-from tests.lab_helpers import FakeLink, assert_merged_export_is_union
 
 PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from lab_helpers import assert_merged_export_is_union, wait_for, write_protocol
 
 from labmrt.cli import main
 from labmrt.commands.lab import spawn_station, stop_stations
@@ -21,7 +22,6 @@ from labmrt.lab.console import LabConsole
 from labmrt.lab.study import create_lab_study
 from labmrt.lab.transport import ConsoleLink
 from labmrt.store import StudyStore
-from tests.lab_helpers import assert_merged_export_is_union, wait_for, write_protocol
 
 pytest.importorskip("pylsl")
 NAMES = ("ws-1", "ws-2", "ws-3", "ws-4")

@@ -6,6 +6,7 @@ import types
 import uuid
 
 import pytest
+from lab_helpers import FakeLink, wait_for, write_protocol
 
 from labmrt.commands.station import lab_sensors, recorded
 from labmrt.errors import LabmrtError
@@ -13,7 +14,6 @@ from labmrt.lab.station import Station
 from labmrt.lab.study import create_lab_study
 from labmrt.protocol import load_protocol
 from labmrt.store import StudyStore
-from tests.lab_helpers import FakeLink, wait_for, write_protocol
 
 pytest.importorskip("pylsl")
 

@@ -106,9 +106,10 @@ def test_acknowledgements_must_be_signed_by_the_study():
 
 
 def test_a_restarted_station_still_refuses_an_old_command(tmp_path):
+    from lab_helpers import write_protocol
+
     from labmrt.lab.station import Station
     from labmrt.lab.study import create_lab_study
-    from tests.lab_helpers import write_protocol
 
     study = create_lab_study(tmp_path / "study", write_protocol(tmp_path, n_tasks=2))
 
@@ -143,9 +144,10 @@ def test_a_restarted_station_still_refuses_an_old_command(tmp_path):
 
 
 def test_a_second_console_numbers_its_commands_above_what_the_station_ran(tmp_path):
+    from lab_helpers import FakeLink, write_protocol
+
     from labmrt.lab.console import LabConsole
     from labmrt.lab.study import create_lab_study
-    from tests.lab_helpers import FakeLink, write_protocol
 
     study = create_lab_study(tmp_path / "study", write_protocol(tmp_path, n_tasks=2))
     link = FakeLink()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from powersim_helpers import marginal_protocol
 
 from labmrt.analysis import power as mrtpower
 from labmrt.analysis import wcls
@@ -31,7 +32,6 @@ from labmrt.session.clock import VirtualClock
 from labmrt.session.randomizer import MicroRandomizer
 from labmrt.state import AffectState
 from labmrt.store import StudyStore
-from tests.powersim_helpers import marginal_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMING = ROOT / "protocols" / "framing_affect.toml"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from powersim_helpers import marginal_protocol
 from scipy import stats
+from test_power_simulation import FRAMING, FRAMING_EFFECTS, ROOT
 
 from labmrt.analysis import emee, wcls
 from labmrt.analysis.batch import EmeeRows, fit_emee_batched
@@ -21,8 +23,6 @@ from labmrt.powersim.trials import (
     trial_frame,
 )
 from labmrt.protocol import load_protocol
-from tests.powersim_helpers import marginal_protocol
-from tests.test_power_simulation import FRAMING, FRAMING_EFFECTS, ROOT
 
 CALC = ["calculator_used"]
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from lab_helpers import FakeLink
 
 from labmrt.cli import main
 from labmrt.lab.console import LabConsole
 from labmrt.lab.study import create_lab_study
 from labmrt.lab.wire import CommandGate
-from tests.lab_helpers import FakeLink
-from tests.ui.conftest import PROTOCOLS, FakeClock
 
 
 def _status(study, name, **fields) -> dict:
@@ -37,11 +36,11 @@ def _status(study, name, **fields) -> dict:
 
 
 @pytest.fixture
-def lab(qtbot, tmp_path):
+def lab(qtbot, tmp_path, protocols_dir, clock):
     from ui.lab_view import LabView
 
-    study = create_lab_study(tmp_path / "study", PROTOCOLS / "demo.toml")
-    link, clock = FakeLink(), FakeClock()
+    study = create_lab_study(tmp_path / "study", protocols_dir / "demo.toml")
+    link = FakeLink()
     console = LabConsole(study, link, clock=clock, merge_on_end=False)
     view = LabView(console, poll_ms=10_000)  # the test drives refresh()
     qtbot.addWidget(view)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from lab_helpers import FakeLink, write_protocol
+
 from labmrt.lab.console import LabConsole
 from labmrt.lab.station import Station
 from labmrt.lab.study import create_lab_study
 from labmrt.store import StudyStore
-from tests.lab_helpers import FakeLink, write_protocol
 from ui.participant import ParticipantWindow
 from ui.presenter import QtPresenter
 from ui.station_window import WAITING, screen_factory
