@@ -185,3 +185,20 @@ def test_package_faces_export_what_the_readme_documents():
     assert Protocol.__module__ == "labmrt.protocol.model"
     assert SessionEngine.__module__ == "labmrt.session.engine"
     assert StudyStore.__module__ == "labmrt.store.database"
+
+
+def test_tests_import_their_helpers_from_the_tests_folder():
+    """`tests` is not a package here, and some dependencies (NeuroKit2 0.2.12) install a
+    top-level `tests` of their own, which `from tests.x import ...` would pick up instead."""
+    here = Path(__file__).resolve().parent
+    bad = []
+    for path in sorted(here.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n == "tests" or n.startswith("tests.") for n in names):
+                bad.append(f"{path.relative_to(here)}:{node.lineno}")
+    assert not bad, f"import helpers by module name (pytest puts tests/ on sys.path): {bad}"
