@@ -579,6 +579,11 @@ class Protocol(_Model):
             lines.append(
                 f"  sensors: {', '.join(self.sensors.streams)}; "
                 f"classifier: {self.sensors.classifier}"
+                + (
+                    f" ({self.sensors.state_features} features)"
+                    if self.sensors.classifier == "calibration"
+                    else ""
+                )
             )
         if self.moderators:
             lines.append("  moderators: " + ", ".join(self.moderators))

@@ -66,6 +66,8 @@ def test_the_protocol_chooses_the_feature_set_and_the_default_keeps_the_hash(tmp
     assert fast.content_hash != plain.content_hash
     assert monitor_for_protocol([], plain).classifier.features == LIVE_FEATURES
     assert monitor_for_protocol([], fast).classifier.features == RESPONSIVE_FEATURES
+    assert "classifier: calibration (responsive features)" in fast.summary_text()
+    assert "classifier: calibration (sustained features)" in plain.summary_text()
 
 
 def test_an_unknown_feature_set_is_a_protocol_error(tmp_path):
