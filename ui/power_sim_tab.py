@@ -11,6 +11,8 @@ thread. Nothing here computes: it collects, runs and shows.
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labmrt.errors import LabmrtError
-from labmrt.powersim.effects import STATES, EffectsFile, effects_from_dict, load_effects
+from labmrt.errors import LabmrtError, Problem
+from labmrt.powersim.effects import (
+    STATES,
+    AnalysisPlan,
+    EffectsFile,
+    OutcomeModel,
+    checked_effects,
+    load_effects,
+)
 from labmrt.powersim.run import SimulationResult, simulate_power
 from labmrt.protocol import Protocol, load_protocol
 from ui import style  # noqa: F401 - pyqtgraph colours
@@ -69,14 +78,74 @@ def _simulate(protocol, effects, ns, trials, *, control, **kw) -> SimulationResu
     return simulate_power(protocol, effects, ns, trials, progress=control.progress, **kw)
 
 
+def _keep(box: QDoubleSpinBox, value: float) -> None:
+    """Show ``value`` and remember it unrounded: a box shows a few decimals, the file may
+    hold more (a relative risk computed from a risk difference)."""
+    box.setValue(value)
+    box.setProperty("exact", float(value))
+
+
+def _read(box: QDoubleSpinBox) -> float:
+    """The value remembered by :func:`_keep` while the box still shows it, else the box's."""
+    exact = box.property("exact")
+    if exact is not None and abs(box.value() - exact) < 0.5 * 10.0 ** -box.decimals():
+        return float(exact)
+    return box.value()
+
+
+def _relative_risks(model: OutcomeModel, arms: list[str]) -> dict[str, dict[str, float]]:
+    """A binary outcome's effects as relative risks per arm and state, however the file
+    states them (risk differences: RR = (baseline + difference) / baseline)."""
+    key, stated = model.stated()
+    out: dict[str, dict[str, float]] = {}
+    for arm in arms:
+        if arm not in stated:
+            out[arm] = {s: 1.0 for s in STATES}
+            continue
+        out[arm] = {}
+        for s in STATES:
+            value = stated[arm][s]
+            if key == "relative_risk":
+                out[arm][s] = value
+            elif key == "log_relative_risk":
+                out[arm][s] = math.exp(value)
+            elif model.baseline[s] > 0:
+                out[arm][s] = (model.baseline[s] + value) / model.baseline[s]
+            elif value == 0:
+                out[arm][s] = 1.0
+            else:
+                raise ValueError(
+                    f"effects.{arm}.{s} is a risk difference from a baseline of 0, which no "
+                    "relative risk gives || give the baseline probability (> 0)"
+                )
+    return out
+
+
+def _options_text(analysis: AnalysisPlan) -> str:
+    """``contrasts = ["loss-vs-baseline"], moderator = ""``: TOML as the file writes it."""
+    return ", ".join(
+        f"{k} = {json.dumps(v)}" for k, v in analysis.model_dump(exclude_unset=True).items()
+    )
+
+
 class _OutcomeBox(QGroupBox):
-    """Baseline, spread and effects of one proximal outcome, per state."""
+    """Baseline, spread and effects of one proximal outcome, per state.
+
+    A binary outcome's effects are relative risks, the scale EMEE estimates
+    and the truth of its tested terms; a continuous outcome's are differences
+    on its analyzed scale. The outcome's own analysis options from a file
+    (``[outcomes.NAME.analysis]``) are not edited here but kept and shown.
+    """
 
     def __init__(self, name: str, binary: bool, arms: list[str]):
-        super().__init__(f"{name} ({'binary: risk difference' if binary else 'continuous'})")
+        kind = "binary: relative risk, EMEE" if binary else "continuous"
+        super().__init__(f"{name} ({kind})")
         self.name, self.binary, self.arms = name, binary, arms
+        self.own_analysis: AnalysisPlan | None = None
         self.setCheckable(True)
-        grid = QGridLayout(self)
+        column = QVBoxLayout(self)
+        grid = QGridLayout()
+        column.addLayout(grid)
         grid.addWidget(QLabel("calm"), 0, 1)
         grid.addWidget(QLabel("aroused"), 0, 2)
         lo, hi = (0.0, 1.0) if binary else (-1000.0, 1000.0)
@@ -86,8 +155,14 @@ class _OutcomeBox(QGroupBox):
             grid.addWidget(self.baseline[s], 1, j + 1)
         self.effects: dict[str, dict[str, QDoubleSpinBox]] = {}
         for i, arm in enumerate(arms):
-            self.effects[arm] = {s: spin_box(-100.0, 100.0, 0.0, 0.05, 3) for s in STATES}
-            grid.addWidget(QLabel(f"effect of {arm}"), i + 2, 0)
+            if binary:
+                # 0 can be typed and is reported on Simulate: a relative risk is > 0
+                self.effects[arm] = {s: spin_box(0.0, 100.0, 1.0, 0.05, 3) for s in STATES}
+                label = f"relative risk of {arm}"
+            else:
+                self.effects[arm] = {s: spin_box(-100.0, 100.0, 0.0, 0.05, 3) for s in STATES}
+                label = f"effect of {arm}"
+            grid.addWidget(QLabel(label), i + 2, 0)
             for j, s in enumerate(STATES):
                 grid.addWidget(self.effects[arm][s], i + 2, j + 1)
         row = len(arms) + 2
@@ -101,34 +176,58 @@ class _OutcomeBox(QGroupBox):
             grid.addWidget(QLabel("SD within / ICC"), row, 0)
             grid.addWidget(self.sd, row, 1)
             grid.addWidget(self.icc, row, 2)
+        self.analysis_note = QLabel()
+        self.analysis_note.setWordWrap(True)
+        self.analysis_note.setStyleSheet("color: #555;")
+        self.analysis_note.setVisible(False)
+        column.addWidget(self.analysis_note)
 
     def document(self) -> dict[str, Any]:
+        values = {a: {s: _read(b) for s, b in by.items()} for a, by in self.effects.items()}
         doc: dict[str, Any] = {
             "scale": "binary" if self.binary else "continuous",
-            "baseline": {s: self.baseline[s].value() for s in STATES},
-            "effects": {a: {s: b.value() for s, b in by.items()} for a, by in self.effects.items()},
+            "baseline": {s: _read(self.baseline[s]) for s in STATES},
+            "relative_risk" if self.binary else "effects": values,
         }
         if self.binary:
-            doc["participant_sd"] = self.participant_sd.value()
+            doc["participant_sd"] = _read(self.participant_sd)
         else:
-            doc["sd"] = self.sd.value()
-            doc["icc"] = self.icc.value()
+            doc["sd"] = _read(self.sd)
+            doc["icc"] = _read(self.icc)
+        if self.own_analysis is not None:
+            doc["analysis"] = self.own_analysis.model_dump(exclude_unset=True)
         return doc
 
-    def fill(self, model) -> None:
-        for s in STATES:
-            self.baseline[s].setValue(model.baseline[s])
-            for arm in self.arms:
-                self.effects[arm][s].setValue(model.effects.get(arm, {}).get(s, 0.0))
+    def set_analysis(self, analysis: AnalysisPlan | None) -> None:
+        self.own_analysis = analysis
+        if analysis is not None:
+            self.analysis_note.setText(
+                f"own analysis options from the file: {_options_text(analysis)}"
+            )
+        self.analysis_note.setVisible(analysis is not None)
+
+    def fill(self, model: OutcomeModel) -> None:
+        """Show ``model``; ValueError (``what || fix``) when its effects cannot be shown."""
         if self.binary:
-            self.participant_sd.setValue(model.between_sd())
+            shown = _relative_risks(model, self.arms)
         else:
-            self.sd.setValue(model.sd or 1.0)
+            shown = {
+                a: {s: model.effects.get(a, {}).get(s, 0.0) for s in STATES} for a in self.arms
+            }
+        for s in STATES:
+            _keep(self.baseline[s], model.baseline[s])
+            for arm in self.arms:
+                _keep(self.effects[arm][s], shown[arm][s])
+        if self.binary:
+            _keep(self.participant_sd, model.between_sd())
+        else:
+            _keep(self.sd, model.sd or 1.0)
             if model.icc is not None:
-                self.icc.setValue(model.icc)
+                _keep(self.icc, model.icc)
             else:
                 b, sd = model.between_sd(), model.sd or 1.0
-                self.icc.setValue(b * b / (b * b + sd * sd))
+                _keep(self.icc, b * b / (b * b + sd * sd))
+        self.set_analysis(model.analysis)
 
 
 class SimulationTab(QWidget):
@@ -321,15 +420,16 @@ class SimulationTab(QWidget):
             self._error("Open the protocol first.")
             return None
         try:
-            model = load_effects(path, self.protocol)
+            model = load_effects(path, self.protocol, stated=True)
+            self.fill(model, str(path))
         except LabmrtError as err:
             self._error(err.message)
             return None
-        self.fill(model)
         self._info(f"Effects loaded from {path}.")
         return model
 
-    def fill(self, model: EffectsFile) -> None:
+    def fill(self, model: EffectsFile, where: str = "effects") -> None:
+        """Show ``model`` (binary effects as relative risks); LabmrtError if one cannot be."""
         self.aroused_share.setValue(model.states.aroused_share)
         self.persistence.setValue(model.states.persistence)
         self.accuracy.setValue(model.states.accuracy)
@@ -340,8 +440,13 @@ class SimulationTab(QWidget):
         self._analysis = model.analysis
         for name, box in self.outcome_boxes.items():
             box.setChecked(name in model.outcomes)
+            box.set_analysis(None)
             if name in model.outcomes:
-                box.fill(model.outcomes[name])
+                try:
+                    box.fill(model.outcomes[name])
+                except ValueError as err:
+                    what, _, fix = str(err).partition(" || ")
+                    raise LabmrtError(Problem(f"{where}: outcomes.{name}", what, fix)) from None
 
     def document(self) -> dict[str, Any]:
         """The form as an effects document (the shape of an effects file)."""
@@ -372,9 +477,11 @@ class SimulationTab(QWidget):
         }
 
     def effects(self) -> EffectsFile:
+        """The form's model, checked against the protocol; binary effects as relative risks
+        (``simulate_power`` draws them as the differences they imply)."""
         if self.protocol is None:
             raise LabmrtError("open a protocol first")
-        return effects_from_dict(self.document(), self.protocol, "form")
+        return checked_effects(self.document(), self.protocol, "form")
 
     def sample_sizes(self) -> list[int]:
         lo, hi, step = self.n_from.value(), self.n_to.value(), self.n_step.value()

@@ -316,8 +316,9 @@ def _schema_problems(err: ValidationError, where: str) -> list[Problem]:
     return out
 
 
-def effects_from_dict(doc: Mapping[str, Any], protocol: Protocol, where: str) -> EffectsFile:
-    """Validate an effects document against ``protocol``; every problem is reported at once."""
+def checked_effects(doc: Mapping[str, Any], protocol: Protocol, where: str) -> EffectsFile:
+    """Validate an effects document against ``protocol``, keeping the effects as stated
+    (a form shows relative risks as relative risks); every problem is reported at once."""
     try:
         model = EffectsFile.model_validate(dict(doc))
     except ValidationError as err:
@@ -325,10 +326,15 @@ def effects_from_dict(doc: Mapping[str, Any], protocol: Protocol, where: str) ->
     problems = check_against_protocol(model, protocol, where)
     if problems:
         raise LabmrtError(problems)
-    return _as_differences(model)
+    return model
 
 
-def _as_differences(model: EffectsFile) -> EffectsFile:
+def effects_from_dict(doc: Mapping[str, Any], protocol: Protocol, where: str) -> EffectsFile:
+    """Validate an effects document against ``protocol``, as the simulation draws it."""
+    return as_differences(checked_effects(doc, protocol, where))
+
+
+def as_differences(model: EffectsFile) -> EffectsFile:
     """Binary effects stated as relative risks, written as the risk differences they imply.
 
     The simulation draws a binary outcome as ``baseline + b_i + effect`` (on
@@ -355,10 +361,15 @@ def _as_differences(model: EffectsFile) -> EffectsFile:
     return model.model_copy(update={"outcomes": outcomes})
 
 
-def load_effects(path: str | Path, protocol: Protocol) -> EffectsFile:
-    """Read and validate an effects file (TOML) for ``protocol``."""
+def load_effects(path: str | Path, protocol: Protocol, *, stated: bool = False) -> EffectsFile:
+    """Read and validate an effects file (TOML) for ``protocol``.
+
+    ``stated``: binary effects as the file states them (relative risks stay
+    relative risks), else as the risk differences the simulation draws.
+    """
     path = Path(path)
-    model = effects_from_dict(read_toml(path, str(path)), protocol, str(path))
+    read = checked_effects if stated else effects_from_dict
+    model = read(read_toml(path, str(path)), protocol, str(path))
     named = named_protocol(path, model)
     if named is not None and named.content_hash != protocol.content_hash:
         raise LabmrtError(

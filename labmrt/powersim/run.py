@@ -25,7 +25,7 @@ import numpy as np
 
 from labmrt.analysis.batch import single_threaded_blas
 from labmrt.errors import LabmrtError, Problem
-from labmrt.powersim.effects import EffectsFile, contrasts_of, with_zero_effects
+from labmrt.powersim.effects import EffectsFile, as_differences, contrasts_of, with_zero_effects
 from labmrt.powersim.trials import SimPlan, Term, analyze, simulate_trial, stack
 from labmrt.protocol import Protocol
 
@@ -276,6 +276,7 @@ def simulate_power(
     for name, value in (("alpha", alpha), ("target power", target)):
         if not 0.0 < value < 1.0:
             raise LabmrtError(Problem(name, f"is {value:g}", "give a number between 0 and 1"))
+    effects = as_differences(effects)  # relative risks as stated are drawn as differences
     ns = check_ns(ns, effects, trials)
     null_trials = trials if null_trials is None else int(null_trials)
     start = time.perf_counter()
