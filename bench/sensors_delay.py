@@ -20,8 +20,10 @@ of the updates at least :data:`EXCLUDE_S` after a change, as in
 on the same updates:
 
 * ``live``: the monitor's classifier (``LIVE_FEATURES``: heart rate of the
-  last 15 s, tonic SCL of the last 10 s, SCR rate; one model per clean
-  feature group);
+  last 15 s, tonic SCL of the last 10 s carried 30 s ahead along its fall
+  of the last 30 s, SCR rate; one model per clean feature group);
+* ``level``: the same with the tonic level as it is (``LEVEL_FEATURES``,
+  the live set before ``scl_ahead``);
 * ``responsive``: the same with ``RESPONSIVE_FEATURES`` (the rise of the
   tonic level above its lowest point of the last 2 min instead of the
   level; a protocol's ``[sensors] state_features = "responsive"``);
@@ -62,6 +64,7 @@ from sensors_real import pipeline_fingerprint  # noqa: E402
 
 from sensors.classifier import (  # noqa: E402
     DEFAULT_FEATURES,
+    LEVEL_FEATURES,
     LIVE_FEATURES,
     RESPONSIVE_FEATURES,
     AffectClassifier,
@@ -72,7 +75,7 @@ from sensors.pipeline import FeaturePipeline, replay  # noqa: E402
 STABLE_S = 5.0
 EXCLUDE_S = 60.0
 NAIVE_S = 10.0
-CLASSIFIERS = ("live", "responsive", "60 s HRV", "naive")
+CLASSIFIERS = ("live", "level", "responsive", "60 s HRV", "naive")
 
 
 def session_updates(s: Session, cache: Path | None = None):
@@ -110,6 +113,7 @@ def run(s: Session, cache: Path | None = None) -> dict:
             if ph.start <= r.t <= ph.end:
                 ph.add(r.t, r)
     live = fit_rows(AffectClassifier(features=LIVE_FEATURES), rest, stress)
+    level = fit_rows(AffectClassifier(features=LEVEL_FEATURES), rest, stress)
     fast = fit_rows(AffectClassifier(features=RESPONSIVE_FEATURES), rest, stress)
     old = fit_rows(AffectClassifier(features=DEFAULT_FEATURES), rest, stress)
     cal = [v for r, v in results if r.t <= REST_S + STRESS_S]
@@ -121,6 +125,7 @@ def run(s: Session, cache: Path | None = None) -> dict:
             continue
         t.append(r.t)
         labels["live"].append(live.predict(r.features, r.quality).label)
+        labels["level"].append(level.predict(r.features, r.quality).label)
         labels["responsive"].append(fast.predict(r.features, r.quality).label)
         labels["60 s HRV"].append(old.predict(r.features, r.quality).label)
         labels["naive"].append("aroused" if v > thr else "calm")

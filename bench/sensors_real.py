@@ -25,6 +25,9 @@ Protocol, fixed before any figure was looked at:
   next); scored are every other update of the baseline and relax1-3 (calm)
   and of the Stroop and interview (aroused), skipping :data:`SKIP_S` seconds
   after each phase change; ``unknown`` is counted apart;
+* a participant whose calibration did not separate gets states from the
+  rest reference (the monitor's default, ``[sensors] not_separated``); the
+  pooled figures are also given with those states withheld (``"unknown"``);
 * naive threshold, on the same updates: the mean raw EDA of the last 10 s,
   aroused above the midpoint between its means over the two calibration
   spans.
@@ -37,6 +40,7 @@ updates inside the two calibration spans, which the protocol scores too.
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import hashlib
 import math
@@ -262,6 +266,16 @@ def figures(runs: list[Run]) -> dict[str, float]:
     return out
 
 
+def strict(run: Run) -> Run:
+    """The run as ``not_separated = "unknown"`` gives it: rest-reference states withheld."""
+    out = copy.copy(run)
+    out.label = [
+        "unknown" if why.startswith("rest reference") else lab
+        for lab, why in zip(run.label, run.reason, strict=True)
+    ]
+    return out
+
+
 def _fmt(v: float) -> str:
     return "-" if not math.isfinite(v) else f"{v:.3f}"
 
@@ -326,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
             len(cal.get("warnings", [])),
         )
     ok = sum(1 for r in runs if not r.error and r.calibration.get("status") == "ok")
-    row("pooled", figures(runs), f"{ok} of {len(runs)} ok", "", "")
+    ref = sum(1 for r in runs if not r.error and r.calibration.get("status") == "rest reference")
+    row("pooled", figures(runs), f"{ok} ok, {ref} rest reference", "", "")
+    # the same updates under [sensors] not_separated = "unknown"
+    row("pooled, not_separated = unknown", figures([strict(r) for r in runs]), f"{ok} ok", "", "")
     print()
     for run in runs:
         cal = run.calibration

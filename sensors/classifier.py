@@ -99,7 +99,9 @@ from labmrt.errors import LabmrtError
 FORMAT = "labmrt-affect-classifier"
 VERSION = 1
 DEFAULT_FEATURES: tuple[str, ...] = ("hr", "rmssd", "sdnn", "scl", "scr_rate")
-LIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_fast", "scr_rate")
+LIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_ahead", "scr_rate")
+# the earlier live set: the tonic level as it is (kept for comparison in bench/)
+LEVEL_FEATURES: tuple[str, ...] = ("hr_fast", "scl_fast", "scr_rate")
 RESPONSIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_rise", "scr_rate")
 # the live feature sets a protocol chooses from ([sensors] state_features)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -111,6 +113,7 @@ AROUSAL_SIGN: dict[str, int] = {
     "hr_fast": 1,
     "scl_fast": 1,
     "scl_rise": 1,
+    "scl_ahead": 1,
     "rmssd": -1,
     "sdnn": -1,
     "hf": -1,
@@ -122,7 +125,7 @@ AROUSAL_SIGN: dict[str, int] = {
 }
 FEATURE_KIND: dict[str, str] = {
     **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf", "hr_fast"), "cardiac"),
-    **dict.fromkeys(("scl", "scr_rate", "scr_amp", "scl_fast", "scl_rise"), "eda"),
+    **dict.fromkeys(("scl", "scr_rate", "scr_amp", "scl_fast", "scl_rise", "scl_ahead"), "eda"),
 }
 # window length (s) of each feature as the pipeline computes it: neighbouring
 # calibration windows closer than this share signal (the purge of blocked CV)
@@ -133,6 +136,7 @@ FEATURE_WINDOW_S: dict[str, float] = {
     "hr_fast": 15.0,
     "scl_fast": 10.0,
     "scl_rise": 10.0,
+    "scl_ahead": 40.0,  # 30 s of levels, the oldest over its own 10 s
 }
 # stream kinds whose quality speaks for the cardiac features (waveforms, intervals, heart rate)
 CARDIAC_SOURCES: tuple[str, ...] = ("ecg", "ppg", "ibi", "hr")
@@ -142,6 +146,7 @@ SD_FLOOR: dict[str, float] = {
     "hr_fast": 1.0,  # bpm
     "scl_fast": 0.05,  # uS
     "scl_rise": 0.05,  # uS
+    "scl_ahead": 0.05,  # uS
     "rmssd": 0.1,  # ln ms (10%)
     "sdnn": 0.1,  # ln ms
     "hf": 0.2,  # ln ms^2
@@ -164,6 +169,8 @@ FLAT_SCL_US = 0.05  # SCL change rest -> stressor below this (the SCR criterion)
 FLAT_SCR_PER_MIN = 1.0
 HR_CHANGE_MIN_BPM = 2.0
 DEFAULT_MIN_QUALITY = 0.5
+# what a participant whose calibration did not separate gets ([sensors] not_separated)
+NOT_SEPARATED_CHOICES: tuple[str, ...] = ("rest_reference", "unknown")
 CALM_WORDS = ("calm", "rest", "baseline", "0", "false", "relaxed", "neutral")
 AROUSED_WORDS = ("aroused", "stress", "stressor", "1", "true")
 
@@ -342,6 +349,10 @@ class AffectClassifier:
     models: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     changes: dict[str, float] = field(default_factory=dict)  # stressor - rest means
+    not_separated: str = "rest_reference"  # or "unknown" (NOT_SEPARATED_CHOICES)
+    # when no model separated: the rest-referenced arousal index per feature set
+    # ("cardiac+eda", "eda", "cardiac"): features, index_sd, n_rest
+    rest_reference: dict[str, dict] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ state
     @property
@@ -407,10 +418,7 @@ class AffectClassifier:
 
     def arousal_index(self, row: FeatureRow) -> float | None:
         """Mean signed z-score (arousal raises it); None when a feature is missing."""
-        z = self.z_scores(row)
-        if len(z) < len(self.mean):
-            return None
-        return float(np.mean([AROUSAL_SIGN.get(n, 1) * v for n, v in z.items()]))
+        return self._index(row, list(self.mean))
 
     def fit(self, rest: Sequence[FeatureRow], stress: Sequence[FeatureRow] | None = None):
         """Calibrate on the participant's rest rows and, when given enough, stressor rows.
@@ -421,6 +429,7 @@ class AffectClassifier:
         """
         rest, stress = list(rest), list(stress or [])
         self.notes, self.models, self.warnings, self.changes = [], {}, [], {}
+        self.rest_reference = {}
         names = list(self.features)
         enough = len(stress) >= MIN_WINDOWS
         if enough:
@@ -434,6 +443,8 @@ class AffectClassifier:
         if enough and names:
             self._fit_models(rest, stress)
             self._check_responses(rest, stress)
+            if self.models and not self.separated and self.not_separated == "rest_reference":
+                self._fit_rest_reference(rest)
         if self.method is None:
             if stress and not enough:
                 self.notes.append(
@@ -517,6 +528,39 @@ class AffectClassifier:
         self.n_stress = len(stress)
         self.method = "logistic"
 
+    def _fit_rest_reference(self, rest) -> None:
+        """The rest-only arousal index per feature set, for a calibration that did not separate.
+
+        A stressor that did not move this participant's physiology (a Stroop
+        test that bored them) teaches the logistic model nothing, but the rest
+        baseline still holds: a later departure from it in the direction
+        physiology predicts is arousal, as in the ``rest_threshold`` model.
+        One index per feature set, as for the logistic models, so a moving
+        wrist leaves the state to skin conductance.
+        """
+        names = list(self.mean)
+        groups = _groups(names)
+        sets = [tuple(names)]
+        if len(groups) > 1:
+            sets += [tuple(n for n in names if FEATURE_KIND.get(n) == g) for g in groups]
+        for feats in sets:
+            idx = [self._index(r, feats) for r in rest]
+            vals = np.array([v for v in idx if v is not None])
+            if vals.size < MIN_WINDOWS:
+                continue
+            self.rest_reference["+".join(_groups(feats))] = {
+                "features": list(feats),
+                "index_sd": max(float(vals.std(ddof=1)), INDEX_SD_FLOOR),
+                "n_rest": int(vals.size),
+            }
+
+    def _index(self, row: FeatureRow, names: Sequence[str]) -> float | None:
+        """Mean signed z-score of ``names`` in ``row``; None when one is missing."""
+        z = self.z_scores(row, names)
+        if len(z) < len(names):
+            return None
+        return float(np.mean([AROUSAL_SIGN.get(n, 1) * z[n] for n in names]))
+
     def _check_responses(self, rest, stress) -> None:
         """Warnings for non-responders: flat or floor skin conductance, unchanged heart rate."""
 
@@ -575,11 +619,19 @@ class AffectClassifier:
             status = "not calibrated"
         elif self.method == "rest_threshold":
             status = "rest only"
+        elif self.separated:
+            status = "ok"
         else:
-            status = "ok" if self.separated else "not separated"
+            status = "rest reference" if self.rest_reference else "not separated"
         return {
             "status": status,
             "method": self.method,
+            "not_separated": self.not_separated,
+            **(
+                {"rest_reference": {k: m["features"] for k, m in self.rest_reference.items()}}
+                if self.rest_reference
+                else {}
+            ),
             "auc": round(max(aucs), 3) if aucs else None,
             "models": models,
             "warnings": list(self.warnings),
@@ -696,7 +748,26 @@ class AffectClassifier:
                 why = left_out[0] if left_out else not_separated
                 note = f"{key} features only" + (f" ({why})" if why else "")
             return Prediction(label, p, note)
+        if not_separated and self.rest_reference:
+            return self._predict_rest_reference(features, quality, not_separated)
         return Prediction("unknown", None, not_separated or (left_out[0] if left_out else ""))
+
+    def _predict_rest_reference(
+        self, features: FeatureRow, quality: Mapping[str, float] | None, why: str
+    ) -> Prediction:
+        """The state from the rest reference, the largest feature set that is clean now."""
+        left_out = ""
+        for key, ref in sorted(self.rest_reference.items(), key=lambda kv: -len(kv[1]["features"])):
+            unusable = self._unusable(ref["features"], features, quality)
+            if unusable:
+                left_out = left_out or unusable
+                continue
+            index = self._index(features, ref["features"])
+            p = _sigmoid(1.7 * (index / ref["index_sd"] - REST_THRESHOLD))
+            return Prediction(
+                "aroused" if p >= 0.5 else "calm", p, f"rest reference on {key} features ({why})"
+            )
+        return Prediction("unknown", None, left_out or why)
 
     def predict_proba(self, features: FeatureRow) -> float | None:
         """P(aroused) for one row, or None when uncalibrated or a feature is missing."""
@@ -733,6 +804,8 @@ class AffectClassifier:
             "models": self.models,
             "warnings": self.warnings,
             "changes": self.changes,
+            "not_separated": self.not_separated,
+            "rest_reference": self.rest_reference,
         }
 
     @classmethod
@@ -769,10 +842,26 @@ class AffectClassifier:
                 models={str(k): dict(v) for k, v in (doc.get("models") or {}).items()},
                 warnings=[str(n) for n in doc.get("warnings", [])],
                 changes={str(k): float(v) for k, v in (doc.get("changes") or {}).items()},
+                not_separated=str(doc.get("not_separated", "rest_reference")),
+                rest_reference={
+                    str(k): {
+                        "features": [str(f) for f in v["features"]],
+                        "index_sd": float(v["index_sd"]),
+                        "n_rest": int(v.get("n_rest", 0)),
+                    }
+                    for k, v in (doc.get("rest_reference") or {}).items()
+                },
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise LabmrtError(f"malformed model: {err}", where=where) from None
         numbers = [*clf.mean.values(), *clf.sd.values(), *clf.coef.values(), clf.intercept]
+        numbers += [m["index_sd"] for m in clf.rest_reference.values()]
+        if clf.not_separated not in NOT_SEPARATED_CHOICES:
+            raise LabmrtError(
+                f"not_separated {clf.not_separated!r} is not one of "
+                f"{', '.join(NOT_SEPARATED_CHOICES)}",
+                where=where,
+            )
         if not all(math.isfinite(v) for v in numbers) or any(s <= 0 for s in clf.sd.values()):
             raise LabmrtError("the model holds non-finite numbers or SDs <= 0", where=where)
         if set(clf.mean) != set(clf.sd) or (method == "logistic" and not clf.coef):
@@ -831,6 +920,12 @@ def describe_calibration(summary: Mapping | None) -> str:
         line = (
             "calibration did not separate rest from stressor (cross-validated AUC "
             f"{per_model}): the state stays unknown"
+        )
+    elif status == "rest reference":
+        line = (
+            "calibration did not separate rest from stressor (cross-validated AUC "
+            f"{per_model}): states from the rest reference only (a departure from this "
+            "participant's rest in physiology's direction)"
         )
     elif status == "rest only":
         line = "rest-only calibration: the separation cannot be measured"

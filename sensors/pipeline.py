@@ -44,6 +44,8 @@ OVERLAP_S = 4.0
 SETTLE_S = 0.6
 CARDIAC_KINDS: tuple[str, ...] = ("ecg", "ppg")
 SCL_FLOOR_S = 120.0  # scl_rise: tonic level above its lowest point of this long
+SCL_TREND_S = 30.0  # scl_ahead: the decline of the tonic level over this long ...
+SCL_AHEAD_S = 30.0  # ... carried this far ahead
 FEATURE_NAMES: tuple[str, ...] = (
     *HRV_FEATURES,
     "scl",
@@ -51,6 +53,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "scr_amp",
     *FAST_FEATURES,
     "scl_rise",
+    "scl_ahead",
 )
 
 
@@ -75,6 +78,45 @@ class RecentFloor:
             return None
         self.values.append((t, level))
         return level - min(v for _, v in self.values)
+
+
+@dataclass
+class LevelAhead:
+    """The tonic level carried :data:`SCL_AHEAD_S` ahead along its decline of the last seconds.
+
+    Skin conductance climbs within seconds of arousal but comes back down
+    with a time constant of a minute or more (Boucsein 2012, Electrodermal
+    Activity, 2nd ed., ch. 2.3), so the level alone keeps a participant
+    "aroused" for a minute after the stressor ends. While the level falls,
+    ``scl_ahead`` is where it will be in :data:`SCL_AHEAD_S` seconds if the
+    fall of the last :data:`SCL_TREND_S` seconds (least-squares slope of the
+    updates' levels) goes on; a rising or flat level is taken as it is, since
+    the level already follows a rise within seconds, and so is the level while
+    less than 60% of the span has been seen (the first seconds, or after a
+    gap: no fall is known yet). Unlike ``scl_rise`` it keeps a plateau that
+    lasts minutes (a long stressor) at its full height.
+    """
+
+    span_s: float = SCL_TREND_S
+    ahead_s: float = SCL_AHEAD_S
+    values: list[tuple[float, float]] = field(default_factory=list)
+
+    def ahead(self, t: float, level: float | None) -> tuple[float | None, float | None]:
+        """``(value, start)``: the level carried ahead, and the time of the oldest level it
+        read (None when it is the level itself, whose own window then applies)."""
+        self.values = [(u, v) for u, v in self.values if u >= t - self.span_s]
+        if level is None or not math.isfinite(level):
+            return None, None
+        self.values.append((t, level))
+        if len(self.values) < 3 or t - self.values[0][0] < 0.6 * self.span_s:
+            return level, None
+        ts = np.array([u for u, _ in self.values])
+        vs = np.array([v for _, v in self.values])
+        ts = ts - ts.mean()
+        slope = float(ts @ (vs - vs.mean()) / (ts @ ts))
+        if slope >= 0.0:
+            return level, None
+        return level + self.ahead_s * slope, self.values[0][0]
 
 
 @dataclass
@@ -174,6 +216,7 @@ class FeaturePipeline:
         self.min_quality = float(min_quality)
         self.trackers: dict[str, BeatTracker] = {}
         self.scl_floor = RecentFloor()
+        self.scl_ahead = LevelAhead()
         self._quality: dict[str, tuple[float, str, float]] = {}  # kind -> (score, reason, at)
         # frequency-domain HRV (Welch, ~0.1 s) is redone every quality_every_s, in between
         # the last values are carried with the window they were computed on
@@ -192,6 +235,7 @@ class FeaturePipeline:
         self._spectral.clear()
         if kind in (None, "eda"):
             self.scl_floor = RecentFloor()
+            self.scl_ahead = LevelAhead()
 
     def _stream_quality(self, kind: str, data, ts, sfreq, now: float) -> tuple[float, str]:
         cached = self._quality.get(kind)
@@ -333,6 +377,11 @@ class FeaturePipeline:
                 feats["scl_rise"] = self.scl_floor.rise(now, ev.get("scl_fast"))
                 if feats["scl_rise"] is not None:
                     windows["scl_rise"] = einfo["windows"]["scl_fast"]
+                feats["scl_ahead"], first = self.scl_ahead.ahead(now, ev.get("scl_fast"))
+                if feats["scl_ahead"] is not None:
+                    lo, hi = einfo["windows"]["scl_fast"]
+                    # carried along a fall: the oldest level of the trend read its own window
+                    windows["scl_ahead"] = (lo, hi) if first is None else (first - (hi - lo), hi)
                 if einfo["reason"]:
                     reasons.append(f"EDA: {einfo['reason']}")
         for kind, score in quality.items():

@@ -77,7 +77,8 @@ def monitor_for_protocol(descriptions: list, protocol: Any, *, use_pins: bool = 
     """The affect monitor a protocol asks for (not started).
 
     The protocol's ``[sensors]`` table sets the EDA window, the live feature
-    set (``state_features``) and the classifier:
+    set (``state_features``), what a calibration that does not separate gives
+    (``not_separated``) and the classifier:
     ``classifier = "calibration"`` fits a per-participant model on the
     calibration phases; a path names a model trained offline with
     ``labmrt sensors train`` (the protocol loader has checked that it exists;
@@ -98,7 +99,10 @@ def monitor_for_protocol(descriptions: list, protocol: Any, *, use_pins: bool = 
     if model_path is not None:
         classifier = AffectClassifier.load(model_path)
     elif settings is not None:
-        classifier = AffectClassifier(features=FEATURE_SETS[settings.state_features])
+        classifier = AffectClassifier(
+            features=FEATURE_SETS[settings.state_features],
+            not_separated=settings.not_separated,
+        )
     pins = dict(settings.pins) if settings is not None and use_pins else None
     return AffectMonitor(descriptions, classifier=classifier, eda_window_s=window, pins=pins)
 

@@ -106,6 +106,9 @@ def test_the_document_answers_the_preregistration_questions(flow):
     assert "| aroused | 0.5000 | 0.2500 | 0.2500 |" in md  # P(arm | context) as designed
     assert "holm method" in md and "Mancl and DeRouen" in md and "WCLS" in md and "EMEE" in md
     assert "30 decision points per session" in md
+    # how a state is derived is registered too, including what a non-separating calibration gives
+    assert "live features: sustained; a participant whose calibration does not separate" in md
+    assert "gets states from the rest reference (each marked so in its reason)" in md
     html = (flow["root"] / "prereg" / "preregistration.html").read_text()
     assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
 

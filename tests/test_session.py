@@ -603,10 +603,12 @@ def test_engine_drives_the_monitor_calibration(tmp_path, store, fail):
 class SeparationLike(MonitorLike):
     """A monitor whose calibration fitted but did not separate rest from stressor."""
 
+    status = "not separated"
+
     def fit_calibration(self):
         super().fit_calibration()
         summary = {
-            "status": "not separated",
+            "status": self.status,
             "auc": 0.55,
             "models": {
                 "eda": {"auc": 0.55, "ok": False, "reason": "did not separate on eda (AUC 0.55)"}
@@ -633,6 +635,25 @@ def test_engine_records_how_well_the_calibration_separated(tmp_path, store):
     assert cal[0]["warnings"][0].startswith("heart rate did not change")
     assert engine.calibration["status"] == "not separated"
     assert engine.calibration_error == "did not separate on eda (AUC 0.55)"
+
+
+def test_engine_says_when_states_come_from_the_rest_reference(tmp_path, store):
+    import json
+
+    protocol = write_protocol(tmp_path)
+    clock = VirtualClock(0.0)
+    person = ScriptedParticipant(clock, SCRIPTS, store)
+    source = SeparationLike(clock)
+    source.status = "rest reference"
+    engine = SessionEngine(protocol, store, "P01", person, state_source=source, clock=clock)
+    person.engine = engine
+    assert engine.run() == "completed"
+    markers = [json.loads(m) for m in store.markers(engine.session_id)["marker"]]
+    cal = [m for m in markers if m["event"] == "calibration"]
+    assert len(cal) == 1 and cal[0]["status"] == "rest reference"
+    assert engine.calibration_error == (
+        "did not separate on eda (AUC 0.55); states from the rest reference only"
+    )
 
 
 def test_resume_without_a_pause_does_not_cut_the_calibration(tmp_path, store):

@@ -61,14 +61,22 @@ def register(subparsers) -> None:
 
 
 def add_classifier_options(parser) -> None:
-    """--model, --state-features and --save-model, shared by `sensors monitor` and `replay`."""
+    """--model, --state-features, --not-separated, --save-model (`sensors monitor`, `replay`)."""
     parser.add_argument("--model", metavar="MODEL", help="classifier file from `sensors train`")
     parser.add_argument(
         "--state-features",
         choices=("sustained", "responsive"),
         default="sustained",
-        help="features a calibration fits: tonic skin-conductance level (sustained, the "
-        "default) or its rise over the last 2 min (responsive: back to calm within seconds)",
+        help="features a calibration fits: tonic skin-conductance level carried ahead along "
+        "its fall (sustained, the default) or its rise over the last 2 min (responsive: back "
+        "to calm within seconds)",
+    )
+    parser.add_argument(
+        "--not-separated",
+        choices=("rest_reference", "unknown"),
+        default="rest_reference",
+        help="a calibration that does not separate rest from stressor gives states from the "
+        "rest reference (the default) or unknown",
     )
     parser.add_argument("--save-model", metavar="FILE", help="write the calibrated classifier")
 
@@ -79,7 +87,9 @@ def classifier_from_args(args):
 
     if args.model:
         return AffectClassifier.load(args.model)
-    return AffectClassifier(features=FEATURE_SETS[args.state_features])
+    return AffectClassifier(
+        features=FEATURE_SETS[args.state_features], not_separated=args.not_separated
+    )
 
 
 def parse_pins(values: list[str]) -> dict[str, dict[str, str]]:

@@ -328,10 +328,14 @@ class Sensors(_Model):
     and channel to read it from (:class:`SensorPin`); left out of the content
     when empty, so protocols without pins keep their hash.
     ``state_features``: the live features a calibrated state uses,
-    ``"sustained"`` (tonic skin-conductance level: holds through minutes-long
-    stressors, slow to return to calm) or ``"responsive"`` (its rise above
-    the last two minutes' lowest level: back to calm within seconds, calls a
-    plateaued stressor calm); left out of the content at its default.
+    ``"sustained"`` (tonic skin-conductance level, carried ahead along its
+    fall: holds through minutes-long stressors, back to calm within half a
+    minute) or ``"responsive"`` (its rise above the last two minutes' lowest
+    level: back to calm within seconds, calls a plateaued stressor calm).
+    ``not_separated``: what a participant whose calibration did not separate
+    rest from stressor gets: ``"rest_reference"`` (states from a departure
+    from their own rest, marked as such) or ``"unknown"``. Both are left out
+    of the content at their defaults.
     """
 
     streams: list[Literal["ecg", "ppg", "eda", "ibi", "hr"]] = Field(
@@ -342,6 +346,7 @@ class Sensors(_Model):
     classifier_sha256: str | None = Field(default=None, exclude=False)
     pins: dict[Literal["ecg", "ppg", "eda", "ibi", "hr"], SensorPin] = Field(default_factory=dict)
     state_features: Literal["sustained", "responsive"] = "sustained"
+    not_separated: Literal["rest_reference", "unknown"] = "rest_reference"
 
     @model_serializer(mode="wrap")
     def _drop_defaults(self, handler):
@@ -351,6 +356,8 @@ class Sensors(_Model):
                 data.pop("pins", None)
             if data.get("state_features") == "sustained":
                 data.pop("state_features", None)
+            if data.get("not_separated") == "rest_reference":
+                data.pop("not_separated", None)
         return data
 
 
@@ -580,7 +587,13 @@ class Protocol(_Model):
                 f"  sensors: {', '.join(self.sensors.streams)}; "
                 f"classifier: {self.sensors.classifier}"
                 + (
-                    f" ({self.sensors.state_features} features)"
+                    f" ({self.sensors.state_features} features"
+                    + (
+                        "; not separated: unknown"
+                        if self.sensors.not_separated == "unknown"
+                        else ""
+                    )
+                    + ")"
                     if self.sensors.classifier == "calibration"
                     else ""
                 )

@@ -311,17 +311,19 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
             '"calibration" needs a calibration phase with rest_s > 0',
             "add [calibration] with rest_s (and stressor_s), or name a trained model file",
         )
-    if (
-        p.sensors is not None
-        and p.sensors.classifier != "calibration"
-        and p.sensors.state_features != "sustained"
-    ):
-        yield Issue(
-            ("sensors", "state_features"),
-            f'"{p.sensors.state_features}" applies to classifier = "calibration"; '
-            "a trained model brings its own features",
-            'remove state_features, or set classifier = "calibration"',
-        )
+    # calibration-only settings beside a trained model: (field, default, why it cannot apply)
+    calibration_only = (
+        ("state_features", "sustained", "a trained model brings its own features"),
+        ("not_separated", "rest_reference", "a trained model is not checked for separation"),
+    )
+    for name, default, why in calibration_only:
+        value = getattr(p.sensors, name, default) if p.sensors is not None else default
+        if p.sensors is not None and p.sensors.classifier != "calibration" and value != default:
+            yield Issue(
+                ("sensors", name),
+                f'"{value}" applies to classifier = "calibration"; {why}',
+                f'remove {name}, or set classifier = "calibration"',
+            )
     if p.sensors is not None:
         for j, dup in _duplicates(list(p.sensors.streams)):
             yield Issue(("sensors", "streams", j), f"stream '{dup}' is listed twice", "")

@@ -155,7 +155,19 @@ def design_blocks(protocol: Protocol) -> list:
             Para(
                 f"Sensors: {', '.join(s.streams)}; affective state classifier: {s.classifier}"
                 + (f" (sha256 {s.classifier_sha256})" if s.classifier_sha256 else "")
-                + f"; feature window {s.window_s:g} s."
+                + f"; feature window {s.window_s:g} s"
+                + (
+                    f"; live features: {s.state_features}; a participant whose calibration "
+                    "does not separate rest from stressor gets "
+                    + (
+                        "states from the rest reference (each marked so in its reason)"
+                        if s.not_separated == "rest_reference"
+                        else "the state unknown"
+                    )
+                    if s.classifier == "calibration"
+                    else ""
+                )
+                + "."
             )
         )
     return blocks

@@ -673,9 +673,12 @@ class SessionEngine:
         summary = getattr(fitted, "calibration_summary", None)
         if callable(summary):
             self.calibration = summary()
-            if self.calibration.get("status") == "not separated":
+            status = self.calibration.get("status")
+            if status in ("not separated", "rest reference"):
                 reasons = [m.get("reason", "") for m in self.calibration["models"].values()]
                 self.calibration_error = next((r for r in reasons if r), "no model separated")
+                if status == "rest reference":
+                    self.calibration_error += "; states from the rest reference only"
             self._record_calibration(self.calibration)
 
     def _record_calibration(self, summary: dict) -> None:

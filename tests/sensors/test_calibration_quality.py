@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from labmrt.errors import LabmrtError
 from sensors.classifier import (
     AUC_MIN,
     LIVE_FEATURES,
@@ -20,15 +21,19 @@ from sensors.pipeline import UpdateResult
 
 def _timed_rows(rng, n, t0, hr, scl, scr, *, hr_sd=2.0, scl_sd=0.03, scr_sd=0.8):
     """One row per second, as the monitor makes them (``t`` carried along)."""
-    return [
-        {
-            "t": t0 + i,
-            "hr_fast": hr + hr_sd * rng.standard_normal(),
-            "scl_fast": scl + scl_sd * rng.standard_normal(),
-            "scr_rate": max(0.0, scr + scr_sd * rng.standard_normal()),
-        }
-        for i in range(n)
-    ]
+    rows = []
+    for i in range(n):
+        level = scl + scl_sd * rng.standard_normal()
+        rows.append(
+            {
+                "t": t0 + i,
+                "hr_fast": hr + hr_sd * rng.standard_normal(),
+                "scl_fast": level,
+                "scl_ahead": level,  # a level that is not falling is carried ahead as it is
+                "scr_rate": max(0.0, scr + scr_sd * rng.standard_normal()),
+            }
+        )
+    return rows
 
 
 def test_auc_is_the_mann_whitney_probability():
@@ -57,9 +62,10 @@ def test_calibration_that_does_not_separate_gives_unknown_with_the_reason():
     rng = np.random.default_rng(2)
     rest = _timed_rows(rng, 150, 0.0, 72.0, 0.5, 1.0)
     stress = _timed_rows(rng, 150, 300.0, 72.0, 0.5, 1.0)  # the stressor changed nothing
-    clf = AffectClassifier(features=LIVE_FEATURES).fit(rest, stress)
+    clf = AffectClassifier(features=LIVE_FEATURES, not_separated="unknown").fit(rest, stress)
     summary = clf.calibration_summary()
     assert summary["status"] == "not separated" and not clf.separated
+    assert summary["not_separated"] == "unknown" and "rest_reference" not in summary
     assert all(m["auc"] < AUC_MIN and not m["ok"] for m in summary["models"].values())
     pred = clf.predict(_timed_rows(rng, 1, 500.0, 90.0, 1.5, 8.0)[0])
     assert pred.label == "unknown" and pred.p_aroused is None
@@ -68,6 +74,61 @@ def test_calibration_that_does_not_separate_gives_unknown_with_the_reason():
     warn = " | ".join(summary["warnings"])
     assert "skin conductance did not respond" in warn and "heart rate did not change" in warn
     assert "did not separate" in describe_calibration(summary)
+
+
+def test_calibration_that_does_not_separate_falls_back_to_the_rest_reference():
+    """By default the rest baseline still gives states: a departure from rest in
+    physiology's direction, each state saying where it comes from."""
+    rng = np.random.default_rng(2)
+    rest = _timed_rows(rng, 150, 0.0, 72.0, 0.5, 1.0)
+    stress = _timed_rows(rng, 150, 300.0, 72.0, 0.5, 1.0)
+    clf = AffectClassifier(features=LIVE_FEATURES).fit(rest, stress)
+    summary = clf.calibration_summary()
+    assert summary["status"] == "rest reference" and not clf.separated
+    assert summary["rest_reference"] == {
+        "cardiac+eda": list(LIVE_FEATURES),
+        "cardiac": ["hr_fast"],
+        "eda": ["scl_ahead", "scr_rate"],
+    }
+    assert "states from the rest reference only" in describe_calibration(summary)
+    # index = mean signed z; aroused above REST_THRESHOLD spreads (index SD floored at 1.5)
+    ref = clf.rest_reference["cardiac+eda"]
+    assert ref["index_sd"] >= 1.5 and ref["n_rest"] == 150
+    up = _timed_rows(rng, 1, 500.0, 95.0, 1.5, 9.0, hr_sd=0, scl_sd=0, scr_sd=0)[0]
+    pred = clf.predict(up, {"ppg": 1.0, "eda": 1.0})
+    assert pred.label == "aroused" and pred.p_aroused > 0.9
+    assert pred.reason.startswith("rest reference on cardiac+eda features (rest and stressor")
+    z = clf.z_scores(up)
+    expected = 1 / (1 + np.exp(-1.7 * (np.mean(list(z.values())) / ref["index_sd"] - 2.0)))
+    assert pred.p_aroused == pytest.approx(expected)
+    calm = [
+        clf.predict(r, {"ppg": 1.0, "eda": 1.0})
+        for r in _timed_rows(rng, 50, 600.0, 72.0, 0.5, 1.0)
+    ]
+    assert sum(p.label == "calm" for p in calm) >= 48
+    # the pulse lost: skin conductance alone carries the reference
+    lost = clf.predict(up, {"ppg": 0.1, "eda": 1.0})
+    assert lost.label == "aroused" and lost.reason.startswith("rest reference on eda features")
+    # everything lost: unknown, with why
+    gone = clf.predict(up, {"ppg": 0.1, "eda": 0.1})
+    assert gone.label == "unknown" and "signal quality" in gone.reason
+    # the reference survives the model file
+    again = AffectClassifier.from_dict(clf.to_dict())
+    assert (
+        again.calibration_summary() == summary
+        and again.predict(up, {"ppg": 1.0, "eda": 1.0}) == pred
+    )
+
+
+def test_a_model_file_with_an_unknown_not_separated_choice_is_refused():
+    rng = np.random.default_rng(2)
+    clf = AffectClassifier(features=LIVE_FEATURES).fit(
+        _timed_rows(rng, 150, 0.0, 72.0, 0.5, 1.0), _timed_rows(rng, 150, 300.0, 90.0, 0.9, 5.0)
+    )
+    doc = clf.to_dict() | {"not_separated": "guess"}
+    with pytest.raises(LabmrtError) as err:
+        AffectClassifier.from_dict(doc)
+    assert "not_separated 'guess' is not one of rest_reference, unknown" in str(err.value)
 
 
 def test_separating_calibration_reports_auc_per_model_and_classifies():

@@ -56,7 +56,7 @@ def test_live_calibration_then_states_follow_the_truth():
         _until(sim, 34)
         clf = mon.fit_calibration()
         assert clf.method == "logistic" and clf.n_rest >= 10 and clf.n_stress >= 10
-        assert set(clf.used_features) == {"hr_fast", "scl_fast", "scr_rate"}  # LIVE_FEATURES
+        assert set(clf.used_features) == {"hr_fast", "scl_ahead", "scr_rate"}  # LIVE_FEATURES
         n_before = len(seen)
         _until(sim, 40)
         after = seen[n_before:]

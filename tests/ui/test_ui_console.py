@@ -245,3 +245,13 @@ def test_console_shows_how_well_the_calibration_separated(qtbot, console, screen
     console._on_phase_started("task", 2.0, None)
     assert "Calibration separated rest from stressor" in console.warning.text()
     assert "eda 0.97, cardiac 0.50 (not used)" in console.warning.text()
+    host.calibration_summary = lambda: {
+        "status": "rest reference",
+        "models": {"eda": {"auc": 0.55, "ok": False}},
+        "warnings": [],
+    }
+    console._on_phase_started("task", 3.0, None)
+    text = console.warning.text()
+    assert "did not separate rest from stressor (cross-validated AUC eda 0.55 (not used))" in text
+    assert "states from the rest reference only" in text
+    screenshot(console, "console_calibration_rest_reference")
