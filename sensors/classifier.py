@@ -58,14 +58,20 @@ cross-validation with a purge, since neighbouring windows overlap and
 would otherwise leak into each other). A model under :data:`AUC_MIN`
 (0.7, the lower bound of "acceptable discrimination", Hosmer, Lemeshow &
 Sturdivant 2013, Applied Logistic Regression, 3rd ed., p. 177) is not used:
-a participant whose calibration did not separate gets ``unknown`` with that
-reason rather than coin flips. Warnings name non-responders: skin
+no weights are taken from a calibration that did not separate. Such a
+participant gets, as the protocol chooses (:attr:`AffectClassifier.not_separated`),
+states from the **rest reference** (the ``rest_threshold`` index against
+their own rest, per feature set, each state's reason saying so: a stressor
+that did not move someone says nothing about a later one that does) or
+``unknown`` with the reason. Warnings name non-responders: skin
 conductance near the floor or unchanged by the stressor, heart rate
 unchanged (:meth:`AffectClassifier.calibration_summary`).
 
 The live monitor uses :data:`LIVE_FEATURES`: heart rate from the clean
 beats of the last 15 s, the tonic skin-conductance level of the last 10 s
-and the SCR rate, the features that survive wrist artefacts and follow a
+carried 30 s ahead along its fall (``scl_ahead``,
+:class:`sensors.pipeline.LevelAhead`: the level recovers for minutes after
+arousal ends) and the SCR rate, the features that survive wrist artefacts and follow a
 change within seconds (RMSSD/SDNN need a minute of clean beats and are the
 first casualties of a moving wrist). Offline models keep
 :data:`DEFAULT_FEATURES`. :data:`RESPONSIVE_FEATURES` swap the tonic level
@@ -79,7 +85,9 @@ on real recordings and on the simulator).
 
 The state is ``unknown`` (with a reason) when the model is not calibrated,
 no model's features are present and clean, or the calibration of every
-model that could be used did not separate rest from stressor.
+model that could be used did not separate rest from stressor and the rest
+reference is not asked for (or a separated model exists but cannot be used
+now: the rest reference only stands in for a calibration that taught nothing).
 """
 
 from __future__ import annotations
