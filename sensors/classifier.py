@@ -872,8 +872,15 @@ class AffectClassifier:
             )
         if not all(math.isfinite(v) for v in numbers) or any(s <= 0 for s in clf.sd.values()):
             raise LabmrtError("the model holds non-finite numbers or SDs <= 0", where=where)
-        if set(clf.mean) != set(clf.sd) or (method == "logistic" and not clf.coef):
-            raise LabmrtError("the model's baseline or coefficients are incomplete", where=where)
+        referenced = {f for m in clf.rest_reference.values() for f in m["features"]}
+        if (
+            set(clf.mean) != set(clf.sd)
+            or (method == "logistic" and not clf.coef)
+            or not referenced <= set(clf.mean)
+        ):
+            raise LabmrtError(
+                "the model's baseline, coefficients or rest reference are incomplete", where=where
+            )
         return clf
 
     def save(self, path: str | Path) -> Path:

@@ -316,9 +316,10 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
         ("state_features", "sustained", "a trained model brings its own features"),
         ("not_separated", "rest_reference", "a trained model is not checked for separation"),
     )
-    for name, default, why in calibration_only:
-        value = getattr(p.sensors, name, default) if p.sensors is not None else default
-        if p.sensors is not None and p.sensors.classifier != "calibration" and value != default:
+    trained = p.sensors is not None and p.sensors.classifier != "calibration"
+    for name, default, why in calibration_only if trained else ():
+        value = getattr(p.sensors, name)
+        if value != default:
             yield Issue(
                 ("sensors", name),
                 f'"{value}" applies to classifier = "calibration"; {why}',

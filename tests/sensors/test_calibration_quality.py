@@ -129,6 +129,13 @@ def test_a_model_file_with_an_unknown_not_separated_choice_is_refused():
     with pytest.raises(LabmrtError) as err:
         AffectClassifier.from_dict(doc)
     assert "not_separated 'guess' is not one of rest_reference, unknown" in str(err.value)
+    # a rest reference on a feature the baseline does not hold cannot be computed
+    doc = clf.to_dict() | {
+        "rest_reference": {"eda": {"features": ["scl"], "index_sd": 1.5, "n_rest": 150}}
+    }
+    with pytest.raises(LabmrtError) as err:
+        AffectClassifier.from_dict(doc)
+    assert "baseline, coefficients or rest reference are incomplete" in str(err.value)
 
 
 def test_separating_calibration_reports_auc_per_model_and_classifies():
