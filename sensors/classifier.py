@@ -326,6 +326,15 @@ def _groups(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({FEATURE_KIND.get(n, "other") for n in names}))
 
 
+def _feature_sets(names: Sequence[str]) -> list[tuple[str, ...]]:
+    """All features, then each group's alone when there is more than one group."""
+    groups = _groups(names)
+    sets = [tuple(names)]
+    if len(groups) > 1:
+        sets += [tuple(n for n in names if FEATURE_KIND.get(n) == g) for g in groups]
+    return sets
+
+
 def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(v, 500.0), -500.0)))
 
@@ -464,11 +473,7 @@ class AffectClassifier:
 
     def _fit_models(self, rest, stress):
         """One logistic model per feature group set, on the rows where its features are clean."""
-        names = list(self.mean)
-        groups = _groups(names)
-        sets = [tuple(names)]
-        if len(groups) > 1:
-            sets += [tuple(n for n in names if FEATURE_KIND.get(n) == g) for g in groups]
+        sets = _feature_sets(list(self.mean))
         rows = list(rest) + list(stress)
         y_all = np.r_[np.zeros(len(rest)), np.ones(len(stress))]
         # rows from the monitor carry their update time; rows without one (an offline
@@ -546,12 +551,7 @@ class AffectClassifier:
         One index per feature set, as for the logistic models, so a moving
         wrist leaves the state to skin conductance.
         """
-        names = list(self.mean)
-        groups = _groups(names)
-        sets = [tuple(names)]
-        if len(groups) > 1:
-            sets += [tuple(n for n in names if FEATURE_KIND.get(n) == g) for g in groups]
-        for feats in sets:
+        for feats in _feature_sets(list(self.mean)):
             idx = [self._index(r, feats) for r in rest]
             vals = np.array([v for v in idx if v is not None])
             if vals.size < MIN_WINDOWS:
