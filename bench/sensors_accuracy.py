@@ -34,8 +34,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from bench_record import BenchRecord
 
-from sensors.classifier import AffectClassifier
+from sensors.classifier import DEFAULT_FEATURES, AffectClassifier
 from sensors.features import detect_beats
 from sensors.monitor import CalibrationPhase
 from sensors.pipeline import FeaturePipeline, replay
@@ -167,7 +168,7 @@ def balanced_accuracy(cm: dict[tuple[str, str], int]) -> float:
     return float(np.mean(recalls)) if recalls else math.nan
 
 
-def real_ppg() -> None:
+def real_ppg() -> dict | None:
     try:
         from importlib.resources import files
 
@@ -175,7 +176,7 @@ def real_ppg() -> None:
         import pandas as pd
     except ImportError:
         print("real PPG: skipped (pip install -e .[bench] to get heartpy and its example data)")
-        return
+        return None
     df = pd.read_csv(files("heartpy") / "data" / "data2.csv")
     ts = df["timer"].to_numpy(float) / 1000.0
     raw = df["hr"].to_numpy(float)
@@ -201,13 +202,27 @@ def real_ppg() -> None:
         f"agreement within 100 ms: {rec:.1%} of HeartPy's beats, {prec:.1%} of ours; "
         f"median HR {hr_ours:.1f} vs {hr_theirs:.1f} bpm (HeartPy mean {m['bpm']:.1f})"
     )
+    return {
+        "seconds": ts[-1] - ts[0],
+        "rate_hz": fs_raw,
+        "beats_neurokit2": len(ours),
+        "beats_heartpy": len(theirs),
+        "beats_heartpy_kept": len(kept),
+        "share_of_heartpy_beats_found": rec,
+        "share_of_ours_matched": prec,
+        "median_hr_neurokit2": hr_ours,
+        "median_hr_heartpy": hr_theirs,
+        "mean_hr_heartpy": float(m["bpm"]),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two sessions only")
     args = ap.parse_args(argv)
+    record = BenchRecord("sensors_accuracy", timing=False, argv=argv)
     sessions = SESSIONS[:2] if args.quick else SESSIONS
+    rows = []
     print(
         f"{len(sessions)} simulated sessions: rest {REST_S:.0f} s + stressor {STRESS_S:.0f} s "
         f"calibration, {TEST_S:.0f} s random schedule; updates within {EXCLUDE_S:.0f} s "
@@ -226,6 +241,23 @@ def main(argv: list[str] | None = None) -> int:
         n = len(res["truth"])
         unknown = sum(p == "unknown" for p in res["pred"]) / max(n, 1)
         e = res["hr_err"]
+        rows.append(
+            {
+                "seed": s.seed,
+                "sensor": s.cardiac.upper(),
+                "hr_calm": f"{s.hr_calm[0]:g}-{s.hr_calm[1]:g}",
+                "hr_aroused": f"{s.hr_aroused[0]:g}-{s.hr_aroused[1]:g}",
+                "noise": s.noise,
+                "updates": n,
+                "unknown": unknown,
+                "balanced_accuracy": balanced_accuracy(cm),
+                "balanced_accuracy_rest_only": balanced_accuracy(
+                    confusion(res["truth"], res["pred_rest"])
+                ),
+                "hr_error_mean": e.mean(),
+                "hr_error_sd": e.std(),
+            }
+        )
         print(
             f"| {s.seed} | {s.cardiac.upper()} | {s.hr_calm[0]:g}-{s.hr_calm[1]:g} "
             f"| {s.hr_aroused[0]:g}-{s.hr_aroused[1]:g} | {s.noise:g} | {n} "
@@ -261,15 +293,44 @@ def main(argv: list[str] | None = None) -> int:
         f"for information, within {EXCLUDE_S:.0f} s after a change (windows straddle both states): "
         f"balanced accuracy {balanced_accuracy(cm_near):.3f} over {len(near_truth)} updates"
     )
+    hr = {}
     for kind, errs in all_hr.items():
         if errs:
             e = np.concatenate(errs)
+            hr[kind] = {
+                "mean_abs_error_bpm": np.abs(e).mean(),
+                "within_2_bpm": np.mean(np.abs(e) <= 2.0),
+                "windows": e.size,
+            }
             print(
                 f"{kind.upper()} heart rate vs simulator truth: mean abs error {np.abs(e).mean():.2f}"
                 f" bpm, {np.mean(np.abs(e) <= 2.0):.1%} of windows within 2 bpm (n={e.size})"
             )
     print(f"replay CPU: {np.mean(cpus):.4f} s per signal second (one cardiac stream + EDA)")
-    real_ppg()
+    ppg = real_ppg()
+
+    def matrix(c) -> dict:
+        return {
+            tr: {st: c[tr, st] for st in ("calm", "aroused", "unknown")}
+            for tr in ("calm", "aroused")
+        }
+
+    record.write(
+        {
+            "sessions": rows,
+            "balanced_accuracy": balanced_accuracy(cm),
+            "unknown": sum(p == "unknown" for p in all_pred) / max(len(all_pred), 1),
+            "confusion": matrix(cm),
+            "balanced_accuracy_rest_only": balanced_accuracy(cm_rest),
+            "confusion_rest_only": matrix(cm_rest),
+            "balanced_accuracy_near_change": balanced_accuracy(cm_near),
+            "updates_near_change": len(near_truth),
+            "heart_rate": hr,
+            "real_ppg_heartpy": ppg,
+            "replay_cpu_s_per_signal_s": np.mean(cpus),
+        },
+        classifier_features=list(DEFAULT_FEATURES),
+    )
     return 0
 
 

@@ -51,6 +51,7 @@ for p in (ROOT, ROOT / "bench"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from bench_record import BenchRecord  # noqa: E402
 from sensors_accuracy import (  # noqa: E402
     REST_S,
     SESSIONS,
@@ -170,11 +171,21 @@ def balanced_accuracy(truth, pred) -> float:
     return float(np.mean(recalls)) if recalls else math.nan
 
 
-def summary(delays: list[tuple[str, float | None]], direction: str) -> str:
+def delay_figures(delays: list[tuple[str, float | None]], direction: str) -> dict:
+    """Median delay (s) of the changes the state followed, and how many it missed."""
     d = [x for k, x in delays if k == direction]
     hit = [x for x in d if x is not None]
-    med = f"{np.median(hit):.0f} s" if hit else "-"
-    return f"{med} ({len(d) - len(hit)} of {len(d)} missed)"
+    return {
+        "median_s": float(np.median(hit)) if hit else None,
+        "missed": len(d) - len(hit),
+        "changes": len(d),
+    }
+
+
+def summary(delays: list[tuple[str, float | None]], direction: str) -> str:
+    f = delay_figures(delays, direction)
+    med = "-" if f["median_s"] is None else f"{f['median_s']:.0f} s"
+    return f"{med} ({f['missed']} of {f['changes']} missed)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cache", type=Path, metavar="DIR", help="keep and reuse the replays")
     args = ap.parse_args(argv)
+    record = BenchRecord("sensors_delay", timing=False, argv=argv)
     sessions = SESSIONS[: max(1, min(args.sessions, len(SESSIONS)))]
     if args.seeds:
         wanted = {int(x) for x in args.seeds.split(",")}
@@ -199,10 +211,23 @@ def main(argv: list[str] | None = None) -> int:
         "| seed | sensor | noise | classifier | calm->aroused | aroused->calm | bal. acc. | unknown |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    per_session, overall = [], []
     for res in results:
         s = res["session"]
         for c in CLASSIFIERS:
             r = res[c]
+            per_session.append(
+                {
+                    "seed": s.seed,
+                    "sensor": s.cardiac.upper(),
+                    "noise": s.noise,
+                    "classifier": c,
+                    "calm_to_aroused": delay_figures(r["delays"], "calm->aroused"),
+                    "aroused_to_calm": delay_figures(r["delays"], "aroused->calm"),
+                    "balanced_accuracy": r["bal"],
+                    "unknown": r["unknown"],
+                }
+            )
             print(
                 f"| {s.seed} | {s.cardiac.upper()} | {s.noise:g} | {c} "
                 f"| {summary(r['delays'], 'calm->aroused')} "
@@ -215,10 +240,22 @@ def main(argv: list[str] | None = None) -> int:
         delays = [d for res in results for d in res[c]["delays"]]
         bal = np.mean([res[c]["bal"] for res in results])
         unk = np.mean([res[c]["unknown"] for res in results])
+        overall.append(
+            {
+                "classifier": c,
+                "calm_to_aroused": delay_figures(delays, "calm->aroused"),
+                "aroused_to_calm": delay_figures(delays, "aroused->calm"),
+                "balanced_accuracy": bal,
+                "unknown": unk,
+            }
+        )
         print(
             f"| {c} | {summary(delays, 'calm->aroused')} | {summary(delays, 'aroused->calm')} "
             f"| {bal:.3f} | {unk:.1%} |"
         )
+    record.write(
+        {"overall": overall, "sessions": per_session, "seeds": [r["session"].seed for r in results]}
+    )
     return 0
 
 

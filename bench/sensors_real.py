@@ -58,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench_record import BenchRecord  # noqa: E402
+
 from labmrt.errors import LabmrtError  # noqa: E402
 from sensors.classifier import FEATURE_SETS, LIVE_FEATURES, AffectClassifier  # noqa: E402
 from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
@@ -297,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the live feature set the calibration fits (the protocol's [sensors] state_features)",
     )
     args = ap.parse_args(argv)
+    suffix = "" if args.state_features == "sustained" else f"_{args.state_features}"
+    record = BenchRecord(f"sensors_real{suffix}", timing=False, argv=argv)
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent (the reference data sits beside the project)")
         return 0
@@ -319,9 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
+    rows = []
+
     def row(name, f, status, auc, warn):
+        rows.append({"participant": name, "calibration": status, "auc": auc, "warnings": warn, **f})
         print(
-            f"| {name} | {status} | {auc} | {warn} | {f['n']} | {f['unknown']:.1%} "
+            f"| {name} | {status} | {'-' if auc is None else _fmt(auc)} | {warn} | {f['n']} | {f['unknown']:.1%} "
             f"| {_fmt(f['bal_label'])} | {_fmt(f['bal_naive_same'])} | {_fmt(f['bal_naive'])} "
             f"| {_fmt(f['bal_relax_label'])} | {_fmt(f['bal_relax_naive_same'])} "
             f"| {_fmt(f['bal_outside_label'])} | {_fmt(f['bal_outside_naive_same'])} |",
@@ -332,30 +339,39 @@ def main(argv: list[str] | None = None) -> int:
         cal = run.calibration
         status = "failed" if run.error else cal.get("status", "-")
         auc = cal.get("auc")
-        row(
-            run.code,
-            figures([run]),
-            status,
-            _fmt(auc) if auc is not None else "-",
-            len(cal.get("warnings", [])),
-        )
+        row(run.code, figures([run]), status, auc, len(cal.get("warnings", [])))
     ok = sum(1 for r in runs if not r.error and r.calibration.get("status") == "ok")
     ref = sum(1 for r in runs if not r.error and r.calibration.get("status") == "rest reference")
-    row("pooled", figures(runs), f"{ok} ok, {ref} rest reference", "", "")
+    row("pooled", figures(runs), f"{ok} ok, {ref} rest reference", None, "")
     # the same updates under [sensors] not_separated = "unknown"
-    row("pooled, not_separated = unknown", figures([strict(r) for r in runs]), f"{ok} ok", "", "")
+    row("pooled, not_separated = unknown", figures([strict(r) for r in runs]), f"{ok} ok", None, "")
     print()
+    notes = []
     for run in runs:
         cal = run.calibration
         if run.error:
-            print(f"{run.code}: calibration failed: {run.error}")
+            notes.append(f"{run.code}: calibration failed: {run.error}")
         elif cal.get("status") != "ok":
             reasons = [m.get("reason", "") for m in cal.get("models", {}).values()]
-            print(f"{run.code}: {cal.get('status')}: " + "; ".join(r for r in reasons if r))
-        for note in cal.get("warnings", []):
-            print(f"{run.code}: warning: {note}")
+            notes.append(f"{run.code}: {cal.get('status')}: " + "; ".join(r for r in reasons if r))
+        notes += [f"{run.code}: warning: {note}" for note in cal.get("warnings", [])]
+    print("\n".join(notes))
     cpu = sum(r.cpu_s for r in runs) / sum(len(r.t) for r in runs)
     print(f"replay CPU: {cpu * 1000:.1f} ms per update (PPG 64 Hz + EDA 4 Hz)")
+    record.write(
+        {
+            "participants": rows[:-2],
+            "pooled": rows[-2],
+            "pooled_not_separated_unknown": rows[-1],
+            "n_ok": ok,
+            "n_rest_reference": ref,
+            "n_participants": len(runs),
+            "calibration_notes": notes,
+            "replay_cpu_ms_per_update": cpu * 1000,
+        },
+        state_features=args.state_features,
+        features=list(FEATURE_SETS[args.state_features]),
+    )
     return 0
 
 

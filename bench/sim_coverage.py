@@ -16,6 +16,7 @@ import argparse
 import time
 
 import numpy as np
+from bench_record import BenchRecord
 
 from labmrt.analysis.coverage import SCENARIOS, run_coverage
 
@@ -27,6 +28,7 @@ def main() -> None:
     ap.add_argument("--decision-points", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    record = BenchRecord("sim_coverage", timing=False)
     start = time.perf_counter()
     mc = np.sqrt(0.95 * 0.05 / args.trials)
     print(
@@ -39,12 +41,13 @@ def main() -> None:
         "| coverage (corrected) | coverage (plain sandwich) |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    worst = []
+    worst, rows = [], []
     for i, sc in enumerate(SCENARIOS):
         for r in run_coverage(
             sc, args.trials, n=args.participants, t=args.decision_points, seed=args.seed + i
         ):
             worst.append(r["coverage"])
+            rows.append(dict(r))
             print(
                 f"| {r['scenario']} | {r['term']} | {r['truth']:.2f} | {r['mean_estimate']:.4f} "
                 f"| {r['bias']:+.4f} ({r['mc_se_bias']:.4f}) | {r['sd_estimate']:.4f} "
@@ -56,6 +59,16 @@ def main() -> None:
     print(
         f"all corrected coverages within 93.5-96.5%: {'yes' if ok else 'NO'}; "
         f"{time.perf_counter() - start:.1f} s"
+    )
+    record.write(
+        {
+            "rows": rows,
+            "trials": args.trials,
+            "participants": args.participants,
+            "decision_points": args.decision_points,
+            "mc_sd_coverage": mc,
+            "all_within_93_5_to_96_5": ok,
+        }
     )
 
 
