@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+#: Exit status of every command stopped by a user's problem (a traceback is never shown).
 EXIT_USER_ERROR = 2
 
 

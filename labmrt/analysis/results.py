@@ -144,7 +144,7 @@ class EffectResult:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Causal excursion effect terms: intercept (marginal effect) first, then moderators."""
+        """The causal excursion effect terms, intercept (marginal effect) first, then moderators."""
         return self._table(slice(self.q, None), self.effect_names)
 
     @property

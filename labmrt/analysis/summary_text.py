@@ -1,4 +1,4 @@
-"""Plain-text summary of an :class:`EffectResult`, laid out like statsmodels' ``summary()``.
+"""Plain-text summary of an :class:`~labmrt.analysis.results.EffectResult`, laid out like statsmodels' ``summary()``.
 
 A header of ``(label, value)`` pairs in two columns, the effect table, the
 working-model table, then notes.

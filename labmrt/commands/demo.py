@@ -74,7 +74,7 @@ def bundled_protocol(name: str = "framing_affect.toml") -> Path:
     return Path(labmrt.__file__).resolve().parents[1] / "protocols" / name
 
 
-#: What the app demo runs: one whole session in minutes (the headless demo needs the full study).
+#: The protocol the app demo runs, one whole session in minutes (the headless demo needs the full study).
 APP_DEMO_PROTOCOL = "demo.toml"
 
 

@@ -1,7 +1,7 @@
 """``labmrt merge STATION_DIRS... --into STUDY_DIR``: one study from many stations.
 
 Copies what is new in each station store into the study store (see
-:mod:`labmrt.store.merge`): merging twice adds nothing, a station that ran
+``labmrt.store.merge``): merging twice adds nothing, a station that ran
 another protocol or a participant code recorded on two stations is refused
 (exit 2, nothing written), and each merged session keeps its station. The
 merged study exports and analyzes like one recorded on a single machine.

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("protocol", nargs="?", metavar="PROTOCOL", help="protocol file (TOML)")
     parser.add_argument("--plan", metavar="PLAN", help="analysis plan (TOML) with [[hypotheses]]")
-    parser.add_argument("--power", metavar="FILE", help="output of `labmrt power --json`")
+    parser.add_argument("--power", metavar="FILE", help="output of 'labmrt power --json'")
     parser.add_argument("--out", metavar="DIR", help="new folder for the bundle")
     parser.add_argument(
         "--verify",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 
+#: The ``labmrt sensors`` subcommands, one module each, in the order of ``--help``.
 SENSOR_SUBCOMMANDS: list[str] = [
     "sensors_simulate",
     "sensors_list",

@@ -62,7 +62,9 @@ def register(subparsers) -> None:
 
 def add_classifier_options(parser) -> None:
     """--model, --state-features, --not-separated, --save-model (`sensors monitor`, `replay`)."""
-    parser.add_argument("--model", metavar="MODEL", help="classifier file from `sensors train`")
+    parser.add_argument(
+        "--model", metavar="MODEL", help="classifier file from 'labmrt sensors train'"
+    )
     parser.add_argument(
         "--state-features",
         choices=("sustained", "responsive"),

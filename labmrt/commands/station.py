@@ -3,7 +3,7 @@
 The station announces itself on LSL (status every second: participant, phase,
 task k of N, affective state, signal quality, warnings) and runs the sessions
 the study's console starts, pauses, resumes and aborts; commands must carry
-the study's signature (see the README, "A lab of stations"). It records into
+the study's signature (see the guide "A lab of stations" in docs/). It records into
 its own store, ``DIR/stations/NAME``, and goes on recording when the console or
 the network goes away. ``labmrt merge`` gathers the stations into the study.
 

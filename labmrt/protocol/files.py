@@ -28,6 +28,7 @@ def _duplicates(items: list[str]) -> list[str]:
     return out
 
 
+#: The columns a tasks CSV may have (``framing_<arm id>`` columns besides).
 TASK_CSV_COLUMNS = (
     "id",
     "text",

@@ -5,8 +5,8 @@ participant does (tasks and the information-system features they may use),
 what is randomized (the arms, i.e. framings, and their probabilities, possibly
 per affective state), when (decision rules, availability), what is measured
 (proximal outcomes, moderators, controls) and how the session starts
-(calibration, sensors). The README's "Protocol files" section documents the
-format field by field.
+(calibration, sensors). The documentation's protocol guide
+(``docs/guides/protocols.md``) and file-format reference describe it key by key.
 
 Everything recorded with a protocol carries its :attr:`Protocol.content_hash`:
 the sha256 of a canonical JSON form of the *parsed and normalized* content
@@ -373,7 +373,7 @@ class ProbabilityLookup:
 
 
 class Protocol(_Model):
-    """A validated study protocol (immutable). Build it with :func:`load_protocol`."""
+    """A validated study protocol (immutable). Build it with :func:`~labmrt.protocol.load.load_protocol`."""
 
     study: Study
     arms: list[Arm] = Field(min_length=2)

@@ -14,7 +14,7 @@ every byte of the registration (``sha256sum -c MANIFEST.sha256`` checks the
 files with standard tools). Nothing time-dependent is written, so the same
 inputs on the same software give the same bundle hash.
 
-:func:`verify_study` compares a study's sessions with the registration: the
+:func:`check_sessions` compares a study's sessions with the registration: the
 protocol content hash of each session, and its software (the OS string is
 shown but not counted as a difference: the registration is usually made on
 another computer than the lab's workstation).

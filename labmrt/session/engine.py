@@ -29,10 +29,10 @@ kill loses nothing recorded. An interrupted session is resumed by
 old one; the same random stream continues at the next decision point with the
 next task) or closed by :func:`close_interrupted`.
 
-The engine is Qt-free and runs on whatever thread calls :meth:`run` (the
-desktop app uses :meth:`start`, which runs it on its own thread);
-:meth:`pause`, :meth:`resume`, :meth:`abort` and :meth:`record_event` are
-thread-safe. Everything it does is announced on :attr:`SessionEngine.signals`
+The engine is Qt-free and runs on whatever thread calls :meth:`~SessionEngine.run` (the
+desktop app uses :meth:`~SessionEngine.start`, which runs it on its own thread);
+:meth:`~SessionEngine.pause`, :meth:`~SessionEngine.resume`, :meth:`~SessionEngine.abort` and :meth:`~SessionEngine.record_event` are
+thread-safe. Everything it does is announced on ``SessionEngine.signals``
 (see :class:`labmrt.session.events.SessionSignals`).
 """
 
@@ -332,7 +332,7 @@ class SessionEngine:
 
     Creating the engine records the session (a participant code already used
     in the study raises a :class:`LabmrtError` that offers resume). Then call
-    :meth:`run` (blocking) or :meth:`start` (own thread).
+    :meth:`~SessionEngine.run` (blocking) or :meth:`~SessionEngine.start` (own thread).
 
     ``state_source``: the live monitor, a simulation, or ``None`` (state
     ``unknown``; fine for protocols without sensors). A source with
@@ -525,7 +525,7 @@ class SessionEngine:
         return True
 
     def pause(self, reason: str = "", duration_s: float | None = None) -> None:
-        """Request a break after the running task (``duration_s`` None: until :meth:`resume`).
+        """Request a break after the running task (``duration_s`` None: until :meth:`~SessionEngine.resume`).
 
         A task is never cut in the middle; the break starts at the next task
         boundary (immediately when the engine is between tasks).

@@ -5,7 +5,7 @@ Why a stream per participant and session
 Every draw must be reproducible from the record alone, so an auditor can
 replay a session draw by draw and an interrupted session can resume the same
 stream. Each (study seed, participant code, session number) owns one numpy
-``Generator``:
+``Generator``::
 
     entropy  = [study seed,
                 int(sha256(participant code as UTF-8)[:16], big-endian),

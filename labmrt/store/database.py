@@ -51,11 +51,13 @@ from labmrt.store.provenance import parse_software, software_versions
 from labmrt.store.schema import APPLICATION_ID
 from labmrt.textcols import text_as_objects
 
+#: The database file of a study folder.
 DB_NAME = "labmrt.sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # 1-32 characters: letters, digits, '_' and '-', starting with a letter or digit and holding at
 # least one digit ("P07", "lab2-s014"). The digit rule keeps plain names ("anna") out of the data.
+#: What a participant code may be (a regular expression): codes only, never names.
 PARTICIPANT_CODE_PATTERN = r"^(?=[^0-9]*[0-9])[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 _PARTICIPANT_CODE_RE = re.compile(PARTICIPANT_CODE_PATTERN)
 
@@ -68,6 +70,7 @@ STATUSES: tuple[str, ...] = (
     "aborted",
     "incomplete",
 )
+#: Statuses of a session that has not ended: it can be resumed or closed as incomplete.
 OPEN_STATUSES = frozenset({"created", "running", "paused", "resumed"})
 TERMINAL_STATUSES = frozenset({"completed", "aborted", "incomplete"})
 PHASES: tuple[str, ...] = ("rest", "stressor", "break", "task", "calibration")
@@ -764,7 +767,7 @@ class StudyStore:
             conn.execute("COMMIT")
 
     def add_state(self, sid: int, row: dict | Any) -> None:
-        """Record one affective-state update (a dict, or an :class:`AffectState` itself)."""
+        """Record one affective-state update (a dict, or an :class:`~labmrt.state.AffectState` itself)."""
         if is_dataclass(row) and not isinstance(row, type):
             row = asdict(row)
         with self._writing("recording a state update") as conn:
