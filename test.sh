@@ -15,7 +15,7 @@ export QT_QPA_PLATFORM=offscreen
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 # the documentation site: warnings are errors (a broken reference, a figure no bench wrote)
-"$VENV/bin/python" -m sphinx -W --keep-going -q -b html docs build/docs
+"$VENV/bin/python" -m sphinx -E -W --keep-going -q -b html docs build/docs
 "$VENV/bin/python" -m pytest "$@"
 if [ "${LABMRT_ENV:-locked}" = latest ]; then
   echo "newest releases pass; to lock them: bash lock.sh"

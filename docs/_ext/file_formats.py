@@ -1,6 +1,7 @@
 """The TOML file formats (protocol, effects file, analysis plan) from their pydantic models.
 
-``.. file-format:: package.module.Model`` renders one section per TOML table
+``.. file-format:: package.module.Model`` (in reStructuredText: in a MyST page,
+inside an ``{eval-rst}`` block) renders one section per TOML table
 the model reads (``[study]``, ``[[arms]]``, ``[sensors.pins.<kind>]``, ...):
 the model's docstring, then each key with its type, default and constraints
 as the model's JSON schema states them. So the reference is the validator:
@@ -56,7 +57,7 @@ def _key_name(annotation: Any) -> str:
         args = typing.get_args(annotation)
     key = args[0] if args else str
     if typing.get_origin(key) is typing.Literal:
-        return "<" + "|".join(str(v) for v in typing.get_args(key)) + ">"
+        return "<" + "/".join(str(v) for v in typing.get_args(key)) + ">"
     return "<name>"
 
 
@@ -91,7 +92,7 @@ def _constraints(schema: dict) -> str:
         ("minimum", ">= {}"),
         ("exclusiveMaximum", "< {}"),
         ("maximum", "<= {}"),
-        ("minLength", "at least {} characters"),
+        ("minLength", "at least {} characters"),  # 1: "not empty", below
         ("maxLength", "at most {} characters"),
         ("minItems", "at least {} items"),
         ("minProperties", "at least {} entries"),
@@ -99,6 +100,10 @@ def _constraints(schema: dict) -> str:
     ):
         if key in schema:
             out.append(word.format(schema[key]))
+    if schema.get("minLength") == 1:
+        out = ["not empty" if o == "at least 1 characters" else o for o in out]
+    if schema.get("minItems") == 1:
+        out = ["not empty" if o == "at least 1 items" else o for o in out]
     for sub in schema.get("anyOf", []):
         out.append(_constraints(sub))
     items = schema.get("items")
@@ -137,15 +142,24 @@ class FileFormat(SphinxDirective):
         lines: list[str] = []
         self._section(root, self.options.get("table", ""), "", hidden, lines, seen=set())
         container = nodes.container(classes=["file-format"])
-        nested_parse_with_titles(
-            self.state, StringList(lines, self.get_source_info()[0]), container
-        )
+        # the docstrings' references are relative to the model's module
+        before = self.env.ref_context.get("py:module")
+        self.env.ref_context["py:module"] = root.__module__
+        try:
+            nested_parse_with_titles(
+                self.state, StringList(lines, self.get_source_info()[0]), container
+            )
+        finally:
+            if before is None:
+                self.env.ref_context.pop("py:module", None)
+            else:
+                self.env.ref_context["py:module"] = before
         return container.children
 
     def _section(self, model, heading, dotted, hidden, lines, seen):
         schema = model.model_json_schema(mode="validation")
         defs = schema.get("$defs", {})
-        title = f"``{heading}``" if heading else "Top level"
+        title = f"``{heading}``" if heading else f"Top level of ``{model.__name__}``"
         lines += [title, "~" * (len(title) + 4), ""]
         doc = inspect.getdoc(model) or ""
         if doc and model.__doc__ and model.__module__ != "pydantic.main":
@@ -166,7 +180,7 @@ class FileFormat(SphinxDirective):
                     sub_heading = f"[{key}.{_key_name(field.annotation)}]"
                 else:
                     sub_heading = f"[{key}]"
-                nested.append((sub, sub_heading, key))
+                nested.append((sub, sub_heading, sub_heading.strip("[]")))
                 rows.append((name, f"see ``{sub_heading}``", _default_text(field), ""))
                 continue
             prop = schema.get("properties", {}).get(name, {})
