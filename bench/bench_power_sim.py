@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_record import BenchRecord
 
 from labmrt.powersim.effects import load_effects
 from labmrt.powersim.run import simulate_power
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--loop-trials", type=int, default=3)
     args = ap.parse_args()
+    record = BenchRecord("bench_power_sim", timing=True)
     protocol = load_protocol(ROOT / "protocols" / "framing_affect.toml")
     effects = load_effects(ROOT / "protocols" / "framing_affect_effects.toml", protocol)
     ns = list(range(50, 351, 50))
@@ -94,6 +96,19 @@ def main() -> None:
     )
     print(
         f"loss vs neutral moderation by affect_state: N for power 0.8 = {moderation.n_for_target}"
+    )
+    record.write(
+        {
+            "trials": args.trials,
+            "ns": ns,
+            "workers": args.workers,
+            "fits": fits,
+            "batched_s": batched,
+            "loop_per_trial_s": per_trial,
+            "loop_extrapolated_s": loop_total,
+            "loop_trials_measured": args.loop_trials,
+            "batched_over_loop": batched / loop_total,
+        }
     )
 
 

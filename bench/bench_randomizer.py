@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_record import BenchRecord
 
 from labmrt.protocol import load_protocol
 from labmrt.session.randomizer import MicroRandomizer
@@ -32,6 +33,7 @@ def best_of(fn, repeat: int = 3) -> float:
 
 
 def main() -> None:
+    record = BenchRecord("bench_randomizer", timing=True)
     protocol = load_protocol(PROTOCOL)
     states = ("calm", "aroused", "unknown")
 
@@ -52,6 +54,15 @@ def main() -> None:
     print(f"MicroRandomizer.draw():    {N / t_draw:12,.0f} per s  ({t_draw / N * 1e6:.2f} us each)")
     print(f"ratio draw / bare:         {t_draw / t_bare:12.1f} x")
     print(f"load_protocol(framing_affect.toml + 30-task CSV): {t_load * 1e3:.1f} ms")
+    record.write(
+        {
+            "draws_per_s": N / t_draw,
+            "bare_per_s": N / t_bare,
+            "draw_us": t_draw / N * 1e6,
+            "draw_over_bare": t_draw / t_bare,
+            "load_protocol_ms": t_load * 1e3,
+        }
+    )
 
 
 if __name__ == "__main__":

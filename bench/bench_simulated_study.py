@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from bench_record import BenchRecord
 
 from labmrt.commands.simulate import schedule_factory
 from labmrt.export import export_study
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--synchronous", default="NORMAL", choices=("NORMAL", "FULL"))
     args = parser.parse_args()
+    record = BenchRecord("bench_simulated_study", timing=True)
     protocol = load_protocol(ROOT / "protocols" / "framing_affect.toml")
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "study"
@@ -106,6 +108,22 @@ def main() -> None:
         f"engine simulation / baseline = {(t1 - t0) / base:.2f}x"
     )
     print(f"  true effects inside 95% CI: {int(results['covered'].sum())}/{len(results)}")
+    record.write(
+        {
+            "participants": args.participants,
+            "decision_points": n_dp,
+            "rows": n_rows,
+            "synchronous": args.synchronous,
+            "simulate_s": t1 - t0,
+            "export_s": t2 - t1,
+            "analyze_s": t3 - t2,
+            "total_s": total,
+            "baseline_commits_s": base,
+            "simulate_over_baseline": (t1 - t0) / base,
+            "effects_covered": int(results["covered"].sum()),
+            "effects": len(results),
+        }
+    )
 
 
 if __name__ == "__main__":
