@@ -35,12 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.classifier import AffectClassifier
-from sensors.features import detect_beats
-from sensors.monitor import CalibrationPhase
-from sensors.pipeline import FeaturePipeline, replay
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import generate_recording
+from sensors.signals import FeaturePipeline, detect_beats, offline_updates
+from sensors.simulate import ArousalSchedule, generate_recording
+from sensors.state import AffectClassifier, CalibrationPhase
 
 REST_S = 180.0
 STRESS_S = 180.0
@@ -96,7 +93,7 @@ def session_recording(s: Session):
         hr_aroused=s.hr_aroused,
         noise=s.noise,
     )
-    return schedule, rec, {k: (rec[k][0], rec[k][1], rec.sfreq[k]) for k in rec.signals}
+    return schedule, rec, dict(rec.signals)
 
 
 def run_session(s: Session) -> dict:
@@ -110,7 +107,7 @@ def run_session(s: Session) -> dict:
     truth, pred, pred_rest, hr_err = [], [], [], []
     near_truth, near_pred = [], []
     cpu0 = time.process_time()
-    for r in replay(signals, pipe):
+    for r in offline_updates(signals, pipe):
         t = r.t
         if t <= REST_S:
             rest.add(t, r)

@@ -59,9 +59,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from labmrt.errors import LabmrtError  # noqa: E402
-from sensors.classifier import FEATURE_SETS, LIVE_FEATURES, AffectClassifier  # noqa: E402
-from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
-from sensors.pipeline import FeaturePipeline, UpdateResult, replay  # noqa: E402
+from sensors.signals import FeaturePipeline, UpdateResult, offline_updates  # noqa: E402
+from sensors.state import FEATURE_SETS, LIVE_FEATURES, AffectClassifier, CalibrationPhase, fit_rows  # noqa: E402  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "stress_predict"
 SUBJECTS = tuple(f"S{i:02d}" for i in range(2, 19))
@@ -144,7 +143,7 @@ def replay_subject(subj: Subject, t_end: float | None = None) -> list[tuple[Upda
     }
     eda_x, eda_t, _ = signals["eda"]
     out = []
-    for r in replay(signals, FeaturePipeline(), start_s=START_S):
+    for r in offline_updates(signals, FeaturePipeline(), start_s=START_S):
         if r.t > end:
             break
         lo, hi = np.searchsorted(eda_t, [r.t - NAIVE_S, r.t], side="right")

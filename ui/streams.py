@@ -26,7 +26,7 @@ from ui.worker import Job, run_in_background
 
 
 def _find_streams(timeout: float):
-    from sensors.discovery import find_streams
+    from sensors.acquire import find_streams
 
     return find_streams(timeout=timeout)
 
@@ -99,7 +99,7 @@ class StreamPicker(QWidget):
     def set_streams(self, descriptions: Sequence, select: Sequence[str] = ()) -> None:
         """Show ``descriptions``; tick those whose source id is in ``select``
         (default: the first of each kind)."""
-        from sensors.channels import signal_summary
+        from sensors.acquire import signal_summary
 
         self.descriptions = list(descriptions)
         self.table.setRowCount(len(self.descriptions))

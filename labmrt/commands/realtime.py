@@ -33,8 +33,8 @@ def simulate_realtime(
         participant_codes,
     )
     from labmrt.store import DB_NAME, StudyStore
-    from sensors.recording import SampleRecorder
-    from sensors.state_source import live_state_source
+    from sensors.acquire import SampleRecorder
+    from sensors.live import live_state_source
 
     out = Path(out)
     if (out / DB_NAME).exists():

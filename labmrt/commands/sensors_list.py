@@ -49,9 +49,7 @@ def run(args) -> int:
 
     import pylsl
 
-    from sensors.buffer import check_stream
-    from sensors.channels import choose_sources
-    from sensors.discovery import StreamDescription, find_streams
+    from sensors.acquire import StreamDescription, check_stream, choose_sources, find_streams
 
     if args.all:
         pattern = re.compile(args.name, re.IGNORECASE) if args.name else None

@@ -162,8 +162,7 @@ def run(args) -> int:
     if problems:
         raise LabmrtError(problems)
 
-    from sensors.schedule import ArousalSchedule
-    from sensors.simulate import SimulatedSensors
+    from sensors.simulate import ArousalSchedule, SimulatedSensors
 
     if args.schedule == "random":
         schedule = ArousalSchedule.random(
@@ -189,7 +188,7 @@ def run(args) -> int:
     if args.layout == "standard":
         sim = SimulatedSensors(ecg=args.ecg, ppg=args.ppg, eda=args.eda, **options)
     else:
-        from sensors.layouts import LayoutSensors
+        from sensors.simulate import LayoutSensors
 
         sim = LayoutSensors(args.layout, **options)
     sim.start()

@@ -12,8 +12,7 @@ import numpy as np
 import pylsl
 import pytest
 
-from sensors.buffer import StreamBuffer, check_stream, wait_for
-from sensors.discovery import StreamDescription, find_stream
+from sensors.acquire import StreamBuffer, StreamDescription, check_stream, find_stream, wait_for
 
 
 def _open(outlet, **kw) -> StreamBuffer:
@@ -228,8 +227,8 @@ def test_pylsl_example_outlet_is_discovered_buffered_and_loss_detected():
     import sys
     import uuid
 
-    from sensors.discovery import find_streams
-    from sensors.quality import signal_quality
+    from sensors.acquire import find_streams
+    from sensors.signals import signal_quality
 
     tag = uuid.uuid4().hex[:8]
     cmd = [sys.executable, "-m", "pylsl.examples.SendDataAdvanced"]

@@ -3,9 +3,8 @@
 import numpy as np
 import pylsl
 
-from sensors.buffer import StreamBuffer, check_stream, wait_for
-from sensors.discovery import find_stream
-from sensors.units import conversion_for
+from sensors.acquire import StreamBuffer, check_stream, find_stream, wait_for
+from sensors.kinds import conversion_for
 
 
 def test_channel_values_are_converted_before_anyone_reads_them(make_outlet):

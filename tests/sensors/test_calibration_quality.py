@@ -7,16 +7,15 @@ import numpy as np
 import pytest
 
 from labmrt.errors import LabmrtError
-from sensors.classifier import (
+from sensors.signals import UpdateResult
+from sensors.state import (
     AUC_MIN,
     LIVE_FEATURES,
     AffectClassifier,
-    auc,
-    blocked_cv_auc,
+    CalibrationPhase,
     describe_calibration,
 )
-from sensors.monitor import CalibrationPhase
-from sensors.pipeline import UpdateResult
+from sensors.state.fitting import auc, blocked_cv_auc
 
 
 def _timed_rows(rng, n, t0, hr, scl, scr, *, hr_sd=2.0, scl_sd=0.03, scr_sd=0.8):

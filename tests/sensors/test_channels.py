@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from labmrt.errors import LabmrtError
-from sensors.channels import choose_sources, classify_channel, plan_stream
-from sensors.discovery import Channel, StreamDescription, kind_of
+from sensors.acquire import (
+    Channel,
+    StreamDescription,
+    choose_sources,
+    classify_channel,
+    plan_stream,
+)
+from sensors.kinds import kind_of
 
 
 def stream(name, type_, channels, rate=250.0, fmt="double64", manufacturer=""):

@@ -13,15 +13,14 @@ import statsmodels.api as sm
 
 from labmrt.cli import main
 from labmrt.errors import LabmrtError
-from sensors.classifier import (
+from sensors.state import (
     MIN_WINDOWS,
     REST_THRESHOLD,
-    SD_FLOOR,
     AffectClassifier,
-    fit_logistic,
     label_code,
+    train_from_table,
 )
-from sensors.train import train_from_table
+from sensors.state.fitting import SD_FLOOR, fit_logistic
 
 
 def _rows(rng, n, hr, rmssd, scl, scr_rate, spread=1.0):

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from sensors.discovery import StreamDescription, find_stream, find_streams, kind_of
+from sensors.acquire import StreamDescription, find_stream, find_streams
+from sensors.kinds import kind_of
 
 
 @pytest.mark.parametrize(

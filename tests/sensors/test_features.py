@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensors.features import (
+from sensors.signals import (
     HF_MIN_S,
     LF_MIN_S,
+    BeatTracker,
+    FeaturePipeline,
     as_frame,
     clean_intervals,
     detect_beats,
@@ -16,10 +18,9 @@ from sensors.features import (
     eda_window,
     hrv_from_beats,
     hrv_window,
+    offline_updates,
 )
-from sensors.pipeline import BeatTracker, FeaturePipeline, replay
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import generate_recording
+from sensors.simulate import ArousalSchedule, generate_recording
 
 SCHEDULE = ArousalSchedule([(0, "calm"), (75, "aroused")])
 
@@ -82,7 +83,7 @@ def test_frequency_power_only_from_long_enough_windows_and_in_the_right_band():
 
 @pytest.mark.parametrize("kind", ["ecg", "ppg"])
 def test_heart_rate_matches_the_simulators_known_rate(rec, kind):
-    x, ts = rec[kind]
+    x, ts, _ = rec[kind]
     for seg, (start, state) in enumerate(SCHEDULE.segments):
         end = start + 75.0
         m = (ts >= start) & (ts < end)
@@ -96,7 +97,7 @@ def test_heart_rate_matches_the_simulators_known_rate(rec, kind):
 
 
 def test_calm_has_more_variability_than_aroused(rec):
-    x, ts = rec["ecg"]
+    x, ts, _ = rec["ecg"]
     calm, _ = hrv_window(x[ts < 75], 500, "ecg", timestamps=ts[ts < 75])
     aroused, _ = hrv_window(x[ts >= 80], 500, "ecg", timestamps=ts[ts >= 80])
     assert calm["rmssd"] > 2 * aroused["rmssd"]
@@ -111,7 +112,7 @@ def test_ppg_and_ecg_beats_agree(rec):
 
 
 def test_missing_samples_and_short_signals_give_no_features(rec):
-    x, ts = rec["ecg"]
+    x, ts, _ = rec["ecg"]
     y = x[:35000].copy()
     y[::5] = np.nan  # 20% missing
     feats, info = hrv_window(y, 500, "ecg", timestamps=ts[:35000])
@@ -122,7 +123,7 @@ def test_missing_samples_and_short_signals_give_no_features(rec):
 
 
 def test_a_few_nans_are_interpolated(rec):
-    x, ts = rec["ecg"]
+    x, ts, _ = rec["ecg"]
     y = x[:35000].copy()
     y[1000:1010] = np.nan
     feats, info = hrv_window(y, 500, "ecg", timestamps=ts[:35000])
@@ -175,7 +176,7 @@ def test_as_frame_is_prefixed():
 
 
 def test_incremental_beats_equal_whole_signal_detection(rec):
-    x, ts = rec["ecg"]
+    x, ts, _ = rec["ecg"]
     tracker = BeatTracker("ecg", 500.0)
     for end in np.arange(1.0, 150.0, 1.0):
         m = (ts > end - 10) & (ts <= end)
@@ -190,10 +191,10 @@ def test_incremental_beats_equal_whole_signal_detection(rec):
 
 
 def test_pipeline_marks_gaps_and_needs_a_full_window_after_them(rec):
-    x, ts = rec["ecg"]
+    x, ts, _ = rec["ecg"]
     keep = (ts < 70) | (ts > 72)  # 2 s of samples never arrived
     pipe = FeaturePipeline(hrv_window_s=30)
-    results = list(replay({"ecg": (x[keep], ts[keep], 500.0)}, pipe))
+    results = list(offline_updates({"ecg": (x[keep], ts[keep], 500.0)}, pipe))
     by_t = {round(r.t): r for r in results}
     assert by_t[69].features["hr"] is not None
     assert by_t[80].features["hr"] is None  # window would span the gap

@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 
-from sensors.features import hrv_from_beats
-from sensors.intervals import beats_from_intervals, hr_feature, ibi_features
-from sensors.pipeline import FeaturePipeline
+from sensors.signals import (
+    FeaturePipeline,
+    beats_from_intervals,
+    hr_feature,
+    hrv_from_beats,
+    ibi_features,
+)
 
 
 def _beats(n=200, seed=0, hr=70.0, t0=100.0):

@@ -13,13 +13,10 @@ import pytest
 
 from labmrt.cli import main
 from labmrt.state import AffectState, StateSource
-from sensors.buffer import StreamBuffer, wait_for
-from sensors.classifier import AffectClassifier
-from sensors.discovery import find_stream
-from sensors.monitor import AffectMonitor, CalibrationPhase
-from sensors.pipeline import FeaturePipeline, replay
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import SimulatedSensors, generate_recording
+from sensors.acquire import StreamBuffer, find_stream, wait_for
+from sensors.signals import FeaturePipeline, offline_updates
+from sensors.simulate import ArousalSchedule, SimulatedSensors, generate_recording
+from sensors.state import AffectClassifier, AffectMonitor, CalibrationPhase
 
 WINDOWS = dict(hrv_window_s=10.0, eda_window_s=10.0)  # short windows keep the tests short
 
@@ -94,9 +91,9 @@ def test_live_states_equal_the_offline_pipeline_with_a_prefitted_model():
     in both states: what runs live is what the accuracy study measures."""
     schedule = ArousalSchedule([(0, "aroused"), (22, "calm")])
     rec = generate_recording(52, schedule, 44.0)
-    signals = {k: (rec[k][0], rec[k][1], rec.sfreq[k]) for k in ("ecg", "eda")}
+    signals = {k: rec[k] for k in ("ecg", "eda")}
     aroused, calm = CalibrationPhase("stressor", 0, 22), CalibrationPhase("rest", 22, 44)
-    for r in replay(signals, FeaturePipeline(**WINDOWS), step_s=0.5):
+    for r in offline_updates(signals, FeaturePipeline(**WINDOWS), step_s=0.5):
         (aroused if r.t <= 22 else calm).add(r.t, r)
     clf = AffectClassifier().fit(calm.feature_rows(0.5), aroused.feature_rows(0.5))
 

@@ -8,9 +8,7 @@ from test_classifier import _table  # same folder: pytest puts it on sys.path
 
 from labmrt.errors import LabmrtError
 from labmrt.protocol import load_protocol
-from sensors.classifier import AffectClassifier
-from sensors.state_source import monitor_for_protocol
-from sensors.train import train_from_table
+from sensors.state import AffectClassifier, monitor_for_protocol, train_from_table
 
 MINIMAL = Path(__file__).resolve().parents[2] / "protocols" / "minimal.toml"
 

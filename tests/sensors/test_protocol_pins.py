@@ -8,7 +8,7 @@ from test_channels import HUB, stream  # same folder: pytest puts it on sys.path
 
 from labmrt.errors import LabmrtError
 from labmrt.protocol import load_protocol
-from sensors.state_source import monitor_for_protocol
+from sensors.state import monitor_for_protocol
 
 MINIMAL = Path(__file__).resolve().parents[2] / "protocols" / "minimal.toml"
 
@@ -95,8 +95,8 @@ def test_beat_level_kinds_are_valid_protocol_streams(tmp_path):
 
 
 def test_simulated_sensors_for_a_strap_protocol_publish_rr_intervals(tmp_path):
-    from sensors.buffer import wait_for
-    from sensors.state_source import live_state_source
+    from sensors.acquire import wait_for
+    from sensors.live import live_state_source
 
     protocol = _protocol(tmp_path, 'streams = ["ibi", "eda"]\n')
     cleanup: list = []

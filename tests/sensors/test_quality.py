@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensors.quality import signal_quality
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import generate_recording
+from sensors.signals import signal_quality
+from sensors.simulate import ArousalSchedule, generate_recording
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +19,13 @@ def rec():
 
 @pytest.mark.parametrize("kind", ["ecg", "ppg", "eda"])
 def test_clean_simulated_windows_score_one(rec, kind):
-    x, _ = rec[kind]
+    x, _, _ = rec[kind]
     score, reason = signal_quality(kind, x[: int(10 * rec.sfreq[kind])], rec.sfreq[kind])
     assert (score, reason) == (1.0, "ok")
 
 
 def test_type_words_are_accepted(rec):
-    x, _ = rec["eda"]
+    x, _, _ = rec["eda"]
     assert signal_quality("GSR", x, 64)[0] == 1.0
     with pytest.raises(ValueError, match="unknown signal kind"):
         signal_quality("EEG", x, 64)
@@ -108,13 +107,13 @@ def test_white_noise_is_not_eda():
 def test_beats_without_a_template_index_are_not_a_clean_signal(rec, kind, monkeypatch):
     # Plausible intervals alone are what noise can pass off as heartbeats: when the
     # template index cannot be computed, the window must not score as clean.
-    import sensors.quality as quality
+    import sensors.signals.quality as quality
 
     def no_index(*args, **kwargs):
         raise ValueError("no complete beats")
 
     monkeypatch.setattr(quality.nk, "ppg_quality", no_index)
-    x, _ = rec[kind]
+    x, _, _ = rec[kind]
     score, reason = signal_quality(kind, x[: int(10 * rec.sfreq[kind])], rec.sfreq[kind])
     assert score == 0.0
     assert reason == "beat template could not be computed (ValueError)"

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensors.classifier import LIVE_FEATURES, AffectClassifier
-from sensors.monitor import CalibrationPhase, fit_rows
-from sensors.pipeline import FeaturePipeline, replay
+from sensors.signals import FeaturePipeline, offline_updates
+from sensors.state import LIVE_FEATURES, AffectClassifier, CalibrationPhase, fit_rows
 
 CAL_S = 180.0
 
@@ -47,7 +46,7 @@ def _replay(shared_data, code):
     rest = CalibrationPhase("rest", base_end - CAL_S, base_end)
     stress = CalibrationPhase("stressor", stroop_start, stroop_start + CAL_S)
     results = []
-    for r in replay(signals, FeaturePipeline(), step_s=2.0, start_s=t0):
+    for r in offline_updates(signals, FeaturePipeline(), step_s=2.0, start_s=t0):
         if r.t > t1:
             break
         for ph in (rest, stress):

@@ -10,8 +10,7 @@ import pylsl
 
 from labmrt.protocol import load_protocol
 from labmrt.store import StudyStore
-from sensors.buffer import StreamBuffer, wait_for
-from sensors.recording import SampleRecorder
+from sensors.acquire import SampleRecorder, StreamBuffer, wait_for
 
 MINIMAL = Path(__file__).resolve().parents[2] / "protocols" / "minimal.toml"
 

@@ -13,7 +13,6 @@ import pytest
 from labmrt.cli import main
 from labmrt.commands.sensors_monitor import state_record
 from labmrt.state import AffectState
-from sensors.features import detect_beats
 from sensors.replay import (
     Segment,
     load_csv_signals,
@@ -24,8 +23,8 @@ from sensors.replay import (
     replay_recording,
     score,
 )
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import generate_recording
+from sensors.signals import detect_beats
+from sensors.simulate import ArousalSchedule, generate_recording
 
 # calm, then aroused: spans chosen so that 30 s HRV windows fit wholly inside each
 SCHEDULE = [(0.0, "calm"), (100.0, "aroused")]
@@ -65,8 +64,8 @@ def recording():
 def csv_files(recording, tmp_path_factory):
     """The recording as a lab would export it: one CSV per signal, EDA gzipped."""
     folder = tmp_path_factory.mktemp("replay")
-    ecg, ts_ecg = recording["ecg"]
-    eda, ts_eda = recording["eda"]
+    ecg, ts_ecg, _ = recording["ecg"]
+    eda, ts_eda, _ = recording["eda"]
     ecg_path = folder / "ecg.csv"
     eda_path = folder / "eda.csv.gz"
     pd.DataFrame({"time_s": ts_ecg, "ecg_mv": ecg, "marker": "x"}).to_csv(ecg_path, index=False)
@@ -77,7 +76,7 @@ def csv_files(recording, tmp_path_factory):
 @pytest.fixture(scope="module")
 def library_replay(recording):
     """The library call a bench makes, on the arrays themselves."""
-    signals = {k: (x, ts, recording.sfreq[k]) for k, (x, ts) in recording.signals.items()}
+    signals = dict(recording.signals)
     return replay_recording(
         signals, REST, STRESS, start=REST[0], end=END, hrv_window_s=30.0, eda_window_s=20.0
     )
@@ -154,8 +153,8 @@ def test_xdf_replay_with_marker_spans_equals_the_csv_replay(
     from labmrt.export.xdf import XdfStream, write_xdf
     from labmrt.session.markers import marker_text
 
-    ecg, ts_ecg = recording["ecg"]
-    eda, ts_eda = recording["eda"]
+    ecg, ts_ecg, _ = recording["ecg"]
+    eda, ts_eda, _ = recording["eda"]
     counter = np.arange(ts_ecg.size, dtype=float)
     marks = [
         (REST[0], marker_text("phase_start", phase="rest")),
@@ -219,7 +218,7 @@ def test_xdf_replay_with_marker_spans_equals_the_csv_replay(
 @pytest.fixture(scope="module")
 def beat_files(recording, csv_files):
     """What a chest strap and a wristband bridge publish: R-R intervals (ms), heart rate (1 Hz)."""
-    ecg, ts = recording["ecg"]
+    ecg, ts, _ = recording["ecg"]
     beats = ts[detect_beats(ecg, recording.sfreq["ecg"], "ecg")]
     rr = np.diff(beats)
     rr_path = csv_files["folder"] / "rr.csv"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labmrt.errors import LabmrtError
-from sensors.schedule import ArousalSchedule
+from sensors.simulate import ArousalSchedule
 
 
 def test_state_at_and_changes():

@@ -11,10 +11,8 @@ import numpy as np
 import pylsl
 import pytest
 
-from sensors.buffer import StreamBuffer, wait_for
-from sensors.discovery import find_stream
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import SimulatedSensors, generate_recording
+from sensors.acquire import StreamBuffer, find_stream, wait_for
+from sensors.simulate import ArousalSchedule, SimulatedSensors, generate_recording
 
 CALM_AROUSED = ArousalSchedule([(0, "calm"), (60, "aroused")])
 
@@ -44,8 +42,8 @@ def test_physiology_follows_the_schedule(seed, hr_calm, hr_aroused, noise):
     rec = generate_recording(
         seed, CALM_AROUSED, 120, hr_calm=hr_calm, hr_aroused=hr_aroused, noise=noise
     )
-    ecg, ts = rec["ecg"]
-    eda, ets = rec["eda"]
+    ecg, ts, _ = rec["ecg"]
+    eda, ets, _ = rec["eda"]
     # Compare the settled parts of each state (10 s after the change excluded).
     calm, aroused = (ts >= 5) & (ts < 60), ts >= 70
     rr_c, rr_a = _rr(ecg[calm], 500), _rr(ecg[aroused], 500)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sensors.layouts import _bitalino_ecg, _bitalino_eda
-from sensors.units import UnitError, conversion_for
+from sensors.kinds import UnitError, conversion_for
+from sensors.simulate.layouts import _bitalino_ecg, _bitalino_eda
 
 
 @pytest.mark.parametrize(
@@ -81,11 +81,11 @@ def test_ecg_and_ppg_in_unknown_units_are_kept_for_beat_timing():
 
 
 def test_quantised_bitalino_eda_at_1000_hz_is_not_an_artefact():
-    from sensors.quality import signal_quality
+    from sensors.signals import signal_quality
     from sensors.simulate import generate_recording
 
     rec = generate_recording(seed=3, duration_s=20, ecg=False, eda=True, eda_rate=1000)
-    us, _ = rec["eda"]
+    us, _, _ = rec["eda"]
     read = conversion_for("eda", "raw", device="bitalino")(_bitalino_eda(us))  # 0.024 uS steps
     assert signal_quality("eda", read[-10_000:], 1000.0) == (1.0, "ok")
     jump = read[-10_000:].copy()
@@ -95,7 +95,7 @@ def test_quantised_bitalino_eda_at_1000_hz_is_not_an_artefact():
 
 
 def test_device_family_is_bitalino_only_when_the_stream_says_so():
-    from sensors.units import device_family
+    from sensors.kinds import device_family
 
     assert device_family("98:D3:31:B2:12:34", "OpenSignals", "") == "bitalino"
     assert device_family("x", "EDA", "PLUX BITalino") == "bitalino"

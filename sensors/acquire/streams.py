@@ -1,56 +1,20 @@
-"""Find physiological LSL streams on the lab network and say what they carry.
+"""What an LSL stream is: its header, its channel metadata, and how to reach it again.
 
-Vendors label their streams inconsistently: an EDA stream may be typed
-``EDA``, ``GSR`` or a vendor word, with the modality only in the name
-(``"Shimmer GSR"``, ``"E4 BVP"``). Discovery therefore classifies each stream
-by its type first and its name second, and normalises the result to one of
-the kinds the rest of ``sensors`` reasons about: waveforms ``ecg``, ``ppg``,
-``eda``, and the beat-level cardiac sources ``ibi`` (beat-to-beat intervals,
-an irregular RR stream) and ``hr`` (heart rate only).
-
-A stream's kind is only a first guess: lab devices publish several signals
-in one stream, described channel by channel in ``desc/channels/channel``
-(``label``, ``type``, ``unit``: the XDF convention). :func:`find_streams`
-therefore fetches each stream's full description (resolving returns only the
-header) and :mod:`sensors.channels` decides, from that metadata, which
-channel carries what.
+A resolved stream gives only its header; lab devices describe their
+channels in ``desc/channels/channel`` (``label``, ``type``, ``unit``: the XDF
+convention), which comes from the outlet itself. :class:`StreamDescription`
+holds both, plus the resolved ``info`` an inlet is opened with, and is what
+channel selection (:mod:`sensors.acquire.channels`) and the buffers read.
+:func:`find_stream` reaches one known stream again (reconnection, tests).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pylsl
 
-KINDS: tuple[str, ...] = ("ecg", "ppg", "eda")
-SOURCE_KINDS: tuple[str, ...] = (*KINDS, "ibi", "hr")
-
-# Words that identify a modality, as seen in stream types and names of common
-# LSL apps (BrainProducts, Shimmer, Empatica E4 bridges, BITalino/OpenSignals,
-# Polar H10 bridges). Matched as whole tokens, case-insensitive.
-_KIND_WORDS: dict[str, tuple[str, ...]] = {
-    # beat-level sources first: "pulse rate" is a heart rate, not a PPG
-    "ibi": ("ibi", "ibis", "rr", "rri", "nn", "interbeat", "rrinterval", "rrintervals"),
-    "hr": ("hr", "bpm", "heartrate", "pulserate"),
-    "ecg": ("ecg", "ekg", "electrocardiogram", "electrocardiography"),
-    "ppg": ("ppg", "bvp", "pulse", "photoplethysmogram", "photoplethysmography", "pleth"),
-    "eda": ("eda", "gsr", "scr", "scl", "electrodermal", "skinconductance", "skin_conductance"),
-}
-
-_GLUABLE = {
-    "ecg",
-    "ekg",
-    "ppg",
-    "bvp",
-    "gsr",
-    "electrodermal",
-    "skinconductance",
-    "heartrate",
-    "pulserate",
-    "interbeat",
-}
+from sensors.kinds import kind_of
 
 _FORMAT_NAMES = {
     pylsl.cf_float32: "float32",
@@ -61,30 +25,6 @@ _FORMAT_NAMES = {
     pylsl.cf_int8: "int8",
     pylsl.cf_int64: "int64",
 }
-
-
-def _tokens(text: str) -> set[str]:
-    """Words of a label, splitting on punctuation, digits and camel case ("ShimmerEDA01")."""
-    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", text)
-    return {w.lower() for w in words}
-
-
-def kind_of(stream_type: str, name: str = "") -> str | None:
-    """The normalised kind (``ecg``/``ppg``/``eda``/``ibi``/``hr``) of a stream, or None.
-
-    The type wins over the name: a stream typed ``EDA`` named ``"ECG box"`` is EDA.
-    Whole words only, so that ``"Medal"`` is not EDA; the unambiguous acronyms
-    (``ecg``, ``gsr``, ``bvp``, ...) also count when glued to other letters.
-    """
-    for text in (stream_type, name):
-        tokens = _tokens(text)
-        squashed = re.sub(r"[^a-z]", "", text.lower())
-        for kind, words in _KIND_WORDS.items():
-            if tokens.intersection(words) or squashed in words:
-                return kind
-            if any(w in squashed for w in words if w in _GLUABLE):
-                return kind
-    return None
 
 
 @dataclass(frozen=True)
@@ -202,52 +142,6 @@ class StreamDescription:
             "source_id": self.source_id,
             "host": self.hostname,
         }
-
-
-def _normalise_kinds(kinds: Iterable[str] | None) -> set[str]:
-    if kinds is None:
-        return set(SOURCE_KINDS)
-    wanted = set()
-    for k in kinds:
-        kind = kind_of(k)
-        if kind is None:
-            raise ValueError(
-                f"unknown stream kind {k!r}; use one of ECG, PPG, EDA, GSR, IBI, RR, HR"
-            )
-        wanted.add(kind)
-    return wanted
-
-
-def find_streams(
-    timeout: float = 1.0,
-    kinds: Iterable[str] | None = ("ECG", "PPG", "EDA", "GSR", "IBI", "HR"),
-    name_pattern: str | None = None,
-) -> list[StreamDescription]:
-    """Resolve the streams visible within ``timeout`` s that carry a wanted signal.
-
-    A stream counts when any of its channels does, by the channel metadata
-    (:func:`sensors.channels.plan_stream`), so a multi-channel hub typed
-    ``"Biosignals"`` with an ECG channel is found. ``kinds`` takes type words
-    (``"GSR"`` counts as EDA, ``"RR"`` as IBI); ``None`` means every kind.
-    ``name_pattern`` is a case-insensitive regular expression searched in the
-    stream name (e.g. a test's unique prefix). Results are sorted by kind,
-    name and source id so that repeated calls list them in the same order.
-    """
-    from sensors.channels import plan_stream
-
-    wanted = _normalise_kinds(kinds)
-    pattern = re.compile(name_pattern, re.IGNORECASE) if name_pattern else None
-    found: dict[str, StreamDescription] = {}
-    for info in pylsl.resolve_streams(wait_time=timeout):
-        if pattern is not None and not pattern.search(info.name()):
-            continue
-        if info.channel_format() == pylsl.cf_string:
-            continue  # markers and other text streams carry no signal
-        desc = StreamDescription.fetch(info, timeout=max(0.5, timeout))
-        if not wanted & {c.kind for c in plan_stream(desc).choices}:
-            continue
-        found[desc.uid] = desc
-    return sorted(found.values(), key=lambda d: (d.kind or "", d.name, d.source_id))
 
 
 def find_stream(

@@ -28,18 +28,17 @@ import math
 
 import numpy as np
 
-from sensors.features import FAST_HR_WINDOW_S, clean_intervals, hrv_from_beats
+from sensors.kinds import Span
+from sensors.signals.beats import clean_intervals
+from sensors.signals.hrv import FAST_HR_WINDOW_S, hrv_from_beats
 
 CHAIN_TOLERANCE_S = 2.0
 HR_RANGE_BPM = (30.0, 220.0)
 HR_GAP_S = 5.0  # a heart-rate stream silent this long has a hole
 
-Window = tuple[float, float]
-
-
 def beats_from_intervals(
     intervals: np.ndarray, timestamps: np.ndarray, tolerance_s: float = CHAIN_TOLERANCE_S
-) -> tuple[np.ndarray, list[Window], float | None]:
+) -> tuple[np.ndarray, list[Span], float | None]:
     """Beat times rebuilt from intervals (s) stamped at their ending beat.
 
     Returns ``(beat times, gaps, start of the newest run)``; the gaps cover
@@ -48,7 +47,7 @@ def beats_from_intervals(
     rr = np.asarray(intervals, dtype=float)
     ts = np.asarray(timestamps, dtype=float)
     times: list[float] = []
-    gaps: list[Window] = []
+    gaps: list[Span] = []
     last: float | None = None  # chained time of the newest beat
     run_start: float | None = None
     for value, stamp in zip(rr, ts, strict=True):
@@ -75,7 +74,7 @@ def beats_from_intervals(
     return np.asarray(times), gaps, run_start
 
 
-def interval_quality(times: np.ndarray, gaps: list[Window], start: float, end: float):
+def interval_quality(times: np.ndarray, gaps: list[Span], start: float, end: float):
     """``(score, reason)``: the share of the window's intervals that are normal-to-normal."""
     t = np.asarray(times, dtype=float)
     t = t[(t >= start) & (t <= end)]
@@ -92,7 +91,7 @@ def ibi_features(
     timestamps: np.ndarray,
     hrv_window_s: float,
     lf_window_s: float,
-) -> tuple[dict[str, float | None], dict[str, Window], float, str, str]:
+) -> tuple[dict[str, float | None], dict[str, Span], float, str, str]:
     """HRV of the newest ``hrv_window_s`` (LF/HF over ``lf_window_s``) of an interval stream.
 
     Returns ``(features, windows, quality, quality reason, why no features)``;
@@ -123,7 +122,7 @@ def ibi_features(
 
 def hr_feature(
     rates: np.ndarray, timestamps: np.ndarray, window_s: float
-) -> tuple[dict[str, float | None], dict[str, Window], float, str, str]:
+) -> tuple[dict[str, float | None], dict[str, Span], float, str, str]:
     """Mean heart rate (bpm) of the newest ``window_s`` of a heart-rate-only stream.
 
     Returns ``(features, windows, quality, quality reason, why no feature)``.
@@ -151,7 +150,7 @@ def hr_feature(
     if ok.sum() < 3:
         return {}, {}, q, qreason, "HR: fewer than 3 plausible heart rates"
     out: dict[str, float | None] = {"hr": float(np.mean(v[ok]))}
-    wins: dict[str, Window] = {"hr": (start, end)}
+    wins: dict[str, Span] = {"hr": (start, end)}
     # The same fast heart rate the classifier follows from beats, from the device's rates.
     fast = ok & (ts[inside] > end - FAST_HR_WINDOW_S)
     if fast.sum() >= 3:
@@ -163,7 +162,7 @@ def hr_feature(
 def beat_level_update(
     signals,
     feats: dict[str, float | None],
-    windows: dict[str, Window],
+    windows: dict[str, Span],
     quality: dict[str, float],
     qreason: dict[str, str],
     reasons: list[str],

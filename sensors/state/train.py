@@ -29,16 +29,13 @@ import pandas as pd
 
 from labmrt.errors import LabmrtError, Problem
 from labmrt.textcols import text_as_objects
-from sensors.classifier import (
-    DEFAULT_FEATURES,
-    MIN_WINDOWS,
-    AffectClassifier,
-    label_code,
-)
-from sensors.pipeline import FEATURE_NAMES
+from sensors.signals import FEATURE_NAMES
+from sensors.state.classifier import MIN_WINDOWS, AffectClassifier
+from sensors.state.feature_sets import DEFAULT_FEATURES
+from sensors.state.labels import label_code
 
 
-def read_table(path: str | Path, label: str, group: str | None = None) -> pd.DataFrame:
+def read_feature_table(path: str | Path, label: str, group: str | None = None) -> pd.DataFrame:
     """The CSV as a DataFrame, with user errors for a missing file or columns."""
     path = Path(path)
     if not path.is_file():
@@ -173,7 +170,7 @@ def train_from_csv(
     group: str | None = None,
 ) -> dict:
     """Read, fit and save the model to ``out``; returns the summary."""
-    df = read_table(path, label, group)
+    df = read_feature_table(path, label, group)
     clf, summary = train_from_table(df, label, features, group, where=str(path))
     out = Path(out)
     if not out.parent.is_dir():

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pylsl
 
-from sensors.simulate import SignalSynth, SimulatedSensors, _Feed
-from sensors.units import DEVICES
+from sensors.kinds import DEVICES
+from sensors.simulate.outlets import SampleFeed, SimulatedSensors
+from sensors.simulate.synth import SignalSynth
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ class LayoutSensors(SimulatedSensors):
         for spec in self.specs:
             for ch in spec.channels:
                 if ch.source in ("ecg", "eda") and ch.source not in self._feeds:
-                    feed = _Feed(SignalSynth(ch.source, spec.rate, self.schedule, self.params))
+                    feed = SampleFeed(SignalSynth(ch.source, spec.rate, self.schedule, self.params))
                     self._feeds[ch.source] = feed
                     self._fill(feed, until_s=1.0)
                 if ch.source in ("rr", "hr") and self.intervals is None:

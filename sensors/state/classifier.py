@@ -8,12 +8,12 @@ every feature is first expressed against the participant's own rest baseline:
 * ``logistic``: rest and stressor windows from the calibration phase (or
   labelled rows of an offline data set) fit a logistic regression of
   ``aroused`` on the z-scores. The fit carries a small ridge penalty
-  (:data:`RIDGE`, on the z scale; intercept free) and balanced class weights:
+  (:data:`~sensors.state.fitting.RIDGE`, on the z scale; intercept free) and balanced class weights:
   windows of two calibration phases are usually perfectly separable, where
   the unpenalised maximum-likelihood estimate does not exist.
 * ``rest_threshold``, when only rest was recorded: an arousal index, the
   mean of the z-scores signed so that arousal raises each one
-  (:data:`AROUSAL_SIGN`: heart rate, skin-conductance level and SCR rate go
+  (:data:`~sensors.state.feature_sets.AROUSAL_SIGN`: heart rate, skin-conductance level and SCR rate go
   up, RMSSD/SDNN/HF go down; Kreibig 2010, Biol Psychol 84:394, for the
   directions), is scaled by its own spread at rest (at least
   :data:`INDEX_SD_FLOOR`), and a window is aroused when it lies
@@ -26,17 +26,6 @@ every feature is first expressed against the participant's own rest baseline:
   ``p_aroused = 1 / (1 + exp(-1.7 (u - REST_THRESHOLD)))``, 1.7 making the
   logistic close to the normal CDF.
 
-HRV indices (RMSSD, SDNN, HF, LF, LF/HF) are log-normally distributed
-across and within people, so they enter as natural logs, as is usual in HRV
-research (e.g. ln RMSSD, Plews et al. 2013, Sports Med 43:773); a fall from
-100 to 50 ms then weighs as much as one from 20 to 10 ms.
-
-Rest standard deviations have floors (:data:`SD_FLOOR`, and 5% of the mean):
-consecutive windows overlap, so their spread understates how much a calm
-participant varies, and a feature that sat still at rest (no SCR in any
-window) must not turn the first response into an infinite z-score. z-scores
-are clipped to +-:data:`Z_CLIP`.
-
 **Calibration on real people** (a wrist sensor while the hand writes or
 the person talks) leaves some windows without clean heart beats. The
 logistic calibration therefore fits one model per feature group present
@@ -46,14 +35,14 @@ whose signals are clean right now is used: a movement artefact in the pulse
 leaves the state to skin conductance instead of turning it ``unknown``.
 
 The calibration weights are **constrained to the direction physiology
-predicts** (:data:`AROUSAL_SIGN`; Kreibig 2010): a feature that moved the
+predicts** (:data:`~sensors.state.feature_sets.AROUSAL_SIGN`; Kreibig 2010): a feature that moved the
 other way between rest and stressor (skin conductance that was higher in a
 questionnaire baseline than during the task, a drifting sensor) gets weight
 0 instead of a negative one that would call every calm stretch aroused; a
 model left with no weight does not separate.
 
 **How well the calibration separated**, per model: the area under the ROC
-curve of held-out calibration windows (:func:`blocked_cv_auc`, blocked
+curve of held-out calibration windows (:func:`~sensors.state.fitting.blocked_cv_auc`, blocked
 cross-validation with a purge, since neighbouring windows overlap and
 would otherwise leak into each other). A model under :data:`AUC_MIN`
 (0.7, the lower bound of "acceptable discrimination", Hosmer, Lemeshow &
@@ -67,27 +56,15 @@ that did not move someone says nothing about a later one that does) or
 conductance near the floor or unchanged by the stressor, heart rate
 unchanged (:meth:`AffectClassifier.calibration_summary`).
 
-The live monitor uses :data:`LIVE_FEATURES`: heart rate from the clean
-beats of the last 15 s, the tonic skin-conductance level of the last 10 s
-carried 30 s ahead along its fall (``scl_ahead``,
-:class:`sensors.pipeline.LevelAhead`: the level recovers for minutes after
-arousal ends) and the SCR rate, the features that survive wrist artefacts and follow a
-change within seconds (RMSSD/SDNN need a minute of clean beats and are the
-first casualties of a moving wrist). Offline models keep
-:data:`DEFAULT_FEATURES`. :data:`RESPONSIVE_FEATURES` swap the tonic level
-for its rise above the lowest level of the last two minutes
-(:class:`sensors.pipeline.RecentFloor`): a state that comes back to calm
-within seconds of the skin conductance levelling off, for studies whose
-states alternate within minutes, at the price of calling a stressor calm
-once its level has plateaued for two minutes (the protocol's
-``[sensors] state_features`` chooses; the README gives both sets' figures
-on real recordings and on the simulator).
-
 The state is ``unknown`` (with a reason) when the model is not calibrated,
 no model's features are present and clean, or the calibration of every
 model that could be used did not separate rest from stressor and the rest
 reference is not asked for (or a separated model exists but cannot be used
 now: the rest reference only stands in for a calibration that taught nothing).
+
+The scale and the fit (logs, SD floors, ridge, blocked CV) are in
+:mod:`sensors.state.fitting`, the feature sets in
+:mod:`sensors.state.feature_sets`.
 """
 
 from __future__ import annotations
@@ -99,79 +76,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.stats import mannwhitneyu
 
 from labmrt.errors import LabmrtError
+from sensors.state.feature_sets import (
+    AROUSAL_SIGN,
+    CARDIAC_SOURCES,
+    DEFAULT_FEATURES,
+    FEATURE_WINDOW_S,
+    feature_groups,
+    group_feature_sets,
+)
+from sensors.state.fitting import (
+    LOG_FEATURES,
+    Z_CLIP,
+    FeatureRow,
+    blocked_cv_auc,
+    feature_matrix,
+    fit_logistic,
+    floored_sd,
+    model_value,
+    sigmoid,
+)
+from sensors.state.summary import summarize_calibration
 
 FORMAT = "labmrt-affect-classifier"
 VERSION = 1
-DEFAULT_FEATURES: tuple[str, ...] = ("hr", "rmssd", "sdnn", "scl", "scr_rate")
-LIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_ahead", "scr_rate")
-# the earlier live set: the tonic level as it is (kept for comparison in bench/)
-LEVEL_FEATURES: tuple[str, ...] = ("hr_fast", "scl_fast", "scr_rate")
-RESPONSIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_rise", "scr_rate")
-# the live feature sets a protocol chooses from ([sensors] state_features)
-FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "sustained": LIVE_FEATURES,
-    "responsive": RESPONSIVE_FEATURES,
-}
-AROUSAL_SIGN: dict[str, int] = {
-    "hr": 1,
-    "hr_fast": 1,
-    "scl_fast": 1,
-    "scl_rise": 1,
-    "scl_ahead": 1,
-    "rmssd": -1,
-    "sdnn": -1,
-    "hf": -1,
-    "lf": -1,
-    "lf_hf": 1,
-    "scl": 1,
-    "scr_rate": 1,
-    "scr_amp": 1,
-}
-FEATURE_KIND: dict[str, str] = {
-    **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf", "hr_fast"), "cardiac"),
-    **dict.fromkeys(("scl", "scr_rate", "scr_amp", "scl_fast", "scl_rise", "scl_ahead"), "eda"),
-}
-# window length (s) of each feature as the pipeline computes it: neighbouring
-# calibration windows closer than this share signal (the purge of blocked CV)
-FEATURE_WINDOW_S: dict[str, float] = {
-    **dict.fromkeys(("hr", "rmssd", "sdnn", "hf"), 60.0),
-    **dict.fromkeys(("lf", "lf_hf"), 120.0),
-    **dict.fromkeys(("scl", "scr_rate", "scr_amp"), 30.0),
-    "hr_fast": 15.0,
-    "scl_fast": 10.0,
-    "scl_rise": 10.0,
-    "scl_ahead": 40.0,  # 30 s of levels, the oldest over its own 10 s
-}
-# stream kinds whose quality speaks for the cardiac features (waveforms, intervals, heart rate)
-CARDIAC_SOURCES: tuple[str, ...] = ("ecg", "ppg", "ibi", "hr")
-LOG_FEATURES: frozenset[str] = frozenset({"rmssd", "sdnn", "hf", "lf", "lf_hf"})
-SD_FLOOR: dict[str, float] = {
-    "hr": 1.0,  # bpm
-    "hr_fast": 1.0,  # bpm
-    "scl_fast": 0.05,  # uS
-    "scl_rise": 0.05,  # uS
-    "scl_ahead": 0.05,  # uS
-    "rmssd": 0.1,  # ln ms (10%)
-    "sdnn": 0.1,  # ln ms
-    "hf": 0.2,  # ln ms^2
-    "lf": 0.2,  # ln ms^2
-    "lf_hf": 0.2,  # ln ratio
-    "scl": 0.05,  # uS
-    "scr_rate": 1.0,  # per min
-    "scr_amp": 0.02,  # uS
-}
-SD_FLOOR_REL = 0.05  # of the rest mean, for the features not on a log scale
-Z_CLIP = 10.0
-RIDGE = 1.0
 REST_THRESHOLD = 2.0
 INDEX_SD_FLOOR = 1.5
 MIN_WINDOWS = 10  # calibration windows needed per phase
 AUC_MIN = 0.7  # cross-validated AUC a calibration model needs to be used
-CV_FOLDS = 3
 EDA_FLOOR_US = 0.1  # rest skin conductance below this: no contact or a non-responder
 FLAT_SCL_US = 0.05  # SCL change rest -> stressor below this (the SCR criterion) is flat
 FLAT_SCR_PER_MIN = 1.0
@@ -179,10 +112,6 @@ HR_CHANGE_MIN_BPM = 2.0
 DEFAULT_MIN_QUALITY = 0.5
 # what a participant whose calibration did not separate gets ([sensors] not_separated)
 NOT_SEPARATED_CHOICES: tuple[str, ...] = ("rest_reference", "unknown")
-CALM_WORDS = ("calm", "rest", "baseline", "0", "false", "relaxed", "neutral")
-AROUSED_WORDS = ("aroused", "stress", "stressor", "1", "true")
-
-FeatureRow = Mapping[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -193,150 +122,6 @@ class Prediction:
     p_aroused: float | None
     reason: str = ""
 
-
-def _value(row: FeatureRow, name: str) -> float | None:
-    """The feature on the model's scale (natural log for :data:`LOG_FEATURES`), or None."""
-    v = row.get(name)
-    if v is None:
-        return None
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    if name in LOG_FEATURES:
-        v = math.log(v) if v > 0 else math.nan
-    return v if math.isfinite(v) else None
-
-
-def _matrix(rows: Sequence[FeatureRow], names: Sequence[str]) -> np.ndarray:
-    out = np.full((len(rows), len(names)), np.nan)
-    for i, row in enumerate(rows):
-        for j, name in enumerate(names):
-            v = _value(row, name)
-            if v is not None:
-                out[i, j] = v
-    return out
-
-
-def fit_logistic(
-    x: np.ndarray,
-    y: np.ndarray,
-    ridge: float = RIDGE,
-    weights: np.ndarray | None = None,
-    signs: Sequence[int] | None = None,
-) -> tuple[float, np.ndarray]:
-    """Ridge-penalised logistic regression: ``(intercept, coefficients)``.
-
-    Minimises ``-sum w_i loglik_i / sum w_i + ridge / (2 n_eff) |beta|^2`` with
-    L-BFGS and the exact gradient; the intercept is not penalised. ``signs``
-    (+1, -1 or 0 per column) bounds each coefficient to that sign (0: free).
-    """
-    n, k = x.shape
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    w = w / w.sum()
-    design = np.column_stack([np.ones(n), x])
-    pen = np.r_[0.0, np.full(k, ridge / n)]
-
-    def loss(theta):
-        eta = design @ theta
-        # log(1 + exp(eta)) - y * eta, written to stay finite for large |eta|
-        ll = np.logaddexp(0.0, eta) - y * eta
-        grad = design.T @ (w * (1.0 / (1.0 + np.exp(-eta)) - y)) + pen * theta
-        return float(w @ ll + 0.5 * pen @ theta**2), grad
-
-    bounds = None
-    if signs is not None:
-        bounds = [(None, None)] + [
-            (0.0, None) if sg > 0 else (None, 0.0) if sg < 0 else (None, None) for sg in signs
-        ]
-    res = minimize(loss, np.zeros(k + 1), jac=True, method="L-BFGS-B", bounds=bounds)
-    return float(res.x[0]), res.x[1:]
-
-
-def _floored_sd(name: str, col: np.ndarray) -> tuple[float, float]:
-    """Rest mean and floored SD of one feature column (see the module doc)."""
-    col = col[np.isfinite(col)]
-    mu = float(col.mean())
-    sd = float(col.std(ddof=1)) if col.size > 1 else 0.0
-    rel = 0.0 if name in LOG_FEATURES else SD_FLOOR_REL * abs(mu)
-    return mu, max(sd, SD_FLOOR.get(name, 1e-6), rel)
-
-
-def _standardize(rest: np.ndarray, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    cols = [_floored_sd(n, rest[:, j]) for j, n in enumerate(names)]
-    mu = np.array([c[0] for c in cols])
-    sd = np.array([c[1] for c in cols])
-    return np.clip((x - mu) / sd, -Z_CLIP, Z_CLIP)
-
-
-def auc(scores: np.ndarray, y: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U / n1 n0); None without both classes."""
-    s1, s0 = scores[y == 1], scores[y == 0]
-    if s1.size == 0 or s0.size == 0:
-        return None
-    return float(mannwhitneyu(s1, s0).statistic / (s1.size * s0.size))
-
-
-def blocked_cv_auc(
-    x: np.ndarray,
-    y: np.ndarray,
-    t: np.ndarray,
-    names: Sequence[str],
-    purge_s: float,
-    folds: int = CV_FOLDS,
-) -> float | None:
-    """Cross-validated AUC of the calibration rows ``x`` (raw values, model scale).
-
-    Each class is cut into ``folds`` consecutive blocks in time; fold k holds
-    out block k of both classes, and training drops every row within
-    ``purge_s`` (the longest feature window) of a held-out row, since
-    overlapping windows share signal (blocked CV, Roberts et al. 2017,
-    Ecography 40:913). The baseline (rest mean and SD) and the logistic
-    weights are refitted on each training part, exactly as :meth:`fit` does
-    (with the same sign constraints).
-    """
-    scores, truth = [], []
-    for k in range(folds):
-        test = np.zeros(len(y), dtype=bool)
-        for cls in (0, 1):
-            idx = np.flatnonzero(y == cls)
-            idx = idx[np.argsort(t[idx], kind="stable")]
-            test[np.array_split(idx, folds)[k]] = True
-        if not test.any():
-            continue
-        t_test = t[test]
-        near = np.abs(t[:, None] - t_test[None, :]).min(axis=1) < purge_s
-        train = ~test & ~near
-        ytr = y[train]
-        if (ytr == 0).sum() < 3 or (ytr == 1).sum() < 3:
-            continue
-        rest = x[train][ytr == 0]
-        ztr = _standardize(rest, x[train], names)
-        w = np.where(ytr == 1, 0.5 / ytr.mean(), 0.5 / (1 - ytr.mean()))
-        b0, b = fit_logistic(ztr, ytr, weights=w, signs=[AROUSAL_SIGN.get(n, 0) for n in names])
-        zte = _standardize(rest, x[test], names)
-        scores.append(b0 + zte @ b)
-        truth.append(y[test])
-    if not scores:
-        return None
-    return auc(np.concatenate(scores), np.concatenate(truth))
-
-
-def _groups(names: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted({FEATURE_KIND.get(n, "other") for n in names}))
-
-
-def _feature_sets(names: Sequence[str]) -> list[tuple[str, ...]]:
-    """All features, then each group's alone when there is more than one group."""
-    groups = _groups(names)
-    sets = [tuple(names)]
-    if len(groups) > 1:
-        sets += [tuple(n for n in names if FEATURE_KIND.get(n) == g) for g in groups]
-    return sets
-
-
-def _sigmoid(v: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(min(v, 500.0), -500.0)))
 
 
 @dataclass
@@ -392,7 +177,7 @@ class AffectClassifier:
         names = list(names)
         if not rows:
             return []
-        m = _matrix(rows, names)
+        m = feature_matrix(rows, names)
         # a feature lost in some windows (a moving wrist) still counts where it is clean
         return [n for j, n in enumerate(names) if np.isfinite(m[:, j]).sum() >= MIN_WINDOWS]
 
@@ -416,10 +201,10 @@ class AffectClassifier:
                     where="calibration",
                     fix="connect the sensor that provides these features",
                 )
-        m = _matrix(rest, usable)
+        m = feature_matrix(rest, usable)
         self.mean, self.sd = {}, {}
         for j, name in enumerate(usable):
-            self.mean[name], self.sd[name] = _floored_sd(name, m[:, j])
+            self.mean[name], self.sd[name] = floored_sd(name, m[:, j])
         self.n_rest = len(rest)
         return self
 
@@ -427,7 +212,7 @@ class AffectClassifier:
         """Baseline-standardised values (clipped) of the features present in ``row``."""
         out = {}
         for name in names or self.mean:
-            v = _value(row, name)
+            v = model_value(row, name)
             if v is not None and name in self.mean:
                 z = (v - self.mean[name]) / self.sd[name]
                 out[name] = float(np.clip(z, -Z_CLIP, Z_CLIP))
@@ -473,7 +258,7 @@ class AffectClassifier:
 
     def _fit_models(self, rest, stress):
         """One logistic model per feature group set, on the rows where its features are clean."""
-        sets = _feature_sets(list(self.mean))
+        sets = group_feature_sets(list(self.mean))
         rows = list(rest) + list(stress)
         y_all = np.r_[np.zeros(len(rest)), np.ones(len(stress))]
         # rows from the monitor carry their update time; rows without one (an offline
@@ -481,8 +266,8 @@ class AffectClassifier:
         timed = all(r.get("t") is not None for r in rows)
         t_all = np.array([float(r["t"]) if timed else float(i) for i, r in enumerate(rows)])
         for feats in sets:
-            key = "+".join(_groups(feats))
-            x = _matrix(rows, feats)
+            key = "+".join(feature_groups(feats))
+            x = feature_matrix(rows, feats)
             ok = np.isfinite(x).all(axis=1)
             n_rest, n_stress = int((ok & (y_all == 0)).sum()), int((ok & (y_all == 1)).sum())
             model = {"features": list(feats), "n_rest": n_rest, "n_stress": n_stress}
@@ -551,12 +336,12 @@ class AffectClassifier:
         One index per feature set, as for the logistic models, so a moving
         wrist leaves the state to skin conductance.
         """
-        for feats in _feature_sets(list(self.mean)):
+        for feats in group_feature_sets(list(self.mean)):
             idx = [self._index(r, feats) for r in rest]
             vals = np.array([v for v in idx if v is not None])
             if vals.size < MIN_WINDOWS:
                 continue
-            self.rest_reference["+".join(_groups(feats))] = {
+            self.rest_reference["+".join(feature_groups(feats))] = {
                 "features": list(feats),
                 "index_sd": max(float(vals.std(ddof=1)), INDEX_SD_FLOOR),
                 "n_rest": int(vals.size),
@@ -573,7 +358,7 @@ class AffectClassifier:
         """Warnings for non-responders: flat or floor skin conductance, unchanged heart rate."""
 
         def mean_of(rows, name):
-            vals = [_value(r, name) for r in rows]
+            vals = [model_value(r, name) for r in rows]
             vals = [v for v in vals if v is not None]
             return float(np.mean(vals)) if vals else None
 
@@ -611,43 +396,7 @@ class AffectClassifier:
 
     def calibration_summary(self) -> dict:
         """JSON-ready: how well rest and stressor separated, per model, and warnings."""
-        models = {
-            k: {
-                "features": m["features"],
-                "auc": None if m.get("auc") is None else round(m["auc"], 3),
-                "ok": bool(m.get("ok")),
-                "n_rest": m["n_rest"],
-                "n_stress": m["n_stress"],
-                **({"reason": m["reason"]} if m.get("reason") else {}),
-            }
-            for k, m in self.models.items()
-        }
-        aucs = [m["auc"] for m in self.models.values() if m.get("auc") is not None]
-        if self.method is None:
-            status = "not calibrated"
-        elif self.method == "rest_threshold":
-            status = "rest only"
-        elif self.separated:
-            status = "ok"
-        else:
-            status = "rest reference" if self.rest_reference else "not separated"
-        return {
-            "status": status,
-            "method": self.method,
-            "not_separated": self.not_separated,
-            **(
-                {"rest_reference": {k: m["features"] for k, m in self.rest_reference.items()}}
-                if self.rest_reference
-                else {}
-            ),
-            "auc": round(max(aucs), 3) if aucs else None,
-            "models": models,
-            "warnings": list(self.warnings),
-            "changes": {k: round(v, 3) for k, v in self.changes.items()},
-            "n_rest": self.n_rest,
-            "n_stress": self.n_stress,
-            "notes": list(self.notes),
-        }
+        return summarize_calibration(self)
 
     def _fit_logistic(self, rest, stress):
         names = list(self.mean)
@@ -712,7 +461,7 @@ class AffectClassifier:
     ) -> str:
         """Why ``names`` cannot be used on this update ("" when they can)."""
         if quality is not None:
-            for group in _groups(names):
+            for group in feature_groups(names):
                 kinds = CARDIAC_SOURCES if group == "cardiac" else (group,)
                 scores = [quality[k] for k in kinds if k in quality and quality[k] is not None]
                 best = max(scores) if scores else None
@@ -720,7 +469,7 @@ class AffectClassifier:
                     return f"no {group} signal quality"
                 if best < self.min_quality:
                     return f"{group} signal quality {best:.2f} < {self.min_quality}"
-        missing = [n for n in names if _value(features, n) is None]
+        missing = [n for n in names if model_value(features, n) is None]
         if missing:
             return f"feature(s) missing: {', '.join(missing)}"
         return ""
@@ -749,7 +498,7 @@ class AffectClassifier:
                 not_separated = not_separated or model.get("reason") or "model not usable"
                 continue
             z = self.z_scores(features, model["coef"])
-            p = _sigmoid(model["intercept"] + sum(c * z[n] for n, c in model["coef"].items()))
+            p = sigmoid(model["intercept"] + sum(c * z[n] for n, c in model["coef"].items()))
             label = "aroused" if p >= 0.5 else "calm"
             note = ""
             if len(model["features"]) < max(len(m["features"]) for m in self.models.values()):
@@ -771,7 +520,7 @@ class AffectClassifier:
                 left_out = left_out or unusable
                 continue
             index = self._index(features, ref["features"])
-            p = _sigmoid(1.7 * (index / ref["index_sd"] - REST_THRESHOLD))
+            p = sigmoid(1.7 * (index / ref["index_sd"] - REST_THRESHOLD))
             return Prediction(
                 "aroused" if p >= 0.5 else "calm", p, f"rest reference on {key} features ({why})"
             )
@@ -785,11 +534,11 @@ class AffectClassifier:
             z = self.z_scores(features, self.coef)
             if len(z) < len(self.coef):
                 return None
-            return _sigmoid(self.intercept + sum(self.coef[n] * z[n] for n in self.coef))
+            return sigmoid(self.intercept + sum(self.coef[n] * z[n] for n in self.coef))
         index = self.arousal_index(features)
         if index is None:
             return None
-        return _sigmoid(1.7 * (index / self.index_sd - REST_THRESHOLD))
+        return sigmoid(1.7 * (index / self.index_sd - REST_THRESHOLD))
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict:
@@ -899,52 +648,3 @@ class AffectClassifier:
             raise LabmrtError(f"cannot read the model: {err}", where=str(path)) from None
         return cls.from_dict(doc, where=str(path))
 
-
-def label_code(value: object) -> int | None:
-    """1 for an aroused label, 0 for a calm one, None for anything else (dropped rows)."""
-    text = str(value).strip().lower()
-    if text.endswith(".0"):
-        text = text[:-2]
-    if text in AROUSED_WORDS:
-        return 1
-    if text in CALM_WORDS:
-        return 0
-    return None
-
-
-def describe_calibration(summary: Mapping | None) -> str:
-    """One line for the console: how well the calibration separated, and its warnings."""
-    if not summary:
-        return ""
-    status = summary.get("status")
-    models = summary.get("models") or {}
-
-    def one(key: str, m: Mapping) -> str:
-        auc_ = m.get("auc")
-        text = f"{key} {'-' if auc_ is None else f'{auc_:.2f}'}"
-        return text + ("" if m.get("ok") else " (not used)")
-
-    per_model = ", ".join(one(k, m) for k, m in models.items())
-    if status == "failed":
-        line = f"calibration failed, the state stays unknown: {summary.get('error', '')}"
-    elif status == "ok":
-        line = "calibration separated rest from stressor, cross-validated AUC " + (
-            per_model or "not measured"
-        )
-    elif status == "not separated":
-        line = (
-            "calibration did not separate rest from stressor (cross-validated AUC "
-            f"{per_model}): the state stays unknown"
-        )
-    elif status == "rest reference":
-        line = (
-            "calibration did not separate rest from stressor (cross-validated AUC "
-            f"{per_model}): states from the rest reference only (a departure from this "
-            "participant's rest in physiology's direction)"
-        )
-    elif status == "rest only":
-        line = "rest-only calibration: the separation cannot be measured"
-    else:
-        line = f"calibration: {status}"
-    warn = summary.get("warnings") or []
-    return line + "".join(f"; warning: {w}" for w in warn)

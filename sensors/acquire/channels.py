@@ -28,7 +28,9 @@ convention), so that is what is read, never the position:
 5. The protocol's ``[sensors.pins]`` overrides all of this for a kind: it
    names the stream and the channel label (and may set the unit or device).
 
-Values are converted to each kind's unit by :mod:`sensors.units`.
+Values are converted to each kind's unit by :mod:`sensors.kinds.units`; the
+monitor's buffers are opened on the chosen channels by
+:func:`sensors.acquire.connect.build_buffers`.
 """
 
 from __future__ import annotations
@@ -39,8 +41,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labmrt.errors import LabmrtError, Problem
-from sensors.discovery import SOURCE_KINDS, Channel, StreamDescription, _tokens, kind_of
-from sensors.units import Conversion, UnitError, conversion_for, device_family
+from sensors.acquire.streams import Channel, StreamDescription
+from sensors.kinds import (
+    SOURCE_KINDS,
+    Conversion,
+    UnitError,
+    conversion_for,
+    device_family,
+    kind_of,
+    label_words,
+)
 
 BEAT_SOURCES: tuple[str, ...] = ("ecg", "ppg", "ibi")
 
@@ -105,7 +115,7 @@ def _not_signal(text: str) -> str | None:
     """What kind of non-signal channel ``text`` names, or None."""
     if not text:
         return None
-    tokens = _tokens(text) | {re.sub(r"[^a-z]", "", text.lower())}
+    tokens = label_words(text) | {re.sub(r"[^a-z]", "", text.lower())}
     for what, words in _NOT_SIGNAL.items():
         if tokens.intersection(words):
             return what
@@ -384,43 +394,6 @@ def choose_sources(
             f"{hr.stream.name} channel {hr.channel} (HR only): {beats[0].upper()} gives beats"
         )
     return sel
-
-
-def build_buffers(
-    sources: Iterable[Any], bufsize_s: float, pins: Mapping[str, Any] | None = None
-) -> tuple[dict[str, Any], list[Any], list[str], list[ChannelChoice]]:
-    """The monitor's buffers: ``(kind -> buffer, buffers opened here, notes, choices)``.
-
-    Buffers handed in are used as they are (first per kind); stream
-    descriptions go through :func:`choose_sources`, and a buffer is opened on
-    each chosen channel with its unit conversion.
-    """
-    from sensors.buffer import StreamBuffer
-
-    buffers: dict[str, Any] = {}
-    owned: list[Any] = []
-    notes: list[str] = []
-    descs: list[StreamDescription] = []
-    for src in sources:
-        if isinstance(src, StreamBuffer):
-            kind = src.kind
-            if kind is None or kind in buffers:
-                notes.append(f"{src.name} ({kind or 'not ECG/PPG/EDA'})")
-                continue
-            buffers[kind] = src
-        elif isinstance(src, StreamDescription):
-            descs.append(src)
-        else:  # a resolved pylsl.StreamInfo
-            descs.append(StreamDescription.from_info(src))
-    sel = choose_sources(descs, pins, taken=buffers)
-    for kind, choice in sel.choices.items():
-        conv = None if choice.conversion.is_identity else choice.conversion
-        buf = StreamBuffer(
-            choice.stream, bufsize_s=bufsize_s, channel=choice.channel, kind=kind, convert=conv
-        )
-        buffers[kind] = buf
-        owned.append(buf)
-    return buffers, owned, notes + sel.notes, list(sel.choices.values())
 
 
 def signal_summary(desc: Any) -> tuple[list[str], str]:

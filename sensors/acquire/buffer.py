@@ -43,7 +43,7 @@ import numpy as np
 import pylsl
 from pylsl.util import LostError
 
-from sensors.discovery import StreamDescription, find_stream
+from sensors.acquire.streams import StreamDescription, find_stream
 
 log = logging.getLogger(__name__)
 

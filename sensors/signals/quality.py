@@ -38,7 +38,7 @@ import neurokit2 as nk
 import numpy as np
 from scipy.signal import welch
 
-from sensors.discovery import kind_of
+from sensors.kinds import kind_of
 
 MIN_SECONDS = {"ecg": 4.0, "ppg": 4.0, "eda": 2.0}
 RR_RANGE_S = (0.3, 2.0)
