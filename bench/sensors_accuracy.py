@@ -8,7 +8,7 @@ Run: ``.venv/bin/python bench/sensors_accuracy.py [--quick]`` (about 8 min; --qu
    Each session starts with the calibration the protocol would run (rest
    ``REST_S`` calm, then stressor ``STRESS_S`` aroused), then follows a
    random schedule for ``TEST_S`` seconds. The pipeline runs exactly as live
-   (``sensors.pipeline.replay``: one update per second on the newest
+   (``sensors.signals.pipeline.offline_updates``: one update per second on the newest
    samples) and the monitor's calibration rules choose the calibration
    windows. Updates with a state change within the last ``EXCLUDE_S``
    seconds (the HRV window) are excluded; balanced accuracy and the

@@ -11,14 +11,14 @@ phases are in ``segments.csv``.
 
 Protocol, fixed before any figure was looked at:
 
-* the recordings are replayed exactly as live: :func:`sensors.pipeline.replay`
-  feeds the same :class:`~sensors.pipeline.FeaturePipeline` one update per
+* the recordings are replayed exactly as live: :func:`sensors.signals.pipeline.offline_updates`
+  feeds the same :class:`~sensors.signals.pipeline.FeaturePipeline` one update per
   second with the newest samples (from 60 s on: the E4 settles first);
 * calibration rest = the last :data:`CAL_S` seconds of the baseline,
   calibration stressor = the first :data:`CAL_S` seconds of the Stroop test;
   the calibration windows are picked by the monitor's own rules
-  (:class:`sensors.monitor.CalibrationPhase`) and are the only labels the
-  classifier sees (:meth:`sensors.monitor.fit_rows` fits it as the monitor
+  (:class:`sensors.state.calibration.CalibrationPhase`) and are the only labels the
+  classifier sees (:meth:`sensors.state.calibration.fit_rows` fits it as the monitor
   does);
 * the classifier then runs over every update in order (as the monitor would
   once calibrated, so its smoothing carries over from one update to the

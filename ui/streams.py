@@ -3,7 +3,7 @@
 Resolving streams waits on the network for a second, so it runs in the
 background (:mod:`ui.worker`); the list fills in when the answer arrives.
 ECG/PPG/EDA/RR/HR streams are ticked by default, one per kind; the kind column
-and tooltips say which channel carries what (``sensors.channels``).
+and tooltips say which channel carries what (``sensors.acquire.channels``).
 """
 
 from __future__ import annotations

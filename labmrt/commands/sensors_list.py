@@ -4,7 +4,7 @@ Prints each stream (name, type, channels, nominal rate, format, source id,
 host) and, below it, which of its channels carries which signal and why,
 how the values are converted, and why every other channel is left out (a
 counter, an accelerometer, a second EDA channel...), read from the
-stream's channel metadata (:mod:`sensors.channels`). Then the channel per
+stream's channel metadata (:mod:`sensors.acquire.channels`). Then the channel per
 kind the monitor would use across all streams, and the streams it would
 leave out. A wrong channel format or an absurd rate is named here, before a
 session starts.

@@ -1,7 +1,7 @@
 """``labmrt sensors monitor``: the affective state of whatever ECG/PPG/EDA streams are on the network.
 
 Resolves the streams (any vendor's), picks the channel of each signal by
-the streams' channel metadata (:mod:`sensors.channels`; ``--pin`` names one
+the streams' channel metadata (:mod:`sensors.acquire.channels`; ``--pin`` names one
 instead) and prints which and why, optionally calibrates (rest first, then
 stressor, as the options say) or loads a model, and prints one line per state update. This is
 how the pipeline is checked against any source, not only the simulator.

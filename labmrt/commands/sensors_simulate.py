@@ -3,7 +3,7 @@
 Starts ECG or PPG and/or EDA outlets whose arousal follows a schedule, plus a
 ``Markers`` outlet with the true state (``--layout`` publishes the same body
 the way real devices do: a multi-channel hub, RR intervals, heart rate only,
-raw ADC codes; see :mod:`sensors.layouts`), prints what it opened and every state
+raw ADC codes; see :mod:`sensors.simulate.layouts`), prints what it opened and every state
 change, and runs until Ctrl-C or ``--duration``. Any LSL client (the monitor,
 LabRecorder) sees them like a device.
 """

@@ -121,11 +121,11 @@ def check_stream(desc: StreamDescription, channel: int = 0, kind: str | None = N
 class StreamBuffer:
     """The last ``bufsize_s`` seconds of one channel of one LSL stream.
 
-    ``source`` is a :class:`~sensors.discovery.StreamDescription` (from
-    :func:`~sensors.discovery.find_streams`) or a resolved ``pylsl.StreamInfo``.
+    ``source`` is a :class:`~sensors.acquire.streams.StreamDescription` (from
+    :func:`~sensors.acquire.discovery.find_streams`) or a resolved ``pylsl.StreamInfo``.
     ``kind`` says what ``channel`` carries when it differs from the stream's
-    type (a hub's ECG channel; see :mod:`sensors.channels`); ``convert`` maps
-    the channel's values to that kind's unit (:class:`sensors.units.Conversion`)
+    type (a hub's ECG channel; see :mod:`sensors.acquire.channels`); ``convert`` maps
+    the channel's values to that kind's unit (:class:`sensors.kinds.units.Conversion`)
     before they are stored, so every reader sees uS, mV, s or bpm.
     """
 

@@ -41,7 +41,7 @@ def find_streams(
     """Resolve the streams visible within ``timeout`` s that carry a wanted signal.
 
     A stream counts when any of its channels does, by the channel metadata
-    (:func:`sensors.channels.plan_stream`), so a multi-channel hub typed
+    (:func:`sensors.acquire.channels.plan_stream`), so a multi-channel hub typed
     ``"Biosignals"`` with an ECG channel is found. ``kinds`` takes type words
     (``"GSR"`` counts as EDA, ``"RR"`` as IBI); ``None`` means every kind.
     ``name_pattern`` is a case-insensitive regular expression searched in the

@@ -2,7 +2,7 @@
 
 The session engine stores decisions and states; the raw physiology has to be
 kept as well (reanalysis, audits, XDF export). A background thread copies what
-each :class:`~sensors.buffer.StreamBuffer` received since its last copy into
+each :class:`~sensors.acquire.buffer.StreamBuffer` received since its last copy into
 ``store.add_samples`` every ``period_s`` (so at most about a second is lost in a
 crash), and the latest LSL clock offset of each source every 5 s. It reads the
 buffers through its own cursors, so plots and the monitor can read the same

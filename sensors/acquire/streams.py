@@ -84,7 +84,7 @@ class StreamDescription:
 
     ``kind`` is the stream-level guess from its type and name; ``channels``
     and ``manufacturer`` come from its metadata, when it was fetched
-    (:func:`full_info`), and are what :mod:`sensors.channels` selects by.
+    (:func:`full_info`), and are what :mod:`sensors.acquire.channels` selects by.
     """
 
     name: str

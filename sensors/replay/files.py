@@ -133,7 +133,7 @@ def column_conversion(kind: str, column: str) -> Conversion:
     A CSV has no channel metadata, so the unit can only come from a suffix of
     the column name; one that is not a unit of the kind (``eda_left``) is
     ignored and the values are read as the kind's unit, as a stream without
-    a unit is read live (:func:`sensors.units.conversion_for`; intervals
+    a unit is read live (:func:`sensors.kinds.units.conversion_for`; intervals
     without a unit are read as ms or s by their size).
     """
     suffix = column.rsplit("_", 1)[1] if "_" in column else ""
@@ -273,10 +273,10 @@ def _xdf_channels(info: Mapping) -> tuple[Channel, ...]:
 
 
 def xdf_description(info: Mapping, index: int) -> StreamDescription:
-    """A :class:`~sensors.discovery.StreamDescription` of one XDF stream header.
+    """A :class:`~sensors.acquire.streams.StreamDescription` of one XDF stream header.
 
     The same description live discovery builds from an outlet, so the
-    channels are chosen by :mod:`sensors.channels` exactly as they would be live.
+    channels are chosen by :mod:`sensors.acquire.channels` exactly as they would be live.
     """
     name, stype = _xdf_value(info, "name"), _xdf_value(info, "type")
     desc = info.get("desc", [None])
@@ -306,7 +306,7 @@ def load_xdf(path: str | Path, name_pattern: str | None = None) -> Recording:
     """Signals and markers of an XDF file (LabRecorder's, or labmrt's export).
 
     Streams and channels are chosen as the live monitor chooses them
-    (:func:`sensors.channels.choose_sources`, streams in the order discovery
+    (:func:`sensors.acquire.channels.choose_sources`, streams in the order discovery
     sorts them, ``name_pattern`` as ``sensors monitor --name``), values are
     converted to each kind's unit, and time stamps are taken as the live
     inlet takes them: clock-synchronised (pyxdf), not dejittered, held where

@@ -2,17 +2,15 @@
 
 Labs check the affective state on pilot data, and the pipeline is measured
 on real recordings, by replaying files exactly as the monitor would have seen
-them live: :func:`sensors.signals.offline_updates` feeds the monitor's own
-:class:`~sensors.signals.FeaturePipeline` one update per second with the
+them live: :func:`sensors.signals.pipeline.offline_updates` feeds the monitor's own
+:class:`~sensors.signals.pipeline.FeaturePipeline` one update per second with the
 newest samples; the calibration rows are collected by the monitor's
-:class:`~sensors.monitor.CalibrationPhase` over a time range of the recording
-and fitted by :func:`sensors.monitor.fit_rows`; every state is built by
-:meth:`sensors.monitor.AffectMonitor.state_for`. Nothing here classifies or
+:class:`~sensors.state.calibration.CalibrationPhase` over a time range of the recording
+and fitted by :func:`sensors.state.calibration.fit_rows`; every state is built by
+:meth:`sensors.state.monitor.AffectMonitor.state_for`. Nothing here classifies or
 extracts features itself, so what a replay shows is what the monitor does.
 
-Time: CSV files keep their own time column (seconds); an XDF file's LSL time
-stamps are shifted so that 0 is the first sample of the signal streams used
-(:attr:`Recording.t0` keeps the shift). The pipeline is stateful (its beat
+Time is the recording's own (:mod:`sensors.replay.files`). The pipeline is stateful (its beat
 tracker grows a beat list update by update), so one contiguous run covers
 ``--start`` to ``--end`` and both calibration ranges (its first update
 already sees a full history window, as a monitor running for a while would);
@@ -22,7 +20,6 @@ Replayed states use the classifier fitted on the calibration ranges,
 wherever those lie in the recording (live, states before the calibration
 would be ``unknown``).
 """
-
 
 from __future__ import annotations
 
@@ -50,7 +47,7 @@ class ReplayResult:
 
     ``states``: one :class:`~labmrt.state.AffectState` per update in
     ``[start, end]``, ``t`` on the recording's time axis; ``results``: the
-    pipeline's :class:`~sensors.pipeline.UpdateResult` of each (same order);
+    pipeline's :class:`~sensors.signals.pipeline.UpdateResult` of each (same order);
     ``phases``: the calibration phases with the updates they collected;
     ``classifier``: the fitted (or loaded) classifier; ``calibration_error``:
     why calibration failed (``strict=False`` only; the states are then
@@ -109,7 +106,7 @@ def replay_recording(
     ``start``/``end``: the updates returned (default: the whole recording).
     ``strict``: raise when the calibration fails; otherwise keep the reason
     in ``calibration_error`` and return ``unknown`` states. ``pipeline``:
-    another :class:`~sensors.pipeline.FeaturePipeline` than the monitor's
+    another :class:`~sensors.signals.pipeline.FeaturePipeline` than the monitor's
     (then the window arguments are its business). ``progress(t, t_last)``
     is called after each update.
     """

@@ -3,13 +3,13 @@
 Chest straps and wristband bridges often publish no waveform: a Polar-style
 strap sends each R-R interval (an irregular stream, one sample per beat, in
 ms or s), an Empatica-style bridge a heart rate once a second. They enter
-:class:`~sensors.pipeline.FeaturePipeline` under two kinds, with the same
+:class:`~sensors.signals.pipeline.FeaturePipeline` under two kinds, with the same
 ``(values, timestamps, sfreq)`` contract as the waveforms:
 
 * ``ibi``: ``values`` are intervals in **seconds**, each stamped with the
   time of the beat that **ends** it; ``sfreq`` is the stream's nominal rate
   (0 when irregular). HRV comes from the intervals themselves, through the
-  same :func:`sensors.features.hrv_from_beats` as ECG and PPG beats.
+  same :func:`sensors.signals.hrv.hrv_from_beats` as ECG and PPG beats.
 * ``hr``: ``values`` are heart rates in bpm; only the ``hr`` feature exists.
 
 Why beats are rebuilt from the intervals rather than taken from the time

@@ -140,7 +140,7 @@ class FeaturePipeline:
         Kinds: ``ecg``, ``ppg`` (any unit), ``eda`` (uS), ``ibi`` (intervals in
         s, each stamped with the beat that ends it; ``sfreq`` 0 when irregular)
         and ``hr`` (bpm). Intervals and heart rate are used only when no ECG/PPG
-        gave a heart rate (:mod:`sensors.intervals`).
+        gave a heart rate (:mod:`sensors.signals.intervals`).
         """
         feats: dict[str, float | None] = dict.fromkeys(FEATURE_NAMES)
         windows: dict[str, tuple[float, float]] = {}

@@ -1,7 +1,7 @@
 """Simulated devices that publish their signals the way real lab hardware does.
 
 :class:`~sensors.simulate.SimulatedSensors` streams one tidy signal per
-outlet. Real devices do not, and :mod:`sensors.channels` exists to cope, so
+outlet. Real devices do not, and :mod:`sensors.acquire.channels` exists to cope, so
 these layouts publish the same simulated body (same seed, same schedule,
 same heart rate) in the shapes met in labs:
 
@@ -20,7 +20,7 @@ same heart rate) in the shapes met in labs:
 ``bitalino``
     A BITalino-style ``OpenSignals`` stream at 1000 Hz of raw 10-bit ADC codes
     (int16): ``nSeq`` counter, ECG on A2, EDA on A3, to be converted by the
-    datasheet transfer functions (:mod:`sensors.units`).
+    datasheet transfer functions (:mod:`sensors.kinds.units`).
 
 The intervals of ``rr-gsr`` and ``hr-only`` come from :class:`IntervalSynth`:
 each segment's heart rate with a respiratory (0.25 Hz) modulation and

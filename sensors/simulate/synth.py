@@ -3,7 +3,7 @@
 The waveforms come from NeuroKit2 (``ecg_simulate`` with the ECGSYN model,
 ``ppg_simulate``, and the skin-conductance response shape of
 ``eda_simulate``); this module decides *what* a participant's body does in each
-state of an :class:`~sensors.schedule.ArousalSchedule` and stitches the pieces
+state of an :class:`~sensors.simulate.schedule.ArousalSchedule` and stitches the pieces
 into one continuous signal per kind:
 
 * calm: lower heart rate, higher heart-rate variability, tonic skin

@@ -3,9 +3,9 @@
 :class:`AffectMonitor` is the :class:`labmrt.state.StateSource` the session
 engine and the desktop app read. It owns one background thread that, every
 ``update_interval_s``, copies each stream's window out of its
-:class:`~sensors.buffer.StreamBuffer`, runs the
-:class:`~sensors.pipeline.FeaturePipeline` and the
-:class:`~sensors.classifier.AffectClassifier`, publishes the resulting
+:class:`~sensors.acquire.buffer.StreamBuffer`, runs the
+:class:`~sensors.signals.pipeline.FeaturePipeline` and the
+:class:`~sensors.state.classifier.AffectClassifier`, publishes the resulting
 :class:`~labmrt.state.AffectState` and calls the ``on_update`` listeners (on
 that thread: GUI code must hop to its own thread with a queued signal).
 :meth:`current_state` never blocks on the network or on NeuroKit2.
@@ -56,7 +56,7 @@ class AffectMonitor:
     ones stay connected) and/or :class:`StreamDescription` objects (the
     monitor opens, and at :meth:`stop` closes, a buffer for each chosen
     channel). One channel per kind is used, chosen by the streams' channel
-    metadata (:mod:`sensors.channels`; :attr:`channels` says which and why);
+    metadata (:mod:`sensors.acquire.channels`; :attr:`channels` says which and why);
     ``pins`` (the protocol's ``[sensors.pins]``) name it instead. ``classifier``: a fitted
     or loaded :class:`AffectClassifier`; without one, a fresh one waits for
     the calibration.
@@ -83,7 +83,7 @@ class AffectMonitor:
             eda_window_s=eda_window_s,
             min_quality=self.classifier.min_quality,
         )
-        # which channel of which stream feeds each kind: sensors.channels
+        # which channel of which stream feeds each kind: sensors.acquire.channels
         self.buffers: dict[str, StreamBuffer]
         self.buffers, self._owned, self.ignored, self.channels = build_buffers(
             sources, self.pipeline.window_needed_s + 5.0, pins
