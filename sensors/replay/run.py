@@ -177,7 +177,9 @@ def replay_recording(
     cut = {k: v for k, v in cut.items() if len(v[1])}
     results: list[UpdateResult] = []
     first_cut = min(float(ts[0]) for _, ts, _ in cut.values())
-    for r in offline_updates(cut, monitor.pipeline, STEP_S, start_s=max(t_from - first_cut, STEP_S)):
+    for r in offline_updates(
+        cut, monitor.pipeline, STEP_S, start_s=max(t_from - first_cut, STEP_S)
+    ):
         results.append(r)
         for ph in phases.values():
             if ph.start <= r.t <= ph.end:
@@ -210,4 +212,3 @@ def replay_recording(
             states.append(state)
             kept.append(r)
     return ReplayResult(states, kept, monitor.classifier, phases, error)
-

@@ -40,7 +40,6 @@ class Beats:
     times: np.ndarray
 
 
-
 def detect_beats(signal: np.ndarray, sfreq: float, kind: str) -> np.ndarray:
     """Sample indices of R peaks (``kind="ecg"``) or pulse peaks (``"ppg"``), via NeuroKit2."""
     fs = int(round(sfreq))
@@ -136,4 +135,3 @@ def correct_beats(times: np.ndarray, gaps: list[Span] | None = None) -> tuple[np
         flagged += sum(len(art.get(k, ())) for k in ("ectopic", "missed", "extra", "longshort"))
         parts.append(seg[0] + np.asarray(fixed, dtype=float) / 1000.0)
     return np.concatenate(parts), flagged
-

@@ -36,6 +36,7 @@ CHAIN_TOLERANCE_S = 2.0
 HR_RANGE_BPM = (30.0, 220.0)
 HR_GAP_S = 5.0  # a heart-rate stream silent this long has a hole
 
+
 def beats_from_intervals(
     intervals: np.ndarray, timestamps: np.ndarray, tolerance_s: float = CHAIN_TOLERANCE_S
 ) -> tuple[np.ndarray, list[Span], float | None]:

@@ -264,7 +264,6 @@ def _cut(clean: np.ndarray, cuts: np.ndarray, target: int) -> np.ndarray:
     return np.asarray(clean[start:end], dtype=float)
 
 
-
 def signal_rates(ecg, ppg, eda, ecg_rate, ppg_rate, eda_rate) -> dict[str, float]:
     rates = {}
     if ecg:

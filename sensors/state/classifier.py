@@ -123,7 +123,6 @@ class Prediction:
     reason: str = ""
 
 
-
 @dataclass
 class AffectClassifier:
     """Per-participant calm/aroused classifier (see the module docstring for the model).
@@ -647,4 +646,3 @@ class AffectClassifier:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise LabmrtError(f"cannot read the model: {err}", where=str(path)) from None
         return cls.from_dict(doc, where=str(path))
-

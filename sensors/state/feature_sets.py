@@ -82,4 +82,3 @@ def group_feature_sets(names: Sequence[str]) -> list[tuple[str, ...]]:
     if len(groups) > 1:
         sets += [tuple(n for n in names if FEATURE_KIND.get(n) == g) for g in groups]
     return sets
-

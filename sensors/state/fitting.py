@@ -182,7 +182,5 @@ def blocked_cv_auc(
     return auc(np.concatenate(scores), np.concatenate(truth))
 
 
-
 def sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(v, 500.0), -500.0)))
-

@@ -21,4 +21,3 @@ def label_code(value: object) -> int | None:
     if text in CALM_WORDS:
         return 0
     return None
-

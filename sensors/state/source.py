@@ -43,7 +43,6 @@ class MonitorStateSource:
         return self.monitor.fit_calibration()
 
 
-
 def monitor_for_protocol(descriptions: list, protocol: Any, *, use_pins: bool = True):
     """The affect monitor a protocol asks for (not started).
 

@@ -10,7 +10,7 @@ from labmrt.errors import LabmrtError
 from labmrt.protocol import load_protocol
 from sensors.state import monitor_for_protocol
 
-MINIMAL = Path(__file__).resolve().parents[2] / "protocols" / "minimal.toml"
+MINIMAL = Path(__file__).resolve().parents[3] / "protocols" / "minimal.toml"
 
 
 def _protocol(tmp_path: Path, sensors: str):

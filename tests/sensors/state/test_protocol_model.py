@@ -10,7 +10,7 @@ from labmrt.errors import LabmrtError
 from labmrt.protocol import load_protocol
 from sensors.state import AffectClassifier, monitor_for_protocol, train_from_table
 
-MINIMAL = Path(__file__).resolve().parents[2] / "protocols" / "minimal.toml"
+MINIMAL = Path(__file__).resolve().parents[3] / "protocols" / "minimal.toml"
 
 
 def _protocol_with(tmp_path: Path, classifier: str, calibration: bool = False):

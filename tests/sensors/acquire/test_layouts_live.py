@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LAYOUTS = ("hub", "rr-gsr", "hr-only", "bitalino")
 MONITOR_S = 14
 

@@ -72,7 +72,8 @@ def _skin(duration_s: float, rise_at: float, recover_at: float) -> tuple[np.ndar
 def test_the_rise_follows_the_level_up_and_lets_go_once_it_levels_off():
     x, t = _skin(600.0, rise_at=100.0, recover_at=400.0)
     rows = {
-        round(r.t): r.features for r in offline_updates({"eda": (x, t, FS)}, FeaturePipeline(), start_s=40.0)
+        round(r.t): r.features
+        for r in offline_updates({"eda": (x, t, FS)}, FeaturePipeline(), start_s=40.0)
     }
     assert rows[90]["scl_rise"] < 0.05
     # 20 s into the stressor both the level and the rise are up by most of the 1 uS
@@ -92,7 +93,9 @@ def test_level_ahead_is_the_level_30_s_on_along_a_steady_fall():
     """A steady fall of 0.01 uS/s: 30 s ahead is 0.3 uS below the level (to rounding)."""
     t = np.arange(0.0, 300.0, 1.0 / FS)
     x = np.where(t < 100.0, 4.0, 4.0 - 0.01 * (t - 100.0))
-    rows = {round(r.t): r for r in offline_updates({"eda": (x, t, FS)}, FeaturePipeline(), start_s=40.0)}
+    rows = {
+        round(r.t): r for r in offline_updates({"eda": (x, t, FS)}, FeaturePipeline(), start_s=40.0)
+    }
     r = rows[250]
     assert r.features["scl_ahead"] == pytest.approx(
         r.features["scl_fast"] - SCL_AHEAD_S * 0.01, abs=0.01

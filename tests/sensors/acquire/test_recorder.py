@@ -12,7 +12,7 @@ from labmrt.protocol import load_protocol
 from labmrt.store import StudyStore
 from sensors.acquire import SampleRecorder, StreamBuffer, wait_for
 
-MINIMAL = Path(__file__).resolve().parents[2] / "protocols" / "minimal.toml"
+MINIMAL = Path(__file__).resolve().parents[3] / "protocols" / "minimal.toml"
 
 
 def test_every_sample_recorded_once_while_other_readers_poll(make_outlet, tmp_path):
