@@ -63,7 +63,7 @@ from sensors_accuracy import (  # noqa: E402
 from sensors_real import pipeline_fingerprint  # noqa: E402
 
 from sensors.signals import FeaturePipeline, offline_updates  # noqa: E402
-from sensors.state import (  # noqa: E402  # noqa: E402
+from sensors.state import (  # noqa: E402
     DEFAULT_FEATURES,
     LEVEL_FEATURES,
     LIVE_FEATURES,

@@ -60,7 +60,13 @@ if str(ROOT) not in sys.path:
 
 from labmrt.errors import LabmrtError  # noqa: E402
 from sensors.signals import FeaturePipeline, UpdateResult, offline_updates  # noqa: E402
-from sensors.state import FEATURE_SETS, LIVE_FEATURES, AffectClassifier, CalibrationPhase, fit_rows  # noqa: E402  # noqa: E402
+from sensors.state import (  # noqa: E402
+    FEATURE_SETS,
+    LIVE_FEATURES,
+    AffectClassifier,
+    CalibrationPhase,
+    fit_rows,
+)
 
 DATA = ROOT.parent / "shared" / "data" / "stress_predict"
 SUBJECTS = tuple(f"S{i:02d}" for i in range(2, 19))

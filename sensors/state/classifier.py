@@ -8,13 +8,14 @@ every feature is first expressed against the participant's own rest baseline:
 * ``logistic``: rest and stressor windows from the calibration phase (or
   labelled rows of an offline data set) fit a logistic regression of
   ``aroused`` on the z-scores. The fit carries a small ridge penalty
-  (:data:`~sensors.state.fitting.RIDGE`, on the z scale; intercept free) and balanced class weights:
-  windows of two calibration phases are usually perfectly separable, where
-  the unpenalised maximum-likelihood estimate does not exist.
+  (:data:`~sensors.state.fitting.RIDGE`, on the z scale; intercept free) and
+  balanced class weights: windows of two calibration phases are usually
+  perfectly separable, where the unpenalised maximum-likelihood estimate does
+  not exist.
 * ``rest_threshold``, when only rest was recorded: an arousal index, the
   mean of the z-scores signed so that arousal raises each one
-  (:data:`~sensors.state.feature_sets.AROUSAL_SIGN`: heart rate, skin-conductance level and SCR rate go
-  up, RMSSD/SDNN/HF go down; Kreibig 2010, Biol Psychol 84:394, for the
+  (:data:`~sensors.state.feature_sets.AROUSAL_SIGN`: heart rate,
+  skin-conductance level and SCR rate go up, RMSSD/SDNN/HF go down; Kreibig 2010, Biol Psychol 84:394, for the
   directions), is scaled by its own spread at rest (at least
   :data:`INDEX_SD_FLOOR`), and a window is aroused when it lies
   :data:`REST_THRESHOLD` such spreads above the rest mean. Overlapping
@@ -35,15 +36,15 @@ whose signals are clean right now is used: a movement artefact in the pulse
 leaves the state to skin conductance instead of turning it ``unknown``.
 
 The calibration weights are **constrained to the direction physiology
-predicts** (:data:`~sensors.state.feature_sets.AROUSAL_SIGN`; Kreibig 2010): a feature that moved the
-other way between rest and stressor (skin conductance that was higher in a
+predicts** (:data:`~sensors.state.feature_sets.AROUSAL_SIGN`; Kreibig 2010): a
+feature that moved the other way between rest and stressor (skin conductance that was higher in a
 questionnaire baseline than during the task, a drifting sensor) gets weight
 0 instead of a negative one that would call every calm stretch aroused; a
 model left with no weight does not separate.
 
 **How well the calibration separated**, per model: the area under the ROC
-curve of held-out calibration windows (:func:`~sensors.state.fitting.blocked_cv_auc`, blocked
-cross-validation with a purge, since neighbouring windows overlap and
+curve of held-out calibration windows
+(:func:`~sensors.state.fitting.blocked_cv_auc`, blocked cross-validation with a purge, since neighbouring windows overlap and
 would otherwise leak into each other). A model under :data:`AUC_MIN`
 (0.7, the lower bound of "acceptable discrimination", Hosmer, Lemeshow &
 Sturdivant 2013, Applied Logistic Regression, 3rd ed., p. 177) is not used:
