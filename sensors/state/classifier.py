@@ -15,8 +15,8 @@ every feature is first expressed against the participant's own rest baseline:
 * ``rest_threshold``, when only rest was recorded: an arousal index, the
   mean of the z-scores signed so that arousal raises each one
   (:data:`~sensors.state.feature_sets.AROUSAL_SIGN`: heart rate,
-  skin-conductance level and SCR rate go up, RMSSD/SDNN/HF go down; Kreibig 2010, Biol Psychol 84:394, for the
-  directions), is scaled by its own spread at rest (at least
+  skin-conductance level and SCR rate go up, RMSSD/SDNN/HF go down; Kreibig
+  2010, Biol Psychol 84:394, for the directions), is scaled by its own spread at rest (at least
   :data:`INDEX_SD_FLOOR`), and a window is aroused when it lies
   :data:`REST_THRESHOLD` such spreads above the rest mean. Overlapping
   windows of one rest stretch understate how far a calm participant drifts
@@ -44,7 +44,8 @@ model left with no weight does not separate.
 
 **How well the calibration separated**, per model: the area under the ROC
 curve of held-out calibration windows
-(:func:`~sensors.state.fitting.blocked_cv_auc`, blocked cross-validation with a purge, since neighbouring windows overlap and
+(:func:`~sensors.state.fitting.blocked_cv_auc`, blocked cross-validation with
+a purge, since neighbouring windows overlap and
 would otherwise leak into each other). A model under :data:`AUC_MIN`
 (0.7, the lower bound of "acceptable discrimination", Hosmer, Lemeshow &
 Sturdivant 2013, Applied Logistic Regression, 3rd ed., p. 177) is not used:
