@@ -28,14 +28,10 @@ import warnings
 import numpy as np
 import pylsl
 
-from sensors.classifier import AffectClassifier
-from sensors.discovery import find_stream
-from sensors.features import eda_window, hrv_window
-from sensors.monitor import AffectMonitor, CalibrationPhase
-from sensors.pipeline import FeaturePipeline, replay
-from sensors.quality import signal_quality
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import SimulatedSensors, generate_recording
+from sensors.acquire import find_stream
+from sensors.signals import FeaturePipeline, eda_window, hrv_window, offline_updates, signal_quality
+from sensors.simulate import ArousalSchedule, SimulatedSensors, generate_recording
+from sensors.state import AffectClassifier, AffectMonitor, CalibrationPhase
 
 RATES = {"ecg": 500, "ppg": 100, "eda": 64}
 
@@ -53,14 +49,14 @@ def _recording(seconds: float):
         ppg_rate=RATES["ppg"],
         eda_rate=RATES["eda"],
     )
-    return {k: (rec[k][0], rec[k][1], float(rec.sfreq[k])) for k in rec.signals}, schedule
+    return dict(rec.signals), schedule
 
 
 def _classifier(signals) -> AffectClassifier:
     """Calibrated on the first 240 s (calm 0-120, aroused 120-240)."""
     short = {k: tuple(a[ts <= 240] for a in (d, ts)) + (fs,) for k, (d, ts, fs) in signals.items()}
     rest, stress = CalibrationPhase("rest", 0, 120), CalibrationPhase("stressor", 120, 240)
-    for r in replay(short, FeaturePipeline()):
+    for r in offline_updates(short, FeaturePipeline()):
         (rest if r.t <= 120 else stress).add(r.t, r)
     return AffectClassifier().fit(rest.feature_rows(0.5), stress.feature_rows(0.5))
 
@@ -68,7 +64,7 @@ def _classifier(signals) -> AffectClassifier:
 def cpu_pipeline(signals, clf, seconds: float) -> float:
     pipe = FeaturePipeline()
     cpu0 = time.process_time()
-    for r in replay(signals, pipe):
+    for r in offline_updates(signals, pipe):
         clf.predict(r.features, r.quality)
     return (time.process_time() - cpu0) / seconds
 

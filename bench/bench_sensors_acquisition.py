@@ -24,10 +24,8 @@ import time
 import numpy as np
 import pylsl
 
-from sensors.buffer import StreamBuffer, wait_for
-from sensors.discovery import find_stream
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import SimulatedSensors, generate_recording
+from sensors.acquire import StreamBuffer, find_stream, wait_for
+from sensors.simulate import ArousalSchedule, SimulatedSensors, generate_recording
 
 KINDS = ("ecg", "ppg", "eda")
 

@@ -8,7 +8,7 @@ Run: ``.venv/bin/python bench/sensors_accuracy.py [--quick]`` (about 8 min; --qu
    Each session starts with the calibration the protocol would run (rest
    ``REST_S`` calm, then stressor ``STRESS_S`` aroused), then follows a
    random schedule for ``TEST_S`` seconds. The pipeline runs exactly as live
-   (``sensors.pipeline.replay``: one update per second on the newest
+   (``sensors.signals.pipeline.offline_updates``: one update per second on the newest
    samples) and the monitor's calibration rules choose the calibration
    windows. Updates with a state change within the last ``EXCLUDE_S``
    seconds (the HRV window) are excluded; balanced accuracy and the
@@ -36,12 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 from bench_record import BenchRecord
 
-from sensors.classifier import DEFAULT_FEATURES, AffectClassifier
-from sensors.features import detect_beats
-from sensors.monitor import CalibrationPhase
-from sensors.pipeline import FeaturePipeline, replay
-from sensors.schedule import ArousalSchedule
-from sensors.simulate import generate_recording
+from sensors.signals import FeaturePipeline, detect_beats, offline_updates
+from sensors.simulate import ArousalSchedule, generate_recording
+from sensors.state import DEFAULT_FEATURES, AffectClassifier, CalibrationPhase
 
 REST_S = 180.0
 STRESS_S = 180.0
@@ -97,7 +94,7 @@ def session_recording(s: Session):
         hr_aroused=s.hr_aroused,
         noise=s.noise,
     )
-    return schedule, rec, {k: (rec[k][0], rec[k][1], rec.sfreq[k]) for k in rec.signals}
+    return schedule, rec, dict(rec.signals)
 
 
 def run_session(s: Session) -> dict:
@@ -111,7 +108,7 @@ def run_session(s: Session) -> dict:
     truth, pred, pred_rest, hr_err = [], [], [], []
     near_truth, near_pred = [], []
     cpu0 = time.process_time()
-    for r in replay(signals, pipe):
+    for r in offline_updates(signals, pipe):
         t = r.t
         if t <= REST_S:
             rest.add(t, r)

@@ -63,15 +63,16 @@ from sensors_accuracy import (  # noqa: E402
 )
 from sensors_real import pipeline_fingerprint  # noqa: E402
 
-from sensors.classifier import (  # noqa: E402
+from sensors.signals import FeaturePipeline, offline_updates  # noqa: E402
+from sensors.state import (  # noqa: E402
     DEFAULT_FEATURES,
     LEVEL_FEATURES,
     LIVE_FEATURES,
     RESPONSIVE_FEATURES,
     AffectClassifier,
+    CalibrationPhase,
+    fit_rows,
 )
-from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
-from sensors.pipeline import FeaturePipeline, replay  # noqa: E402
 
 STABLE_S = 5.0
 EXCLUDE_S = 60.0
@@ -94,7 +95,7 @@ def session_updates(s: Session, cache: Path | None = None):
     _, _, signals = session_recording(s)
     eda_x, eda_t, _ = signals["eda"]
     results = []
-    for r in replay(signals, FeaturePipeline()):
+    for r in offline_updates(signals, FeaturePipeline()):
         lo, hi = np.searchsorted(eda_t, [r.t - NAIVE_S, r.t], side="right")
         results.append((r, float(np.mean(eda_x[lo:hi]))))
     if path is not None:

@@ -11,14 +11,14 @@ phases are in ``segments.csv``.
 
 Protocol, fixed before any figure was looked at:
 
-* the recordings are replayed exactly as live: :func:`sensors.pipeline.replay`
-  feeds the same :class:`~sensors.pipeline.FeaturePipeline` one update per
+* the recordings are replayed exactly as live: :func:`sensors.signals.pipeline.offline_updates`
+  feeds the same :class:`~sensors.signals.pipeline.FeaturePipeline` one update per
   second with the newest samples (from 60 s on: the E4 settles first);
 * calibration rest = the last :data:`CAL_S` seconds of the baseline,
   calibration stressor = the first :data:`CAL_S` seconds of the Stroop test;
   the calibration windows are picked by the monitor's own rules
-  (:class:`sensors.monitor.CalibrationPhase`) and are the only labels the
-  classifier sees (:meth:`sensors.monitor.fit_rows` fits it as the monitor
+  (:class:`sensors.state.calibration.CalibrationPhase`) and are the only labels the
+  classifier sees (:meth:`sensors.state.calibration.fit_rows` fits it as the monitor
   does);
 * the classifier then runs over every update in order (as the monitor would
   once calibrated, so its smoothing carries over from one update to the
@@ -61,9 +61,14 @@ if str(ROOT) not in sys.path:
 from bench_record import BenchRecord  # noqa: E402
 
 from labmrt.errors import LabmrtError  # noqa: E402
-from sensors.classifier import FEATURE_SETS, LIVE_FEATURES, AffectClassifier  # noqa: E402
-from sensors.monitor import CalibrationPhase, fit_rows  # noqa: E402
-from sensors.pipeline import FeaturePipeline, UpdateResult, replay  # noqa: E402
+from sensors.signals import FeaturePipeline, UpdateResult, offline_updates  # noqa: E402
+from sensors.state import (  # noqa: E402
+    FEATURE_SETS,
+    LIVE_FEATURES,
+    AffectClassifier,
+    CalibrationPhase,
+    fit_rows,
+)
 
 DATA = ROOT.parent / "shared" / "data" / "stress_predict"
 SUBJECTS = tuple(f"S{i:02d}" for i in range(2, 19))
@@ -146,7 +151,7 @@ def replay_subject(subj: Subject, t_end: float | None = None) -> list[tuple[Upda
     }
     eda_x, eda_t, _ = signals["eda"]
     out = []
-    for r in replay(signals, FeaturePipeline(), start_s=START_S):
+    for r in offline_updates(signals, FeaturePipeline(), start_s=START_S):
         if r.t > end:
             break
         lo, hi = np.searchsorted(eda_t, [r.t - NAIVE_S, r.t], side="right")

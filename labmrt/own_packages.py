@@ -11,7 +11,7 @@ distribution that clashes and how to get out of it.
 Why a check rather than installing them as ``labmrt.sensors`` / ``labmrt.ui``
 through setuptools' package-dir mapping: the folders are fixed by the product's
 layout (``sensors/`` and ``ui/`` beside ``labmrt/``), imports stay short
-(``from sensors.buffer import ...``), and a mapped ``labmrt.sensors`` exists
+(``from sensors.acquire import StreamBuffer``), and a mapped ``labmrt.sensors`` exists
 only through an installer's import hook: run from the source folder without it
 (``PYTHONPATH=.``, a ``compat``-mode editable install), ``import labmrt`` finds
 the real ``labmrt/`` folder, which has no ``sensors`` subfolder.

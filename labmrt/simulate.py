@@ -27,7 +27,7 @@ the intent-to-treat effect of arm ``a`` vs the baseline arm in state ``s`` is
 
 The state source of a fast simulation (:class:`ScriptedStateSource`) reports
 the participant's scripted state (any object with ``state_at(seconds)``, e.g.
-``sensors.schedule.ArousalSchedule``) with plausible features, and makes the
+``sensors.simulate.schedule.ArousalSchedule``) with plausible features, and makes the
 participant unavailable now and then: signal dropouts (no valid signal), short
 stretches of low signal quality, and breaks the participant asks for.
 Everything runs on a :class:`~labmrt.session.clock.VirtualClock`, so a study takes

@@ -202,3 +202,113 @@ def test_tests_import_their_helpers_from_the_tests_folder():
             if any(n == "tests" or n.startswith("tests.") for n in names):
                 bad.append(f"{path.relative_to(here)}:{node.lineno}")
     assert not bad, f"import helpers by module name (pytest puts tests/ on sys.path): {bad}"
+
+
+# --------------------------------------------------------------------------- sensors' stages
+# What each stage of sensors may import from the others (lazy imports included): the
+# signal kinds first; acquisition, features and the simulator side by side on them; the
+# affective state on acquisition and features; the replay on the state; one composition
+# of every stage for the live chain on simulated sensors.
+SENSORS_ALLOWED = {
+    "sensors.kinds": set(),
+    "sensors.acquire": {"sensors.kinds"},
+    "sensors.signals": {"sensors.kinds"},
+    "sensors.simulate": {"sensors.kinds"},
+    "sensors.state": {"sensors.kinds", "sensors.acquire", "sensors.signals"},
+    "sensors.replay": {"sensors.kinds", "sensors.acquire", "sensors.signals", "sensors.state"},
+    "sensors.live": {
+        "sensors.kinds",
+        "sensors.acquire",
+        "sensors.signals",
+        "sensors.simulate",
+        "sensors.state",
+    },
+}
+
+
+def _face_modules(path: Path, package: str) -> set[str]:
+    """The modules a lazy face loads: the keys of its ``lazy.attach(..., submod_attrs=...)``.
+
+    A face imports its modules on first use, by name, so ``_imported`` does not see them.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("attach"):
+            for kw in node.keywords:
+                if kw.arg == "submod_attrs" and isinstance(kw.value, ast.Dict):
+                    found.update(f"{package}.{k.value}" for k in kw.value.keys)
+    return found
+
+
+def _sensors_graph() -> dict[str, set[str]]:
+    """Every sensors module -> the sensors modules it imports, anywhere in it."""
+    known = _modules()
+    graph = {}
+    for module, path in known.items():
+        if module == "sensors" or module.startswith("sensors."):
+            uses = _imported(path, known, lazy=True) | _face_modules(path, module)
+            graph[module] = {t for t in uses if t.startswith("sensors")} - {module}
+    return graph
+
+
+def test_sensors_stages_depend_one_way():
+    graph = _sensors_graph()
+    loose = sorted(p.name for p in (PROJECT / "sensors").glob("*.py"))
+    assert loose == ["__init__.py"], f"modules outside a stage's subpackage: {loose}"
+    assert graph["sensors"] == set(), "the package face imports nothing: the CLI's start stays free"
+    uses: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        if module != "sensors":
+            unit = _unit(module)
+            uses.setdefault(unit, set()).update(_unit(t) for t in targets if _unit(t) != unit)
+    assert set(uses) == set(SENSORS_ALLOWED), "a stage was added or removed: update SENSORS_ALLOWED"
+    wrong = {unit: sorted(found - SENSORS_ALLOWED[unit]) for unit, found in uses.items()}
+    assert {u: w for u, w in wrong.items() if w} == {}
+    assert _cycles(uses) == []
+
+
+def test_no_import_cycle_among_sensors_modules_even_inside_functions():
+    graph = _sensors_graph()
+    assert graph["sensors.acquire"] >= {"sensors.acquire.buffer", "sensors.acquire.streams"}
+    assert _cycles(graph) == []
+
+
+def test_code_outside_sensors_imports_the_stages_faces():
+    """labmrt, ui, bench and the screenshot scripts use ``from sensors.<stage> import ...``."""
+    known = _modules()
+    faces = set(SENSORS_ALLOWED)
+    deep = []
+    for top in ("labmrt", "ui", "bench", "docs"):
+        for path in sorted((PROJECT / top).rglob("*.py")):
+            for target in _imported(path, known, lazy=True):
+                if target.startswith("sensors.") and target not in faces:
+                    deep.append(f"{path.relative_to(PROJECT)}: {target}")
+    assert deep == []
+
+
+def test_sensors_faces_offer_every_name_they_list():
+    code = (
+        "import importlib\n"
+        f"for face in {sorted(SENSORS_ALLOWED)!r}:\n"
+        "    module = importlib.import_module(face)\n"
+        "    for name in module.__all__:\n"
+        "        getattr(module, name)\n"
+        "import sys\n"
+        "print(len([m for m in sys.modules if m.startswith('sensors.')]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) > len(SENSORS_ALLOWED)
+
+
+def test_a_light_name_does_not_load_its_stages_heavy_modules():
+    """``labmrt simulate`` reads the arousal script and the console a calibration line,
+    neither needs NeuroKit2 (seconds to import): the faces load a module on first use."""
+    code = (
+        "import sys\n"
+        "from sensors.simulate import ArousalSchedule\n"
+        "from sensors.state import describe_calibration\n"
+        "from sensors.kinds import kind_of\n"
+        "print(','.join(m for m in ('neurokit2', 'pylsl') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from labmrt.errors import LabmrtError
-from sensors.classifier import describe_calibration
+from sensors.state import describe_calibration
 from ui.bridge import EngineBridge
 from ui.calibration import format_clock
 from ui.clock import Clock, lsl_clock

@@ -34,7 +34,7 @@ from ui.style import KIND_COLOURS, STATE_COLOURS
 
 
 class BufferLike(Protocol):
-    """What the plots need from a :class:`sensors.buffer.StreamBuffer`."""
+    """What the plots need from a :class:`sensors.acquire.buffer.StreamBuffer`."""
 
     name: str
     kind: str | None

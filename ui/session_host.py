@@ -112,7 +112,7 @@ class LabSessionHost(QObject):
     # ------------------------------------------------------------------ sensors
     def start_simulated_sensors(self) -> list:
         """Start simulated ECG/EDA outlets in this process; return their stream descriptions."""
-        from sensors.discovery import find_stream
+        from sensors.acquire import find_stream
 
         if self.simulator is None:
             self.simulator = self._simulator_factory()
@@ -251,7 +251,7 @@ class LabSessionHost(QObject):
         self.study_dir = Path(setup["study_dir"])
         self.store = store
         if self.monitor is not None:
-            from sensors.recording import SampleRecorder
+            from sensors.acquire import SampleRecorder
 
             self.recorder = SampleRecorder(self.monitor.buffers, self.store, engine.session_id)
             self.recorder.start()
@@ -387,12 +387,12 @@ def _software_versions() -> dict:
 def default_simulator(seed: int = 0):
     """Simulated ECG + EDA in a child process, its body following the session phases.
 
-    See ``ui.demo_body``: generating the signals in the app's process would
+    See :mod:`sensors.simulate.process`: generating the signals in the app's process would
     compete with the GUI thread for the GIL.
     """
     import uuid
 
-    from ui.demo_body import SimulatorProcess
+    from sensors.simulate import SimulatorProcess
 
     return SimulatorProcess(
         seed=seed,
@@ -410,6 +410,6 @@ def _pins_of(protocol: Any) -> dict:
 
 
 def default_monitor(descriptions: list, protocol: Any):
-    from sensors.state_source import monitor_for_protocol
+    from sensors.state import monitor_for_protocol
 
     return monitor_for_protocol(descriptions, protocol)

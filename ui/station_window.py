@@ -49,7 +49,7 @@ def screen_factory(
         presenter.reporter = engine.record_event
         cleanup: list = []
         if live is not None:
-            from sensors.recording import SampleRecorder
+            from sensors.acquire import SampleRecorder
 
             cleanup.append(SampleRecorder(live.buffers, store, engine.session_id).start().stop)
         return engine, cleanup

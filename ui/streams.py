@@ -3,7 +3,7 @@
 Resolving streams waits on the network for a second, so it runs in the
 background (:mod:`ui.worker`); the list fills in when the answer arrives.
 ECG/PPG/EDA/RR/HR streams are ticked by default, one per kind; the kind column
-and tooltips say which channel carries what (``sensors.channels``).
+and tooltips say which channel carries what (``sensors.acquire.channels``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ui.worker import Job, run_in_background
 
 
 def _find_streams(timeout: float):
-    from sensors.discovery import find_streams
+    from sensors.acquire import find_streams
 
     return find_streams(timeout=timeout)
 
@@ -99,7 +99,7 @@ class StreamPicker(QWidget):
     def set_streams(self, descriptions: Sequence, select: Sequence[str] = ()) -> None:
         """Show ``descriptions``; tick those whose source id is in ``select``
         (default: the first of each kind)."""
-        from sensors.channels import signal_summary
+        from sensors.acquire import signal_summary
 
         self.descriptions = list(descriptions)
         self.table.setRowCount(len(self.descriptions))

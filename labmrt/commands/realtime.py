@@ -1,8 +1,8 @@
 """``labmrt simulate --realtime``: whole simulated sessions in real time, through the live chain.
 
 Each simulated participant gets simulated LSL sensors, the live monitor as
-the engine's state source (:func:`sensors.state_source.live_state_source`) and
-a raw-sample recorder (:class:`sensors.recording.SampleRecorder`), so a study
+the engine's state source (:func:`sensors.live.simulated.live_state_source`) and
+a raw-sample recorder (:class:`sensors.acquire.recorder.SampleRecorder`), so a study
 folder made this way exercises everything a lab session does. The sensors are
 imported inside the function: the domain core stays free of them.
 """
@@ -33,8 +33,8 @@ def simulate_realtime(
         participant_codes,
     )
     from labmrt.store import DB_NAME, StudyStore
-    from sensors.recording import SampleRecorder
-    from sensors.state_source import live_state_source
+    from sensors.acquire import SampleRecorder
+    from sensors.live import live_state_source
 
     out = Path(out)
     if (out / DB_NAME).exists():

@@ -279,7 +279,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.simulated:
                 presenter.request_break = engine.pause
             if args.simulated_sensors:
-                from sensors.recording import SampleRecorder
+                from sensors.acquire import SampleRecorder
 
                 recorder = SampleRecorder(source.buffers, store, engine.session_id).start()
                 cleanup.append(recorder.stop)
@@ -320,14 +320,14 @@ def _state_source(args, protocol, clock, seed: int, cleanup: list) -> tuple[Any,
     from labmrt.simulate import ScriptedStateSource, load_effects, random_intervals
 
     if args.simulated_sensors:
-        from sensors.state_source import live_state_source
+        from sensors.live import live_state_source
 
         return live_state_source(protocol, clock, seed, cleanup)
     if not args.simulated:
         return None, (lambda t: "calm")
     import numpy as np
 
-    from sensors.schedule import ArousalSchedule
+    from sensors.simulate import ArousalSchedule
 
     model, _ = load_effects(args.effects, protocol)
     duration = 4 * 3600.0

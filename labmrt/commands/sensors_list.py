@@ -4,7 +4,7 @@ Prints each stream (name, type, channels, nominal rate, format, source id,
 host) and, below it, which of its channels carries which signal and why,
 how the values are converted, and why every other channel is left out (a
 counter, an accelerometer, a second EDA channel...), read from the
-stream's channel metadata (:mod:`sensors.channels`). Then the channel per
+stream's channel metadata (:mod:`sensors.acquire.channels`). Then the channel per
 kind the monitor would use across all streams, and the streams it would
 leave out. A wrong channel format or an absurd rate is named here, before a
 session starts.
@@ -49,9 +49,7 @@ def run(args) -> int:
 
     import pylsl
 
-    from sensors.buffer import check_stream
-    from sensors.channels import choose_sources
-    from sensors.discovery import StreamDescription, find_streams
+    from sensors.acquire import StreamDescription, check_stream, choose_sources, find_streams
 
     if args.all:
         pattern = re.compile(args.name, re.IGNORECASE) if args.name else None

@@ -1,7 +1,7 @@
 """``labmrt sensors monitor``: the affective state of whatever ECG/PPG/EDA streams are on the network.
 
 Resolves the streams (any vendor's), picks the channel of each signal by
-the streams' channel metadata (:mod:`sensors.channels`; ``--pin`` names one
+the streams' channel metadata (:mod:`sensors.acquire.channels`; ``--pin`` names one
 instead) and prints which and why, optionally calibrates (rest first, then
 stressor, as the options say) or loads a model, and prints one line per state update. This is
 how the pipeline is checked against any source, not only the simulator.
@@ -85,7 +85,7 @@ def add_classifier_options(parser) -> None:
 
 def classifier_from_args(args):
     """The --model file, or an unfitted classifier of the --state-features set."""
-    from sensors.classifier import FEATURE_SETS, AffectClassifier
+    from sensors.state import FEATURE_SETS, AffectClassifier
 
     if args.model:
         return AffectClassifier.load(args.model)
@@ -97,7 +97,7 @@ def classifier_from_args(args):
 def parse_pins(values: list[str]) -> dict[str, dict[str, str]]:
     """``--pin KIND=STREAM:CHANNEL`` options as the protocol's ``[sensors.pins]`` table."""
     from labmrt.errors import LabmrtError
-    from sensors.discovery import SOURCE_KINDS
+    from sensors.kinds import SOURCE_KINDS
 
     pins: dict[str, dict[str, str]] = {}
     for value in values:
@@ -120,7 +120,7 @@ def pinned_streams(pins: dict, found: list, timeout: float) -> list:
     """The pinned streams ``find_streams`` left out (their metadata names no signal)."""
     import pylsl
 
-    from sensors.discovery import StreamDescription
+    from sensors.acquire import StreamDescription
 
     have = {d.name.lower() for d in found}
     extra = []
@@ -162,7 +162,7 @@ def calibration_line(clf) -> str:
         f"calibrated: {clf.method} on {', '.join(clf.used_features)} "
         f"({clf.n_rest} rest, {clf.n_stress} stressor windows)" + (f"; {note}" if note else "")
     )
-    from sensors.classifier import describe_calibration
+    from sensors.state import describe_calibration
 
     summary = getattr(clf, "calibration_summary", None)
     quality = describe_calibration(summary()) if callable(summary) else ""
@@ -189,8 +189,8 @@ def human_line(rec: dict) -> str:
 
 def run(args) -> int:
     from labmrt.errors import LabmrtError
-    from sensors.discovery import find_streams
-    from sensors.monitor import AffectMonitor
+    from sensors.acquire import find_streams
+    from sensors.state import AffectMonitor
 
     for opt in ("calibrate_rest", "calibrate_stress", "duration", "interval", "timeout"):
         value = getattr(args, opt)

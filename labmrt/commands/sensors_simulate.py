@@ -3,7 +3,7 @@
 Starts ECG or PPG and/or EDA outlets whose arousal follows a schedule, plus a
 ``Markers`` outlet with the true state (``--layout`` publishes the same body
 the way real devices do: a multi-channel hub, RR intervals, heart rate only,
-raw ADC codes; see :mod:`sensors.layouts`), prints what it opened and every state
+raw ADC codes; see :mod:`sensors.simulate.layouts`), prints what it opened and every state
 change, and runs until Ctrl-C or ``--duration``. Any LSL client (the monitor,
 LabRecorder) sees them like a device.
 """
@@ -162,8 +162,7 @@ def run(args) -> int:
     if problems:
         raise LabmrtError(problems)
 
-    from sensors.schedule import ArousalSchedule
-    from sensors.simulate import SimulatedSensors
+    from sensors.simulate import ArousalSchedule, SimulatedSensors
 
     if args.schedule == "random":
         schedule = ArousalSchedule.random(
@@ -189,7 +188,7 @@ def run(args) -> int:
     if args.layout == "standard":
         sim = SimulatedSensors(ecg=args.ecg, ppg=args.ppg, eda=args.eda, **options)
     else:
-        from sensors.layouts import LayoutSensors
+        from sensors.simulate import LayoutSensors
 
         sim = LayoutSensors(args.layout, **options)
     sim.start()

@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from sensors.train import train_from_csv
+    from sensors.state import train_from_csv
 
     features = [f.strip() for f in args.use.split(",") if f.strip()] if args.use else None
     summary = train_from_csv(args.features, args.label, args.out, features, args.group)

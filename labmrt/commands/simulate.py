@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 
 
 def schedule_factory(seed: int, duration_s: float, mean_segment_s: float):
-    from sensors.schedule import ArousalSchedule
+    from sensors.simulate import ArousalSchedule
 
     return ArousalSchedule.random(seed, duration_s, mean_segment_s)
 

@@ -140,8 +140,8 @@ def simulated_factory(
 def lab_sensors(protocol: Any, pattern: str, cleanup: list, timeout: float = 3.0) -> Any:
     """The live monitor on this station's own streams (names matching ``pattern``), started."""
     from labmrt.errors import LabmrtError, Problem
-    from sensors.discovery import find_streams
-    from sensors.state_source import MonitorStateSource, monitor_for_protocol
+    from sensors.acquire import find_streams
+    from sensors.state import MonitorStateSource, monitor_for_protocol
 
     found = find_streams(timeout=timeout, name_pattern=pattern)
     if not found:
@@ -159,7 +159,7 @@ def lab_sensors(protocol: Any, pattern: str, cleanup: list, timeout: float = 3.0
 
 def recorded(source: Any, store: Any, engine: Any, cleanup: list) -> None:
     """Record the raw samples the monitor reads into the session (stopped by ``cleanup``)."""
-    from sensors.recording import SampleRecorder
+    from sensors.acquire import SampleRecorder
 
     recorder = SampleRecorder(source.buffers, store, engine.session_id).start()
     cleanup.append(recorder.stop)

@@ -61,7 +61,7 @@ def _protocol_summary(name: str) -> str:
     protocol = load_protocol(name)
     pins = protocol.sensors.pins if protocol.sensors is not None else {}
     if pins:  # units and devices are known to the sensors package only
-        from sensors.channels import pin_problems
+        from sensors.acquire import pin_problems
 
         problems = pin_problems(pins, where=f"{name}: ")
         if problems:

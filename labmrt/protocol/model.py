@@ -301,7 +301,7 @@ class SensorPin(_Model):
     """The stream and channel that carry one signal, named by the lab.
 
     Normally the channel is chosen from each stream's channel metadata
-    (``sensors.channels``); a pin overrides that for one kind. ``stream``:
+    (``sensors.acquire.channels``); a pin overrides that for one kind. ``stream``:
     the stream name as ``labmrt sensors list`` shows it (case-insensitive);
     ``channel``: the channel label (or its index, for a stream without
     labels); ``unit``: overrides the channel's unit; ``device`` and

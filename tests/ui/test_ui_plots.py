@@ -10,8 +10,7 @@ import pylsl
 import pytest
 
 from labmrt.state import AffectState
-from sensors.buffer import StreamBuffer
-from sensors.discovery import find_stream
+from sensors.acquire import StreamBuffer, find_stream
 from ui.plots import LiveSignals, StreamTable
 
 

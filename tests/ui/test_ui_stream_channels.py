@@ -2,7 +2,7 @@
 
 from PySide6.QtCore import Qt
 
-from sensors.discovery import Channel, StreamDescription
+from sensors.acquire import Channel, StreamDescription
 from ui.streams import StreamPicker
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from labmrt.errors import LabmrtError
 from labmrt.protocol import load_protocol
-from sensors.discovery import Channel, StreamDescription
-from sensors.state_source import monitor_for_protocol
+from sensors.acquire import Channel, StreamDescription
+from sensors.state import monitor_for_protocol
 from ui.participant import ParticipantWindow
 from ui.session_host import LabSessionHost
 
