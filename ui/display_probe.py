@@ -141,7 +141,10 @@ def _qt_reason(output: str) -> str:
         if line.startswith(("qt.qpa.", "This application failed", "Could not"))
         or "could not connect to display" in line
     ]
-    return " ".join(keep[-3:])
+    # The display that did not answer is the cause; Qt's closing lines, printed after it
+    # (and after its standing note on libxcb-cursor0), only say that the plugin failed.
+    display = [line for line in keep if "could not connect to display" in line]
+    return " ".join(dict.fromkeys(display[-1:] + keep[-3:]))
 
 
 def probe_platform(
