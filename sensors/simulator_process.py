@@ -1,4 +1,4 @@
-"""A simulated participant's body that follows the session: calm at rest, aroused under stress.
+"""Simulated sensors in a child process; the body follows the session (calm at rest, stressed).
 
 With simulated sensors, the affective state must change when the calibration
 says it should, or the classifier learns nothing. Real bodies do that on

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.clock import Clock, lsl_clock
+from labmrt.session.clock import ClockFn, lsl_clock
 
 
 def format_clock(seconds: float) -> str:
@@ -35,7 +35,7 @@ class CountdownScreen(QWidget):
 
     finished = Signal()
 
-    def __init__(self, *, clock: Clock = lsl_clock, parent=None):
+    def __init__(self, *, clock: ClockFn = lsl_clock, parent=None):
         super().__init__(parent)
         self._clock = clock
         self.duration_s = 0.0
@@ -80,7 +80,7 @@ class CountdownScreen(QWidget):
 class RestScreen(CountdownScreen):
     """A calm, low-contrast screen asking the participant to sit still and breathe."""
 
-    def __init__(self, *, clock: Clock = lsl_clock, parent=None):
+    def __init__(self, *, clock: ClockFn = lsl_clock, parent=None):
         super().__init__(clock=clock, parent=parent)
         self.setObjectName("rest_screen")
         self.setAttribute(Qt.WA_StyledBackground, True)
@@ -142,7 +142,7 @@ class StressorScreen(CountdownScreen):
     def __init__(
         self,
         *,
-        clock: Clock = lsl_clock,
+        clock: ClockFn = lsl_clock,
         seed: int = 0,
         item_limit_s: float = 7.0,
         feedback_ms: int = 700,

@@ -40,10 +40,10 @@ from PySide6.QtWidgets import (
 )
 
 from labmrt.errors import LabmrtError
+from labmrt.session.clock import ClockFn, lsl_clock
 from sensors.classifier import describe_calibration
 from ui.bridge import EngineBridge
 from ui.calibration import format_clock
-from ui.clock import Clock, lsl_clock
 from ui.decision_log import COLUMNS, DecisionLogModel
 from ui.dialogs import AbortDialog, SummaryDialog, show_error
 from ui.plots import LiveSignals, StreamTable
@@ -114,7 +114,7 @@ class ConsoleWindow(QMainWindow):
         *,
         protocols_dir: Path | None = None,
         study_dir: Path | None = None,
-        clock: Clock = lsl_clock,
+        clock: ClockFn = lsl_clock,
         parent=None,
     ):
         super().__init__(parent)

@@ -14,8 +14,7 @@ import ast
 import json
 import operator
 import textwrap
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -37,32 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.clock import Clock, lsl_clock
+from labmrt.session.clock import ClockFn, lsl_clock
+from labmrt.session.display import FeatureSpec
 
 OPEN, CLOSE, USE = "open", "close", "use"
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """What the participant screen needs to render one feature.
-
-    ``kind`` picks the widget (help, hint, calculator, notes, comparison_table;
-    anything else gets the generic panel). ``content`` is the help/hint text
-    (help text may be split into topics with markdown ``#`` headings);
-    ``table`` holds ``{"columns": [...], "rows": [[...], ...]}`` for a
-    comparison table.
-    """
-
-    id: str
-    kind: str
-    label: str = ""
-    content: str = ""
-    table: Mapping[str, Any] | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def title(self) -> str:
-        return self.label or self.id.replace("_", " ").capitalize()
 
 
 def _detail(**items: Any) -> str:
@@ -78,7 +55,7 @@ class FeatureWidget(QFrame):
 
     activity = Signal(str, str, float, str)  # feature_id, action, t, detail
 
-    def __init__(self, spec: FeatureSpec, *, clock: Clock = lsl_clock, parent=None):
+    def __init__(self, spec: FeatureSpec, *, clock: ClockFn = lsl_clock, parent=None):
         super().__init__(parent)
         self.spec = spec
         self._clock = clock
@@ -475,6 +452,6 @@ WIDGETS: dict[str, type[FeatureWidget]] = {
 }
 
 
-def make_feature(spec: FeatureSpec, *, clock: Clock = lsl_clock, parent=None) -> FeatureWidget:
+def make_feature(spec: FeatureSpec, *, clock: ClockFn = lsl_clock, parent=None) -> FeatureWidget:
     """The widget for ``spec.kind`` (the generic panel for kinds without their own widget)."""
     return WIDGETS.get(spec.kind, GenericFeatureWidget)(spec, clock=clock, parent=parent)

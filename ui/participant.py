@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labmrt.session.clock import ClockFn, lsl_clock
+from labmrt.session.display import TaskDisplay
 from ui.calibration import CountdownScreen, RestScreen, StressorScreen, format_clock
-from ui.clock import Clock, lsl_clock
-from ui.task_view import TaskDisplay, TaskView
+from ui.task_view import TaskView
 
 PARTICIPANT_STYLE = """
 #participant_window { background: #f7f7f4; }
@@ -106,7 +107,7 @@ class BreakScreen(CountdownScreen):
 
     continued = Signal()
 
-    def __init__(self, *, clock: Clock = lsl_clock, parent=None):
+    def __init__(self, *, clock: ClockFn = lsl_clock, parent=None):
         super().__init__(clock=clock, parent=parent)
         self.setObjectName("break_screen")
         self.auto_continue = False
@@ -168,7 +169,7 @@ class ParticipantWindow(QWidget):
     task_finished = Signal(dict)  # presentation record from TaskView
     activity = Signal(str, str, float, str)  # feature_id, action, t, detail
 
-    def __init__(self, *, clock: Clock = lsl_clock, stressor_seed: int = 0, parent=None):
+    def __init__(self, *, clock: ClockFn = lsl_clock, stressor_seed: int = 0, parent=None):
         super().__init__(parent)
         self._clock = clock
         self.setObjectName("participant_window")

@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from ui.adapters import display_of_framed_task
+from labmrt.session.display import display_of_framed_task
 from ui.participant import ParticipantWindow
 
 Reporter = Callable[..., Any]

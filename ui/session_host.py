@@ -19,40 +19,13 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from labmrt.errors import LabmrtError, Problem
+from labmrt.session.display import instructions
 from ui.bridge import EngineBridge
 from ui.participant import ParticipantWindow
 from ui.presenter import QtPresenter
 from ui.worker import run_in_background
 
 log = logging.getLogger(__name__)
-
-
-def instructions(protocol: Any) -> str:
-    """The welcome text: what the session holds, from the protocol (never its arms)."""
-    tools = [f.label.lower() for f in protocol.features]
-    parts = [
-        "You will work on a series of short tasks in an information system. Each task "
-        "describes a choice; answer it as well as you can."
-    ]
-    if tools:
-        listed = ", ".join(tools[:-1]) + (f" and {tools[-1]}" if len(tools) > 1 else tools[0])
-        parts.append(f"Tools are there for you to use as you like: {listed}.")
-    cal = protocol.calibration
-    if cal is not None and (cal.rest_s > 0 or cal.stressor_s > 0):
-        steps = []
-        if cal.rest_s > 0:
-            steps.append(f"a calm rest of {_minutes(cal.rest_s)}")
-        if cal.stressor_s > 0 and cal.stressor != "none":
-            steps.append(f"a short arithmetic exercise ({_minutes(cal.stressor_s)})")
-        parts.append("First comes " + " and then ".join(steps) + ".")
-    parts.append("Press Start (or the space bar) when you are ready.")
-    return "\n\n".join(parts)
-
-
-def _minutes(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:g} seconds"
-    return f"about {round(seconds / 60)} minutes"
 
 
 class LabSessionHost(QObject):
@@ -387,12 +360,12 @@ def _software_versions() -> dict:
 def default_simulator(seed: int = 0):
     """Simulated ECG + EDA in a child process, its body following the session phases.
 
-    See ``ui.demo_body``: generating the signals in the app's process would
+    See :mod:`sensors.simulator_process`: generating the signals in the app's process would
     compete with the GUI thread for the GIL.
     """
     import uuid
 
-    from ui.demo_body import SimulatorProcess
+    from sensors.simulator_process import SimulatorProcess
 
     return SimulatorProcess(
         seed=seed,

@@ -9,9 +9,6 @@ that is, and why, is never visible here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -28,35 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.clock import Clock, lsl_clock
-from ui.features import FeatureSpec, FeatureWidget, make_feature
-
-CONTROLS = ("confirm", "dwell", "none")
-
-
-@dataclass(frozen=True)
-class TaskDisplay:
-    """Everything the participant sees for one task (already framed by the engine).
-
-    ``control`` is the per-protocol check: ``confirm`` (the workspace unlocks
-    after an "I have read the task" click; received = confirmed), ``dwell``
-    (received when the time from showing the task to the first interaction is
-    at least ``min_dwell_s``) or ``none`` (received whenever shown).
-    """
-
-    task_index: int
-    task_id: str
-    text: str
-    features: tuple[FeatureSpec, ...] = ()
-    heading: str = ""
-    question: str = ""
-    answer_kind: str = "text"  # text | number | choice
-    choices: tuple[str, ...] = ()
-    control: str = "confirm"
-    min_dwell_s: float = 3.0
-    time_limit_s: float | None = None
-    decision_point: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+from labmrt.session.clock import ClockFn, lsl_clock
+from labmrt.session.display import CONTROLS, TaskDisplay
+from ui.features import FeatureWidget, make_feature
 
 
 class TaskView(QWidget):
@@ -65,7 +36,7 @@ class TaskView(QWidget):
     finished = Signal(dict)
     activity = Signal(str, str, float, str)  # feature_id, action, t, detail
 
-    def __init__(self, task: TaskDisplay, *, clock: Clock = lsl_clock, parent=None):
+    def __init__(self, task: TaskDisplay, *, clock: ClockFn = lsl_clock, parent=None):
         super().__init__(parent)
         if task.control not in CONTROLS:
             raise ValueError(f"unknown control {task.control!r}; use one of {CONTROLS}")

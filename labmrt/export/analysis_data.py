@@ -1,4 +1,4 @@
-"""Load an export (or export a study folder) for the analysis view, and list the choices.
+"""An export read back for an analysis (or a study folder exported first), and its choices.
 
 The lists the analyst picks from (outcomes, moderators, controls, contrasts)
 are built from the export's codebook, which says what every column is
@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from labmrt.errors import LabmrtError, Problem
+from labmrt.export.tables import export_study, read_codebook
+from labmrt.store import DB_NAME
 from labmrt.textcols import read_csv, text_as_objects
 
 # Columns that are identifiers, times or bookkeeping: never offered as variables.
@@ -85,8 +87,6 @@ def _decision_table_doc(codebook: dict) -> dict:
 
 def load_export(folder: str | Path) -> AnalysisData:
     """Read ``decision_points`` and ``codebook.json`` from an export folder."""
-    from labmrt.export import read_codebook
-
     folder = Path(folder)
     codebook = read_codebook(folder)
     name = codebook.get("files", {}).get("decision_points", "decision_points.csv")
@@ -140,8 +140,6 @@ def load_export(folder: str | Path) -> AnalysisData:
 
 def export_and_load(study_dir: str | Path) -> AnalysisData:
     """Export a study folder into ``STUDY_DIR/export`` (tables only) and load it."""
-    from labmrt.export import export_study
-
     study_dir = Path(study_dir)
     out = study_dir / "export"
     export_study(study_dir, out, "csv", signals=False)
@@ -153,8 +151,6 @@ def load_folder(folder: str | Path) -> AnalysisData:
     folder = Path(folder)
     if (folder / "codebook.json").is_file():
         return load_export(folder)
-    from labmrt.store import DB_NAME
-
     if (folder / DB_NAME).is_file():
         return export_and_load(folder)
     raise LabmrtError(

@@ -1,17 +1,68 @@
-"""Turn protocol objects into what the participant screen shows.
+"""What the participant screen is given: display records, built from the protocol.
 
 The participant screen takes plain display records (:class:`TaskDisplay`,
 :class:`FeatureSpec`) so it never sees the protocol's arms. This module is the
-one place that reads a task and its features from the protocol and builds
-those records, given the text the engine decided to show.
+one place that reads a task and its features from the protocol (or from the
+engine's framed task) and builds those records, given the text the engine
+decided to show; :func:`instructions` writes the welcome text the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ui.features import FeatureSpec
-from ui.task_view import TaskDisplay
+#: How a task checks that its framing was received (see :class:`TaskDisplay`).
+CONTROLS = ("confirm", "dwell", "none")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What the participant screen needs to render one feature.
+
+    ``kind`` picks the widget (help, hint, calculator, notes, comparison_table;
+    anything else gets the generic panel). ``content`` is the help/hint text
+    (help text may be split into topics with markdown ``#`` headings);
+    ``table`` holds ``{"columns": [...], "rows": [[...], ...]}`` for a
+    comparison table.
+    """
+
+    id: str
+    kind: str
+    label: str = ""
+    content: str = ""
+    table: Mapping[str, Any] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.id.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class TaskDisplay:
+    """Everything the participant sees for one task (already framed by the engine).
+
+    ``control`` is the per-protocol check: ``confirm`` (the workspace unlocks
+    after an "I have read the task" click; received = confirmed), ``dwell``
+    (received when the time from showing the task to the first interaction is
+    at least ``min_dwell_s``) or ``none`` (received whenever shown).
+    """
+
+    task_index: int
+    task_id: str
+    text: str
+    features: tuple[FeatureSpec, ...] = ()
+    heading: str = ""
+    question: str = ""
+    answer_kind: str = "text"  # text | number | choice
+    choices: tuple[str, ...] = ()
+    control: str = "confirm"
+    min_dwell_s: float = 3.0
+    time_limit_s: float | None = None
+    decision_point: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _spec(feature: Any, task: Any, table: dict | None) -> FeatureSpec:
@@ -76,3 +127,31 @@ def task_display(
         time_limit_s=task.time_limit_s,
         decision_point=decision_point,
     )
+
+
+def instructions(protocol: Any) -> str:
+    """The welcome text: what the session holds, from the protocol (never its arms)."""
+    tools = [f.label.lower() for f in protocol.features]
+    parts = [
+        "You will work on a series of short tasks in an information system. Each task "
+        "describes a choice; answer it as well as you can."
+    ]
+    if tools:
+        listed = ", ".join(tools[:-1]) + (f" and {tools[-1]}" if len(tools) > 1 else tools[0])
+        parts.append(f"Tools are there for you to use as you like: {listed}.")
+    cal = protocol.calibration
+    if cal is not None and (cal.rest_s > 0 or cal.stressor_s > 0):
+        steps = []
+        if cal.rest_s > 0:
+            steps.append(f"a calm rest of {_minutes(cal.rest_s)}")
+        if cal.stressor_s > 0 and cal.stressor != "none":
+            steps.append(f"a short arithmetic exercise ({_minutes(cal.stressor_s)})")
+        parts.append("First comes " + " and then ".join(steps) + ".")
+    parts.append("Press Start (or the space bar) when you are ready.")
+    return "\n\n".join(parts)
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:g} seconds"
+    return f"about {round(seconds / 60)} minutes"

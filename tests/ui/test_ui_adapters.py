@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from labmrt.protocol import load_protocol
-from ui.adapters import task_display
+from labmrt.session.display import task_display
 from ui.task_view import TaskView
 
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from ui.features import FeatureSpec
+from labmrt.session.display import FeatureSpec, TaskDisplay
 from ui.participant import ParticipantWindow
-from ui.task_view import TaskDisplay, TaskView
+from ui.task_view import TaskView
 
 TABLE = {
     "columns": ["Plan", "Monthly price", "Deductible", "Coverage"],
