@@ -42,7 +42,7 @@ from labmrt.powersim.effects import (
 from labmrt.powersim.run import SimulationResult, simulate_power
 from labmrt.protocol import Protocol, load_protocol
 from ui.analysis.effects_form import OutcomeBox
-from ui.widgets import Job, int_spin_box, run_in_background, spin_box
+from ui.widgets import Job, button, int_spin_box, run_in_background, spin_box
 
 CURVE_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"]
 
@@ -85,13 +85,11 @@ class SimulationTab(QWidget):
         path_row = QHBoxLayout()
         self.protocol_edit = QLineEdit()
         self.protocol_edit.setPlaceholderText("protocol file (.toml)")
-        browse = QPushButton("Open…")
-        browse.clicked.connect(self._browse_protocol)
+        browse = button("Open…", self._browse_protocol)
         path_row.addWidget(self.protocol_edit, 1)
         path_row.addWidget(browse)
         files_form.addRow("Protocol", path_row)
-        self.load_effects_button = QPushButton("Load effects file…")
-        self.load_effects_button.clicked.connect(self._browse_effects)
+        self.load_effects_button = button("Load effects file…", self._browse_effects)
         files_form.addRow("Effects", self.load_effects_button)
         form_box.addWidget(files)
 
@@ -154,9 +152,7 @@ class SimulationTab(QWidget):
 
         right = QVBoxLayout()
         buttons = QHBoxLayout()
-        self.run_button = QPushButton("Simulate")
-        self.run_button.setObjectName("simulate_run")
-        self.run_button.clicked.connect(self.start)
+        self.run_button = button("Simulate", self.start, name="simulate_run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)

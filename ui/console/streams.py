@@ -15,14 +15,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from ui.widgets import Job, run_in_background
+from ui.widgets import Job, button, run_in_background
 
 
 def _find_streams(timeout: float):
@@ -65,14 +64,18 @@ class StreamPicker(QWidget):
         self.table.setMaximumHeight(150)
         layout.addWidget(self.table)
         row = QHBoxLayout()
-        self.refresh_button = QPushButton("Find streams")
-        self.refresh_button.setObjectName("find_streams")
-        self.refresh_button.setToolTip("Look for ECG, PPG and EDA streams on the network (Ctrl+L)")
-        self.refresh_button.clicked.connect(self.refresh)
-        self.simulate_button = QPushButton("Start simulated sensors")
-        self.simulate_button.setObjectName("simulate_sensors")
-        self.simulate_button.setToolTip("Stream simulated ECG and EDA from this computer")
-        self.simulate_button.clicked.connect(self.simulate_requested)
+        self.refresh_button = button(
+            "Find streams",
+            self.refresh,
+            name="find_streams",
+            tooltip="Look for ECG, PPG and EDA streams on the network (Ctrl+L)",
+        )
+        self.simulate_button = button(
+            "Start simulated sensors",
+            self.simulate_requested,
+            name="simulate_sensors",
+            tooltip="Stream simulated ECG and EDA from this computer",
+        )
         self.status = QLabel("")
         self.status.setObjectName("stream_status")
         row.addWidget(self.refresh_button)

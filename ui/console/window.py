@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QTableView,
@@ -52,6 +51,7 @@ from ui.widgets import (
     Job,
     LiveSignals,
     StreamTable,
+    button,
     format_clock,
     run_in_background,
     show_error,
@@ -222,8 +222,7 @@ class ConsoleWindow(QMainWindow):
         self.study_edit = QLineEdit(str(study_dir) if study_dir else "")
         self.study_edit.setObjectName("study_dir")
         self.study_edit.setPlaceholderText("folder that holds (or will hold) labmrt.sqlite")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_study)
+        browse = button("Browse…", self._browse_study)
         row.addWidget(self.study_edit, 1)
         row.addWidget(browse)
         form.addRow("Study folder", row)
@@ -240,8 +239,7 @@ class ConsoleWindow(QMainWindow):
         for path in bundled_protocols(protocols_dir) if protocols_dir else []:
             self.protocol_combo.addItem(path.name, str(path))
         self.protocol_combo.currentIndexChanged.connect(self._protocol_chosen)
-        open_protocol = QPushButton("Open…")
-        open_protocol.clicked.connect(self._browse_protocol)
+        open_protocol = button("Open…", self._browse_protocol)
         row.addWidget(self.protocol_combo, 1)
         row.addWidget(open_protocol)
         form.addRow("Protocol", row)
@@ -269,12 +267,10 @@ class ConsoleWindow(QMainWindow):
         self.participant_edit.textChanged.connect(self._update_buttons)
         form.addRow("Code", self.participant_edit)
         row = QHBoxLayout()
-        self.start_button = QPushButton("Start session  (F5)")
-        self.start_button.setObjectName("start_session")
-        self.start_button.clicked.connect(self.start_session)
-        self.resume_session_button = QPushButton("Resume interrupted…")
-        self.resume_session_button.setObjectName("resume_interrupted")
-        self.resume_session_button.clicked.connect(self.resume_interrupted)
+        self.start_button = button("Start session  (F5)", self.start_session, name="start_session")
+        self.resume_session_button = button(
+            "Resume interrupted…", self.resume_interrupted, name="resume_interrupted"
+        )
         row.addWidget(self.start_button)
         row.addWidget(self.resume_session_button)
         form.addRow(row)
@@ -286,9 +282,9 @@ class ConsoleWindow(QMainWindow):
         self.picker = StreamPicker()
         self.picker.simulate_requested.connect(self.start_simulated_sensors)
         box.addWidget(self.picker)
-        self.connect_button = QPushButton("Connect selected streams")
-        self.connect_button.setObjectName("connect_streams")
-        self.connect_button.clicked.connect(self.connect_selected_streams)
+        self.connect_button = button(
+            "Connect selected streams", self.connect_selected_streams, name="connect_streams"
+        )
         box.addWidget(self.connect_button)
         return group
 
@@ -317,12 +313,10 @@ class ConsoleWindow(QMainWindow):
         ):
             box.addWidget(w)
         row = QHBoxLayout()
-        self.pause_button = QPushButton("Pause  (Ctrl+P)")
-        self.pause_button.setObjectName("pause_session")
-        self.pause_button.clicked.connect(self.toggle_pause)
-        self.abort_button = QPushButton("Abort…  (Ctrl+Shift+A)")
-        self.abort_button.setObjectName("abort_session")
-        self.abort_button.clicked.connect(self.abort_session)
+        self.pause_button = button("Pause  (Ctrl+P)", self.toggle_pause, name="pause_session")
+        self.abort_button = button(
+            "Abort…  (Ctrl+Shift+A)", self.abort_session, name="abort_session"
+        )
         row.addWidget(self.pause_button)
         row.addWidget(self.abort_button)
         box.addLayout(row)
