@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QProgressBar,
-    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -80,21 +79,45 @@ class SimulationTab(QWidget):
 
         left = QWidget()
         form_box = QVBoxLayout(left)
-        files = QGroupBox("Study")
-        files_form = QFormLayout(files)
+        form_box.addWidget(self._study_group())
+        form_box.addWidget(self._model_group())
+        self.outcomes_host = QWidget()
+        self.outcomes_layout = QVBoxLayout(self.outcomes_host)
+        self.outcomes_layout.setContentsMargins(0, 0, 0, 0)
+        form_box.addWidget(self.outcomes_host)
+        form_box.addWidget(self._run_group())
+        form_box.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(440)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        layout.addWidget(scroll)
+        layout.addLayout(self._results_column(), 1)
+
+        self.protocol_edit.editingFinished.connect(self._protocol_changed)
+        if protocol_path is not None:
+            self.set_protocol(protocol_path)
+
+    # ------------------------------------------------------------------ layout
+    def _study_group(self) -> QGroupBox:
+        group = QGroupBox("Study")
+        form = QFormLayout(group)
         path_row = QHBoxLayout()
         self.protocol_edit = QLineEdit()
         self.protocol_edit.setPlaceholderText("protocol file (.toml)")
         browse = button("Open…", self._browse_protocol)
         path_row.addWidget(self.protocol_edit, 1)
         path_row.addWidget(browse)
-        files_form.addRow("Protocol", path_row)
+        form.addRow("Protocol", path_row)
         self.load_effects_button = button("Load effects file…", self._browse_effects)
-        files_form.addRow("Effects", self.load_effects_button)
-        form_box.addWidget(files)
+        form.addRow("Effects", self.load_effects_button)
+        return group
 
-        model = QGroupBox("State, availability, receipt")
-        mform = QFormLayout(model)
+    def _model_group(self) -> QGroupBox:
+        """The affective state's course, availability and receipt, as the simulation draws them."""
+        group = QGroupBox("State, availability, receipt")
+        form = QFormLayout(group)
         self.aroused_share = spin_box(0.01, 0.99, 0.3, 0.05)
         self.persistence = spin_box(0.0, 0.99, 0.5, 0.05)
         self.accuracy = spin_box(0.51, 1.0, 1.0, 0.01)
@@ -103,30 +126,27 @@ class SimulationTab(QWidget):
         self.receipt = spin_box(0.01, 1.0, 1.0, 0.05)
         self.moderated = QCheckBox("moderated by affect_state")
         self.moderated.setChecked(True)
-        mform.addRow("Share aroused", self.aroused_share)
-        mform.addRow("State persistence", self.persistence)
-        mform.addRow("Classifier accuracy", self.accuracy)
-        mform.addRow("Available when calm", self.avail_calm)
-        mform.addRow("Available when aroused", self.avail_aroused)
-        mform.addRow("Framings received", self.receipt)
-        mform.addRow("Analysis", self.moderated)
-        form_box.addWidget(model)
+        form.addRow("Share aroused", self.aroused_share)
+        form.addRow("State persistence", self.persistence)
+        form.addRow("Classifier accuracy", self.accuracy)
+        form.addRow("Available when calm", self.avail_calm)
+        form.addRow("Available when aroused", self.avail_aroused)
+        form.addRow("Framings received", self.receipt)
+        form.addRow("Analysis", self.moderated)
+        return group
 
-        self.outcomes_host = QWidget()
-        self.outcomes_layout = QVBoxLayout(self.outcomes_host)
-        self.outcomes_layout.setContentsMargins(0, 0, 0, 0)
-        form_box.addWidget(self.outcomes_host)
-
-        run = QGroupBox("Simulation")
-        rform = QFormLayout(run)
+    def _run_group(self) -> QGroupBox:
+        """Sample sizes, trials, test and the processes that run them."""
+        group = QGroupBox("Simulation")
+        form = QFormLayout(group)
         grid_row = QHBoxLayout()
         self.n_from = int_spin_box(4, 100000, 20, 10)
         self.n_to = int_spin_box(4, 100000, 80, 10)
         self.n_step = int_spin_box(1, 10000, 10, 5)
-        for label, box in (("from", self.n_from), ("to", self.n_to), ("step", self.n_step)):
-            grid_row.addWidget(QLabel(label))
+        for text, box in (("from", self.n_from), ("to", self.n_to), ("step", self.n_step)):
+            grid_row.addWidget(QLabel(text))
             grid_row.addWidget(box)
-        rform.addRow("Participants", grid_row)
+        form.addRow("Participants", grid_row)
         self.trials = int_spin_box(10, 1000000, 1000, 100)
         self.type_one = QCheckBox("also with every effect 0 (type I error)")
         self.type_one.setChecked(True)
@@ -135,27 +155,21 @@ class SimulationTab(QWidget):
         self.seed = int_spin_box(0, 2**31 - 1, 0)
         self.workers = int_spin_box(1, 64, 1)
         self.workers.setToolTip("local processes (each starts in about a second)")
-        rform.addRow("Trials per N", self.trials)
-        rform.addRow("", self.type_one)
-        rform.addRow("Significance level", self.alpha)
-        rform.addRow("Target power", self.target)
-        rform.addRow("Seed", self.seed)
-        rform.addRow("Processes", self.workers)
-        form_box.addWidget(run)
-        form_box.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(440)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        layout.addWidget(scroll)
+        form.addRow("Trials per N", self.trials)
+        form.addRow("", self.type_one)
+        form.addRow("Significance level", self.alpha)
+        form.addRow("Target power", self.target)
+        form.addRow("Seed", self.seed)
+        form.addRow("Processes", self.workers)
+        return group
 
+    def _results_column(self) -> QVBoxLayout:
+        """Simulate and Cancel with the progress, the status line, the power curves, the table."""
         right = QVBoxLayout()
         buttons = QHBoxLayout()
         self.run_button = button("Simulate", self.start, name="simulate_run")
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = button("Cancel", self.cancel)
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -182,11 +196,7 @@ class SimulationTab(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setMinimumHeight(150)
         right.addWidget(self.table)
-        layout.addLayout(right, 1)
-
-        self.protocol_edit.editingFinished.connect(self._protocol_changed)
-        if protocol_path is not None:
-            self.set_protocol(protocol_path)
+        return right
 
     # ------------------------------------------------------------------ inputs
     def _browse_protocol(self) -> None:

@@ -50,7 +50,38 @@ class SampleSizeDialog(QDialog):
         self.result: mrtpower.PowerResult | None = None
         closed_form = QWidget()
         layout = QHBoxLayout(closed_form)
+        layout.addWidget(self._design_inputs(sessions, per_session, prob))
+        layout.addLayout(self._answer_column(), 1)
 
+        outer = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(closed_form, "Closed form (Liao et al. 2016)")
+        self.simulation = SimulationTab(protocol_path=protocol_path)
+        self.tabs.addTab(self.simulation, "Simulate the protocol")
+        outer.addWidget(self.tabs, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(self.reject)
+        outer.addWidget(buttons)
+
+        for box in (self.days, self.per_day):
+            box.valueChanged.connect(self.recalculate)
+        for box in (
+            self.prob,
+            self.avail_mean,
+            self.avail_initial,
+            self.effect_mean,
+            self.effect_initial,
+            self.effect_max_day,
+            self.alpha,
+            self.target,
+        ):
+            box.valueChanged.connect(self.recalculate)
+        self.avail_shape.currentTextChanged.connect(self.recalculate)
+        self.effect_shape.currentTextChanged.connect(self.recalculate)
+        self.recalculate()
+
+    def _design_inputs(self, sessions: int, per_session: int, prob: float) -> QWidget:
+        """The design the closed form takes: study length, availability, effect, test."""
         inputs = QWidget()
         form_box = QVBoxLayout(inputs)
         study = QGroupBox("Study")
@@ -96,8 +127,10 @@ class SampleSizeDialog(QDialog):
         form.addRow("Target power", self.target)
         form_box.addWidget(test)
         form_box.addStretch(1)
-        layout.addWidget(inputs)
+        return inputs
 
+    def _answer_column(self) -> QVBoxLayout:
+        """The participants needed, how the test came out, and power against N."""
         right = QVBoxLayout()
         self.answer = QLabel("")
         self.answer.setObjectName("sample_size_answer")
@@ -115,34 +148,7 @@ class SampleSizeDialog(QDialog):
         right.addWidget(self.answer)
         right.addWidget(self.detail)
         right.addWidget(self.curve_plot, 1)
-        layout.addLayout(right, 1)
-
-        outer = QVBoxLayout(self)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(closed_form, "Closed form (Liao et al. 2016)")
-        self.simulation = SimulationTab(protocol_path=protocol_path)
-        self.tabs.addTab(self.simulation, "Simulate the protocol")
-        outer.addWidget(self.tabs, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        buttons.rejected.connect(self.reject)
-        outer.addWidget(buttons)
-
-        for box in (self.days, self.per_day):
-            box.valueChanged.connect(self.recalculate)
-        for box in (
-            self.prob,
-            self.avail_mean,
-            self.avail_initial,
-            self.effect_mean,
-            self.effect_initial,
-            self.effect_max_day,
-            self.alpha,
-            self.target,
-        ):
-            box.valueChanged.connect(self.recalculate)
-        self.avail_shape.currentTextChanged.connect(self.recalculate)
-        self.effect_shape.currentTextChanged.connect(self.recalculate)
-        self.recalculate()
+        return right
 
     def design(self) -> mrtpower.StudyDesign:
         avail_shape = self.avail_shape.currentText()

@@ -67,7 +67,7 @@ PHASE_TITLES = {
 
 
 class SessionHost(Protocol):
-    """What the console needs from whoever runs the session (see :class:`ui.session.LabSessionHost`)."""
+    """What the console needs from whoever runs the session (:class:`ui.session.LabSessionHost`)."""
 
     bridge: EngineBridge
 

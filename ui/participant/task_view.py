@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from labmrt.session.clock import ClockFn, lsl_clock
-from labmrt.session.display import CONTROLS, TaskDisplay
+from labmrt.session.display import CONTROLS, FeatureSpec, TaskDisplay
 from ui.participant.features import FeatureWidget, make_feature
 from ui.widgets import format_clock
 
@@ -91,6 +91,33 @@ class TaskView(QWidget):
         left.addWidget(self.confirm, alignment=Qt.AlignLeft)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.confirm_read)
 
+        left.addWidget(self._answer_area())
+
+        # A comparison table is the task's own data: it opens under the task, where there
+        # is room for it; the other tools stack in the column on the right.
+        self.feature_widgets: dict[str, FeatureWidget] = {}
+        for spec in task.features:
+            if spec.kind in ("comparison_table", "table"):
+                widget = make_feature(spec, clock=self._clock)
+                widget.activity.connect(self._feature_activity)
+                left.addWidget(widget)
+                self.feature_widgets[spec.id] = widget
+        left.addStretch(1)
+        outer.addLayout(left, 3)
+
+        tools_specs = [s for s in task.features if s.id not in self.feature_widgets]
+        if tools_specs:
+            outer.addWidget(self._tools_panel(tools_specs), 2)
+
+        self._locked = task.control == "confirm"
+        self._set_workspace_enabled(not self._locked)
+        self._tick = QTimer(self)
+        self._tick.setInterval(200)
+        self._tick.timeout.connect(self._update_time)
+
+    def _answer_area(self) -> QWidget:
+        """The question and the answer (a line or choices), locked until the task is read."""
+        task = self.task
         self.workspace = QWidget()
         self.workspace.setObjectName("answer_area")
         work = QVBoxLayout(self.workspace)
@@ -123,48 +150,30 @@ class TaskView(QWidget):
         self.submit_button.setObjectName("submit_answer")
         self.submit_button.clicked.connect(self.submit)
         work.addWidget(self.submit_button, alignment=Qt.AlignRight)
-        left.addWidget(self.workspace)
+        return self.workspace
 
-        # A comparison table is the task's own data: it opens under the task, where there
-        # is room for it; the other tools stack in the column on the right.
-        self.feature_widgets: dict[str, FeatureWidget] = {}
-        for spec in task.features:
-            if spec.kind in ("comparison_table", "table"):
-                widget = make_feature(spec, clock=self._clock)
-                widget.activity.connect(self._feature_activity)
-                left.addWidget(widget)
-                self.feature_widgets[spec.id] = widget
-        left.addStretch(1)
-        outer.addLayout(left, 3)
-
-        tools_specs = [s for s in task.features if s.id not in self.feature_widgets]
-        if tools_specs:
-            panel = QWidget()
-            panel.setObjectName("feature_panel")
-            column = QVBoxLayout(panel)
-            column.setContentsMargins(0, 0, 0, 0)
-            tools = QLabel("Tools")
-            tools.setObjectName("tools_heading")
-            column.addWidget(tools)
-            for spec in tools_specs:
-                widget = make_feature(spec, clock=self._clock)
-                widget.activity.connect(self._feature_activity)
-                column.addWidget(widget)
-                self.feature_widgets[spec.id] = widget
-            column.addStretch(1)
-            scroll = QScrollArea()
-            scroll.setObjectName("feature_scroll")
-            scroll.setWidgetResizable(True)
-            scroll.setFrameShape(QFrame.NoFrame)
-            scroll.setWidget(panel)
-            scroll.setMinimumWidth(300)
-            outer.addWidget(scroll, 2)
-
-        self._locked = task.control == "confirm"
-        self._set_workspace_enabled(not self._locked)
-        self._tick = QTimer(self)
-        self._tick.setInterval(200)
-        self._tick.timeout.connect(self._update_time)
+    def _tools_panel(self, specs: list[FeatureSpec]) -> QScrollArea:
+        """The information system's tools, stacked in a scrollable column right of the task."""
+        panel = QWidget()
+        panel.setObjectName("feature_panel")
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        tools = QLabel("Tools")
+        tools.setObjectName("tools_heading")
+        column.addWidget(tools)
+        for spec in specs:
+            widget = make_feature(spec, clock=self._clock)
+            widget.activity.connect(self._feature_activity)
+            column.addWidget(widget)
+            self.feature_widgets[spec.id] = widget
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("feature_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(panel)
+        scroll.setMinimumWidth(300)
+        return scroll
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
