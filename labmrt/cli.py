@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module under :mod:`labmrt.commands` and
 exposes ``register(subparsers)``; the module imports its heavy dependencies
-inside the handler so that ``labmrt --help`` stays fast. This is one of the two
-wiring points (with ``ui.app``) allowed to reach into ``sensors`` and ``ui``.
+inside the handler so that ``labmrt --help`` stays fast. With the composition
+roots ``ui.app`` and ``ui.lab``, it is one of the wiring points allowed to reach
+into ``sensors`` and ``ui``.
 """
 
 from __future__ import annotations

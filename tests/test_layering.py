@@ -173,6 +173,101 @@ def test_core_subpackages_depend_one_way():
     assert _cycles(uses) == []
 
 
+# --------------------------------------------------------------------------- ui's subpackages
+# What each subpackage of ui may import of the others (lazy imports and those under
+# TYPE_CHECKING included): widgets < participant < session < console, lab; the analyst's
+# windows use the shared widgets only; display (asked before Qt loads) uses nothing; app,
+# the desktop app's composition root, wires them.
+UI_ALLOWED: dict[str, set[str]] = {
+    "ui.widgets": set(),
+    "ui.display": set(),
+    "ui.participant": {"ui.widgets"},
+    "ui.session": {"ui.widgets", "ui.participant"},
+    "ui.console": {"ui.widgets", "ui.participant", "ui.session"},
+    "ui.lab": {"ui.widgets", "ui.participant", "ui.session"},
+    "ui.analysis": {"ui.widgets"},
+    "ui.app": {
+        "ui.widgets",
+        "ui.participant",
+        "ui.session",
+        "ui.console",
+        "ui.analysis",
+        "ui.display",
+    },
+}
+
+
+def _ui_subpackage(module: str) -> str:
+    """``ui.widgets.style`` -> ``ui.widgets``; ``ui`` (the package face) stays ``ui``."""
+    return ".".join(module.split(".")[:2])
+
+
+def _face_names(path: Path) -> tuple[list[str], set[str]]:
+    """A face's ``__all__`` (empty when it has none) and the names its imports bind."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    exported: list[str] = []
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            exported = list(ast.literal_eval(node.value))
+        elif isinstance(node, ast.ImportFrom):
+            bound.update(a.asname or a.name for a in node.names)
+    return exported, bound
+
+
+def test_ui_subpackages_depend_one_way():
+    known = _modules()
+    ui = {m: p for m, p in known.items() if _ui_subpackage(m) in UI_ALLOWED or m == "ui"}
+    loose = sorted(p.name for p in (PROJECT / "ui").glob("*.py") if p.name != "__init__.py")
+    assert loose == [], "only the package face sits directly in ui/: move these into a subpackage"
+    found = {_ui_subpackage(m) for m in ui if m != "ui"}
+    assert found == set(UI_ALLOWED), "a ui subpackage was added or removed: update UI_ALLOWED"
+    uses: dict[str, set[str]] = {unit: set() for unit in UI_ALLOWED}
+    for module, path in ui.items():
+        if module == "ui":
+            continue
+        unit = _ui_subpackage(module)
+        targets = {_ui_subpackage(t) for t in _imported(path, known, lazy=True) if t in ui}
+        uses[unit].update(targets - {unit})
+    wrong = {unit: sorted(found - UI_ALLOWED[unit]) for unit, found in uses.items()}
+    assert {u: w for u, w in wrong.items() if w} == {}
+    assert _cycles(uses) == []
+    modules = {m: _imported(p, known, lazy=True) & set(ui) - {m} for m, p in ui.items()}
+    assert _cycles(modules) == [], "an import cycle between ui modules (lazy ones included)"
+
+
+def test_ui_faces_export_what_they_import():
+    """Each subpackage of ui has a face whose ``__all__`` is exactly what it re-exports."""
+    for unit in sorted(UI_ALLOWED):
+        face = PROJECT / unit.replace(".", "/") / "__init__.py"
+        exported, bound = _face_names(face)
+        assert exported, f"{unit}: its face has no __all__"
+        assert sorted(exported) == sorted(bound), f"{unit}: __all__ and the face's imports differ"
+
+
+def test_code_outside_ui_imports_its_faces():
+    """The CLI, the benches and the screenshot scripts use ``ui.<subpackage>``, never deeper."""
+    paths = [p for m, p in _modules().items() if not m.startswith("ui")]
+    paths += sorted((PROJECT / "bench").glob("*.py"))
+    paths += sorted((PROJECT / "docs").rglob("*.py"))
+    deep = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "ui" and (len(parts) > 2 or isinstance(node, ast.Import)):
+                    deep.append(f"{path.relative_to(PROJECT)}:{node.lineno} {name}")
+    assert deep == [], "import ui's subpackages by their faces (ui.app, ui.lab, ...)"
+
+
 def test_package_faces_export_what_the_readme_documents():
     from labmrt.export import export_study, read_codebook
     from labmrt.protocol import Protocol, load_protocol

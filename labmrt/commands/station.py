@@ -188,7 +188,7 @@ def _run(args: argparse.Namespace) -> int:
     station_cleanup: list = []
     live = lab_sensors(protocol, args.sensors, station_cleanup) if args.sensors else None
     if not args.simulated:
-        from ui.station_window import run_station_window
+        from ui.lab import run_station_window
 
         try:
             return run_station_window(study, name, markers=not args.no_markers, live=live)
