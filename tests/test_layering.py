@@ -190,7 +190,8 @@ def test_flow_check_fails_on_a_forbidden_import_and_a_lost_unit():
 
 
 # What each part of the core may import (any kind of import): data flows
-# protocol -> session -> store -> export -> analysis; cli and commands wire them.
+# protocol -> session -> store -> export -> analysis; an effects file (what a study
+# expects) feeds the two simulations; cli and commands wire them.
 BASE = {"labmrt", "labmrt.errors", "labmrt.state", "labmrt.textcols"}
 CORE_FLOW = {
     "labmrt.protocol": BASE,
@@ -198,11 +199,13 @@ CORE_FLOW = {
     "labmrt.store": BASE,
     "labmrt.export": BASE | {"labmrt.store", "labmrt.protocol"},
     "labmrt.analysis": BASE,
+    "labmrt.effects": BASE | {"labmrt.protocol", "labmrt.analysis"},
     "labmrt.report": BASE | {"labmrt.protocol", "labmrt.store", "labmrt.export", "labmrt.analysis"},
     "labmrt.simulate": BASE
-    | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis"},
+    | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis", "labmrt.effects"},
     "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store"},
-    "labmrt.powersim": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.analysis"},
+    "labmrt.powersim": BASE
+    | {"labmrt.protocol", "labmrt.session", "labmrt.analysis", "labmrt.effects"},
 }
 
 

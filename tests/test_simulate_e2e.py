@@ -39,7 +39,7 @@ def test_truth_is_written_next_to_the_data(study):
     loss = truth["outcomes"]["help_hint_seconds"]["arms"]["loss"]
     # intent-to-treat = receipt probability x effect when received
     assert loss["itt"]["aroused"] == pytest.approx(
-        truth["model"]["receipt_prob"] * loss["if_received"]["aroused"]
+        truth["model"]["receipt"] * loss["if_received"]["aroused"]
     )
 
 

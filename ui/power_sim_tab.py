@@ -122,7 +122,7 @@ def _relative_risks(model: OutcomeModel, arms: list[str]) -> dict[str, dict[str,
 
 
 def _options_text(analysis: AnalysisPlan) -> str:
-    """``contrasts = ["loss-vs-baseline"], moderator = ""``: TOML as the file writes it."""
+    """``contrasts = ["loss-vs-baseline"], moderators = []``: TOML as the file writes it."""
     return ", ".join(
         f"{k} = {json.dumps(v)}" for k, v in analysis.model_dump(exclude_unset=True).items()
     )
@@ -452,7 +452,7 @@ class SimulationTab(QWidget):
         """The form as an effects document (the shape of an effects file)."""
         analysis = getattr(self, "_analysis", None)
         analysis_doc = analysis.model_dump(exclude_none=True) if analysis is not None else {}
-        analysis_doc["moderator"] = "affect_state" if self.moderated.isChecked() else ""
+        analysis_doc["moderators"] = ["affect_state"] if self.moderated.isChecked() else []
         return {
             "states": {
                 "aroused_share": self.aroused_share.value(),
