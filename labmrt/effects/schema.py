@@ -179,7 +179,7 @@ class EffectsFile(_Model):
     states: StateProcess = Field(default_factory=StateProcess)
     availability: Availability = Field(default_factory=Availability)
     analysis: TrialAnalysis = Field(default_factory=TrialAnalysis)
-    outcomes: dict[str, OutcomeModel] = Field(min_length=1)
+    outcomes: dict[str, OutcomeModel] = Field(default_factory=dict)
     # The simulated participants of `labmrt simulate` (see the module docstring).
     participant_sd: float = Field(0.2, ge=0.0)
     correct_prob: float = Field(0.7, ge=0.0, le=1.0)

@@ -62,6 +62,11 @@ __all__ = [
 def check_against_protocol(model: EffectsFile, protocol: Protocol, where: str) -> list[Problem]:
     """The power simulation's own rules: its state model, spreads and per-protocol rows."""
     problems: list[Problem] = []
+    if not model.outcomes:
+        problems.append(
+            located(where, ("outcomes",), "has no outcome to simulate",
+                    "add [outcomes.NAME] with its baseline and effects")
+        )  # fmt: skip
     context = protocol.context_variable
     if context is not None and context != AFFECT_CONTEXT:
         problems.append(

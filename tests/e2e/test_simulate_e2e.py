@@ -19,7 +19,7 @@ import pytest
 from labmrt.cli import main
 from labmrt.simulate import compare_with_truth
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = ROOT / "protocols" / "framing_affect.toml"
 
 

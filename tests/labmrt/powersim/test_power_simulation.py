@@ -33,7 +33,7 @@ from labmrt.session.randomizer import MicroRandomizer
 from labmrt.state import AffectState
 from labmrt.store import StudyStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 FRAMING = ROOT / "protocols" / "framing_affect.toml"
 FRAMING_EFFECTS = ROOT / "protocols" / "framing_affect_effects.toml"
 
