@@ -61,7 +61,7 @@ def _relative_risks(model: OutcomeModel, arms: list[str]) -> dict[str, dict[str,
 
 
 def _options_text(analysis: AnalysisPlan) -> str:
-    """``contrasts = ["loss-vs-baseline"], moderator = ""``: TOML as the file writes it."""
+    """``contrasts = ["loss-vs-baseline"], moderators = []``: TOML as the file writes it."""
     return ", ".join(
         f"{k} = {json.dumps(v)}" for k, v in analysis.model_dump(exclude_unset=True).items()
     )

@@ -286,7 +286,7 @@ class SimulationTab(QWidget):
         """The form as an effects document (the shape of an effects file)."""
         analysis = getattr(self, "_analysis", None)
         analysis_doc = analysis.model_dump(exclude_none=True) if analysis is not None else {}
-        analysis_doc["moderator"] = "affect_state" if self.moderated.isChecked() else ""
+        analysis_doc["moderators"] = ["affect_state"] if self.moderated.isChecked() else []
         return {
             "states": {
                 "aroused_share": self.aroused_share.value(),

@@ -118,7 +118,7 @@ def test_risk_differences_load_as_relative_risks_and_own_analysis_options_are_ke
     )
     text += (
         "\n[outcomes.calculator_used.analysis]\n"
-        'contrasts = ["loss-vs-baseline"]\nmoderator = ""\n'
+        'contrasts = ["loss-vs-baseline"]\nmoderators = []\n'
         'controls = ["task_index", "difficulty"]\n'
     )
     diffs = tmp_path / "differences.toml"
@@ -143,7 +143,7 @@ def test_risk_differences_load_as_relative_risks_and_own_analysis_options_are_ke
     assert form.analysis_for("calculator_used").small_sample == "auto"  # from [analysis]
     assert form.analysis_for("help_hint_seconds").moderator == "affect_state"
     assert box.analysis_note.isVisibleTo(tab)
-    assert 'moderator = ""' in box.analysis_note.text()
+    assert "moderators = []" in box.analysis_note.text()
     assert box.analysis_note.text().startswith("own analysis options from the file:")
     assert not tab.outcome_boxes["help_hint_seconds"].analysis_note.isVisibleTo(tab)
     dialog.tabs.setCurrentWidget(tab)

@@ -19,7 +19,7 @@ import pytest
 from labmrt.cli import main
 from labmrt.simulate import compare_with_truth
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = ROOT / "protocols" / "framing_affect.toml"
 
 
@@ -39,7 +39,7 @@ def test_truth_is_written_next_to_the_data(study):
     loss = truth["outcomes"]["help_hint_seconds"]["arms"]["loss"]
     # intent-to-treat = receipt probability x effect when received
     assert loss["itt"]["aroused"] == pytest.approx(
-        truth["model"]["receipt_prob"] * loss["if_received"]["aroused"]
+        truth["model"]["receipt"] * loss["if_received"]["aroused"]
     )
 
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from labmrt.analysis import AnalysisOptions
 from labmrt.analysis import robustness as rb
 from labmrt.cli import main
 
-FIT3 = rb.AnalysisSpec(
+FIT3 = AnalysisOptions(
     outcome="logstep_30min",
-    participant="userid",
-    moderators=("is_at_home_or_work",),
-    controls=("logstep_pre30min", "logstep_30min_lag1", "is_at_home_or_work"),
+    id="userid",
+    moderators=["is_at_home_or_work"],
+    controls=["logstep_pre30min", "logstep_30min_lag1", "is_at_home_or_work"],
     availability="avail",
     treatment="intervention",
     prob=0.6,
@@ -91,13 +91,12 @@ def test_batched_fits_equal_the_row_by_row_loop(mimic, small_sample):
 
 def test_multi_arm_contrast_equals_the_binary_coding():
     frame = simulate_three_arms(effect=0.3)
-    spec = rb.AnalysisSpec(
+    spec = AnalysisOptions(
         outcome="y",
-        moderators=("aroused",),
-        controls=("prior",),
-        arm="arm",
-        treatment_arm="loss",
-        control_arms=("neutral",),
+        moderators=["aroused"],
+        controls=["prior"],
+        availability="available",
+        contrast="loss-vs-neutral",
     )
     design = rb.design_from_table(frame, spec)
     fit = rb.fit_batch(design, design.observed[None])
@@ -108,10 +107,10 @@ def test_multi_arm_contrast_equals_the_binary_coding():
         p=frame.prob_loss / (frame.prob_loss + frame.prob_neutral),
         avail2=((frame.available == 1) & (frame.arm != "gain")).astype(int),
     )
-    bspec = rb.AnalysisSpec(
+    bspec = AnalysisOptions(
         outcome="y",
-        moderators=("aroused",),
-        controls=("prior",),
+        moderators=["aroused"],
+        controls=["prior"],
         availability="avail2",
         treatment="a",
         prob="p",
@@ -128,7 +127,7 @@ def test_multi_arm_contrast_equals_the_binary_coding():
 
 def test_redraws_follow_the_recorded_probabilities():
     frame = simulate_three_arms(n_part=30, n_dp=50)
-    spec = rb.AnalysisSpec(outcome="y", arm="arm", treatment_arm="loss")
+    spec = AnalysisOptions(outcome="y", availability="available", contrast="loss-vs-rest")
     design = rb.design_from_table(frame, spec)
     arms = rb.draw_arms(design, np.random.default_rng(0), 400)
     avail = design.randomized
@@ -148,8 +147,12 @@ def test_redraws_follow_the_recorded_probabilities():
 
 def test_real_effect_is_rare_under_redraws_and_seeded():
     frame = simulate_three_arms(n_part=30, n_dp=60, effect=0.5, seed=9)
-    spec = rb.AnalysisSpec(outcome="y", controls=("prior", "aroused"), treatment_arm="loss")
-    spec = replace(spec, arm="arm")
+    spec = AnalysisOptions(
+        outcome="y",
+        controls=["prior", "aroused"],
+        availability="available",
+        contrast="loss-vs-rest",
+    )
     design = rb.design_from_table(frame, spec)
     res = rb.randomization_test(design, 1000, seed=4, alpha=0.05)
     term = res.terms[0]
@@ -167,7 +170,7 @@ def test_real_effect_is_rare_under_redraws_and_seeded():
 def test_cancel_by_event_and_by_callback():
     frame = simulate_three_arms()
     design = rb.design_from_table(
-        frame, rb.AnalysisSpec(outcome="y", arm="arm", treatment_arm="loss")
+        frame, AnalysisOptions(outcome="y", availability="available", contrast="loss-vs-rest")
     )
     stop = threading.Event()
     seen = []
@@ -188,7 +191,9 @@ def test_plot_marks_the_observed_estimate(tmp_path):
     frame = simulate_three_arms()
     design = rb.design_from_table(
         frame,
-        rb.AnalysisSpec(outcome="y", moderators=("aroused",), arm="arm", treatment_arm="loss"),
+        AnalysisOptions(
+            outcome="y", moderators=["aroused"], availability="available", contrast="loss-vs-rest"
+        ),
     )
     res = rb.randomization_test(design, 200, seed=1)
     path = rb.plot_null_distributions(res, tmp_path / "null.png")
@@ -197,7 +202,9 @@ def test_plot_marks_the_observed_estimate(tmp_path):
 
 def test_comparison_table_over_outcomes_and_subsets():
     frame = simulate_three_arms(effect=0.4)
-    spec = rb.AnalysisSpec(outcome="y", controls=("prior",), arm="arm", treatment_arm="loss")
+    spec = AnalysisOptions(
+        outcome="y", controls=["prior"], availability="available", contrast="loss-vs-rest"
+    )
     table = rb.compare_analyses(frame, spec, ["y_alt"], ["task_index < 20"])
     assert list(table.outcome) == ["y", "y_alt", "y", "y_alt"]
     assert list(table.subset) == ["(all rows)"] * 2 + ["task_index < 20"] * 2
@@ -275,9 +282,10 @@ def test_cli_missing_data_file(capsys, tmp_path):
 def test_emee_reproduces_mrtanalysis_and_its_loop(shared_data, mimic, key, moderators, controls):
     ref = json.loads((shared_data / "emee_mimic_reference.json").read_text())["fits"][key]
     frame = mimic.assign(steps_above_1=(mimic.logstep_30min > 1).astype(int))
-    spec = rb.AnalysisSpec(
-        "steps_above_1", "userid", moderators, controls, "avail", "intervention", 0.6,
-        estimator="emee",
+    spec = AnalysisOptions(
+        outcome="steps_above_1", id="userid", moderators=list(moderators),
+        controls=list(controls), availability="avail", treatment="intervention", prob=0.6,
+        method="emee",
     )  # fmt: skip
     design = rb.design_from_table(frame, spec)
     fit = rb.fit_batch(design, design.observed[None])
@@ -297,9 +305,9 @@ def test_draws_without_a_fit_are_left_out_not_fatal():
     # 4 participants x 6 points, a binary moderator with few rows: some re-draws leave a
     # moderator level without a treated (or untreated) row, so that draw has no fit.
     frame = simulate_three_arms(n_part=6, n_dp=6, seed=2)
-    spec = rb.AnalysisSpec(
-        outcome="y", moderators=("aroused",), arm="arm", treatment_arm="loss",
-        control_arms=("neutral",),
+    spec = AnalysisOptions(
+        outcome="y", moderators=["aroused"], availability="available",
+        contrast="loss-vs-neutral",
     )  # fmt: skip
     design = rb.design_from_table(frame, spec)
     arms = rb.draw_arms(design, np.random.default_rng(0), 400)
@@ -318,9 +326,9 @@ def test_draws_without_a_fit_are_left_out_not_fatal():
 
 def test_multiple_treated_arms_equal_the_binary_coding():
     frame = simulate_three_arms(effect=0.3)
-    spec = rb.AnalysisSpec(
-        outcome="y", controls=("prior",), arm="arm", treatment_arm="gain+loss",
-        control_arms=("neutral",),
+    spec = AnalysisOptions(
+        outcome="y", controls=["prior"], availability="available",
+        contrast="gain+loss-vs-neutral",
     )  # fmt: skip
     design = rb.design_from_table(frame, spec)
     fit = rb.fit_batch(design, design.observed[None])
@@ -329,7 +337,9 @@ def test_multiple_treated_arms_equal_the_binary_coding():
         p=(frame.prob_gain + frame.prob_loss)
         / (frame.prob_gain + frame.prob_loss + frame.prob_neutral),
     )
-    bspec = rb.AnalysisSpec(outcome="y", controls=("prior",), treatment="a", prob="p")
+    bspec = AnalysisOptions(
+        outcome="y", controls=["prior"], availability="available", treatment="a", prob="p"
+    )
     bfit = rb.fit_batch(*(lambda d: (d, d.observed[None]))(rb.design_from_table(binary, bspec)))
     np.testing.assert_allclose(fit.estimate, bfit.estimate, rtol=1e-12)
     np.testing.assert_allclose(fit.se, bfit.se, rtol=1e-10)
@@ -348,9 +358,9 @@ def test_cli_reads_an_analysis_plan(tmp_path, capsys):
     direct = rb.randomization_test(
         rb.design_from_table(
             frame,
-            rb.AnalysisSpec(
-                outcome="y", controls=("prior",), arm="arm", treatment_arm="loss",
-                control_arms=("neutral",),
+            AnalysisOptions(
+                outcome="y", controls=["prior"], availability="available",
+                contrast="loss-vs-neutral",
             ),
         ),
         50,

@@ -31,7 +31,7 @@ from labmrt.protocol import load_protocol
 from labmrt.session.randomizer import MicroRandomizer, choose_arm
 from labmrt.store import StudyStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PROTOCOL = ROOT / "protocols" / "framing_affect.toml"
 KILLS = 20
 BUDGET_S = 75.0  # wall-clock budget of the kill loop (the 2-core machine is shared)

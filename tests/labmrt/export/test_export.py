@@ -416,7 +416,7 @@ def test_cli_export_and_sessions(study, tmp_path, capsys):
 
 def test_export_of_a_study_run_by_the_session_engine(tmp_path, capsys):
     """Simulated sessions through the real engine and store export consistently."""
-    shipped = Path(__file__).resolve().parents[1] / "protocols" / "framing_affect.toml"
+    shipped = Path(__file__).resolve().parents[3] / "protocols" / "framing_affect.toml"
     if not shipped.is_file():
         pytest.skip("shipped protocol protocols/framing_affect.toml is absent")
     protocol = load_protocol(shipped)

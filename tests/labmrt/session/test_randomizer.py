@@ -13,7 +13,7 @@ import pytest
 from labmrt.protocol import load_protocol
 from labmrt.session.randomizer import Decision, MicroRandomizer, choose_arm, seed_sequence
 
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
+PROTOCOLS = Path(__file__).resolve().parents[3] / "protocols"
 STATES = ("calm", "aroused", "unknown")
 # Two-sided 99.9% normal quantile; with n = 200,000 and p >= 0.25 the binomial is
 # normal to far better than the bound's own width (n p (1 - p) > 37,000).

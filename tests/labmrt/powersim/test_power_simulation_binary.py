@@ -122,7 +122,7 @@ def test_clipped_normal_mean_against_quadrature():
 
 def test_relative_risks_are_the_truth_of_a_marginal_study(tmp_path):
     protocol = load_protocol(marginal_protocol(tmp_path))
-    base = {"availability": {"share": 0.8}, "analysis": {"moderator": ""}}
+    base = {"availability": {"share": 0.8}, "analysis": {"moderators": []}}
     y = {"scale": "binary", "baseline": 0.2}
     by_rr = effects_from_dict(
         {**base, "outcomes": {"y": {**y, "relative_risk": {"treat": 1.3}}}}, protocol, "e"
@@ -196,7 +196,7 @@ def test_marginal_binary_power_agrees_with_the_sandwich_at_the_truth(tmp_path):
     protocol = load_protocol(marginal_protocol(tmp_path))
     doc = {
         "availability": {"share": 0.8},
-        "analysis": {"moderator": "", "numerator_prob": 0.4},
+        "analysis": {"moderators": [], "numerator_prob": 0.4},
         "outcomes": {"y": {"scale": "binary", "baseline": 0.2, "relative_risk": {"treat": 1.3}}},
     }
     eff = effects_from_dict(doc, protocol, "effects")
@@ -246,7 +246,7 @@ def test_the_plans_h5_is_what_the_simulation_tests(study, n):
     doc = tomllib.loads(FRAMING_EFFECTS.read_text())
     doc["outcomes"]["calculator_used"]["analysis"] = {
         "contrasts": [h5.contrast],
-        "moderator": "",
+        "moderators": [],
         "controls": plan_file.controls,
         "small_sample": plan_file.small_sample,
     }

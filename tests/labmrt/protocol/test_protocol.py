@@ -16,7 +16,7 @@ from labmrt.errors import LabmrtError
 from labmrt.protocol import Protocol, load_protocol
 from labmrt.protocol.errors import ProtocolInvalid
 
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
+PROTOCOLS = Path(__file__).resolve().parents[3] / "protocols"
 
 
 @pytest.fixture(scope="module")

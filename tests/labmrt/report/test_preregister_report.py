@@ -23,7 +23,7 @@ import pytest
 from labmrt.cli import main
 from labmrt.protocol import load_protocol
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PROTOCOL = ROOT / "protocols" / "framing_affect.toml"
 PLAN = ROOT / "protocols" / "framing_affect_plan.toml"
 POWER = ["power", "--sessions", "1", "--per-session", "30", "--prob", "0.25",

@@ -124,7 +124,7 @@ def test_simulated_study_export_analyze(tmp_path, capsys):
     protocol = "protocols/framing_affect.toml"
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[3]
     assert main(["simulate", str(root / protocol), "--participants", "8", "--out", str(study)]) == 0
     assert main(["export", str(study), "--out", str(export)]) == 0
     capsys.readouterr()

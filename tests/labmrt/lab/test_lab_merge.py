@@ -16,7 +16,7 @@ from labmrt.cli import main
 from labmrt.lab.study import allocate_code, create_lab_study
 from labmrt.store import DB_NAME
 
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
+PROTOCOLS = Path(__file__).resolve().parents[3] / "protocols"
 
 
 def _run(station_dir: Path, code: str, protocol: Path = PROTOCOLS / "demo.toml") -> None:

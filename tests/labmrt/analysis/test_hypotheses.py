@@ -31,7 +31,7 @@ from labmrt.analysis.spec import load_plan, plan_from_dict
 from labmrt.cli import main
 from labmrt.errors import LabmrtError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PROTOCOL = ROOT / "protocols" / "framing_affect.toml"
 PLAN = ROOT / "protocols" / "framing_affect_plan.toml"
 

@@ -33,7 +33,7 @@ from labmrt.session.randomizer import MicroRandomizer
 from labmrt.state import AffectState
 from labmrt.store import StudyStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 FRAMING = ROOT / "protocols" / "framing_affect.toml"
 FRAMING_EFFECTS = ROOT / "protocols" / "framing_affect_effects.toml"
 
@@ -182,7 +182,7 @@ def test_marginal_power_agrees_with_the_closed_form(tmp_path):
     protocol = load_protocol(marginal_protocol(tmp_path, 30))
     doc = {
         "availability": {"share": 0.8},
-        "analysis": {"moderator": "", "numerator_prob": 0.4},
+        "analysis": {"moderators": [], "numerator_prob": 0.4},
         "outcomes": {"y": {"baseline": 1.0, "sd": 1.0, "icc": 0.25, "effects": {"treat": 0.2}}},
     }
     eff = effects_from_dict(doc, protocol, "effects")
