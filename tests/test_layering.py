@@ -72,6 +72,23 @@ def _imported(path: Path, known: dict[str, Path]) -> set[str]:
                     found.add(full)
                 elif base in known:
                     found.add(base)
+    if path.name == "__init__.py":
+        package = ".".join(path.parent.relative_to(PROJECT).parts)
+        found |= _face_modules(path, package)
+    return found
+
+
+def _face_modules(path: Path, package: str) -> set[str]:
+    """The modules a lazy face loads: the keys of its ``lazy.attach(..., submod_attrs=...)``.
+
+    A face imports its modules on first use, by name, so no import statement names them.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("attach"):
+            for kw in node.keywords:
+                if kw.arg == "submod_attrs" and isinstance(kw.value, ast.Dict):
+                    found.update(f"{package}.{k.value}" for k in kw.value.keys)
     return found
 
 
@@ -166,11 +183,19 @@ def _units_of(package: str, graph: dict[str, set[str]]) -> set[str]:
     return {_unit(m) for m in graph if m == package or m.startswith(package + ".")}
 
 
-def check_flow(rules: dict[str, set[str]], graph: dict[str, set[str]] | None = None) -> None:
+def check_flow(
+    rules: dict[str, set[str]],
+    graph: dict[str, set[str]] | None = None,
+    *,
+    scope: str | None = None,
+) -> None:
     """Each unit named in ``rules`` (unit -> the units it may import) imports only what its
-    rule allows, and those units, taken together, form no cycle."""
+    rule allows, and those units, taken together, form no cycle. With ``scope`` (a top
+    package such as ``ui``) only imports of that package's own units are judged."""
     graph = _import_graph() if graph is None else graph
     uses = _unit_uses(set(rules), graph)
+    if scope is not None:
+        uses = {u: {t for t in found if t.split(".")[0] == scope} for u, found in uses.items()}
     missing = sorted(set(rules) - set(uses))
     assert not missing, f"rules for units that do not exist: {missing}: update the rules"
     wrong = {unit: sorted(found - rules[unit]) for unit, found in uses.items()}
@@ -244,11 +269,6 @@ UI_ALLOWED: dict[str, set[str]] = {
 }
 
 
-def _ui_subpackage(module: str) -> str:
-    """``ui.widgets.style`` -> ``ui.widgets``; ``ui`` (the package face) stays ``ui``."""
-    return ".".join(module.split(".")[:2])
-
-
 def _face_names(path: Path) -> tuple[list[str], set[str]]:
     """A face's ``__all__`` (empty when it has none) and the names its imports bind."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -265,24 +285,12 @@ def _face_names(path: Path) -> tuple[list[str], set[str]]:
 
 
 def test_ui_subpackages_depend_one_way():
-    known = _modules()
-    ui = {m: p for m, p in known.items() if _ui_subpackage(m) in UI_ALLOWED or m == "ui"}
+    graph = _import_graph()
     loose = sorted(p.name for p in (PROJECT / "ui").glob("*.py") if p.name != "__init__.py")
     assert loose == [], "only the package face sits directly in ui/: move these into a subpackage"
-    found = {_ui_subpackage(m) for m in ui if m != "ui"}
+    found = _units_of("ui", graph) - {"ui"}
     assert found == set(UI_ALLOWED), "a ui subpackage was added or removed: update UI_ALLOWED"
-    uses: dict[str, set[str]] = {unit: set() for unit in UI_ALLOWED}
-    for module, path in ui.items():
-        if module == "ui":
-            continue
-        unit = _ui_subpackage(module)
-        targets = {_ui_subpackage(t) for t in _imported(path, known, lazy=True) if t in ui}
-        uses[unit].update(targets - {unit})
-    wrong = {unit: sorted(found - UI_ALLOWED[unit]) for unit, found in uses.items()}
-    assert {u: w for u, w in wrong.items() if w} == {}
-    assert _cycles(uses) == []
-    modules = {m: _imported(p, known, lazy=True) & set(ui) - {m} for m, p in ui.items()}
-    assert _cycles(modules) == [], "an import cycle between ui modules (lazy ones included)"
+    check_flow(UI_ALLOWED, graph, scope="ui")
 
 
 def test_ui_faces_export_what_they_import():
@@ -368,51 +376,15 @@ SENSORS_ALLOWED = {
 }
 
 
-def _face_modules(path: Path, package: str) -> set[str]:
-    """The modules a lazy face loads: the keys of its ``lazy.attach(..., submod_attrs=...)``.
-
-    A face imports its modules on first use, by name, so ``_imported`` does not see them.
-    """
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("attach"):
-            for kw in node.keywords:
-                if kw.arg == "submod_attrs" and isinstance(kw.value, ast.Dict):
-                    found.update(f"{package}.{k.value}" for k in kw.value.keys)
-    return found
-
-
-def _sensors_graph() -> dict[str, set[str]]:
-    """Every sensors module -> the sensors modules it imports, anywhere in it."""
-    known = _modules()
-    graph = {}
-    for module, path in known.items():
-        if module == "sensors" or module.startswith("sensors."):
-            uses = _imported(path, known, lazy=True) | _face_modules(path, module)
-            graph[module] = {t for t in uses if t.startswith("sensors")} - {module}
-    return graph
-
-
 def test_sensors_stages_depend_one_way():
-    graph = _sensors_graph()
+    graph = _import_graph()
     loose = sorted(p.name for p in (PROJECT / "sensors").glob("*.py"))
     assert loose == ["__init__.py"], f"modules outside a stage's subpackage: {loose}"
     assert graph["sensors"] == set(), "the package face imports nothing: the CLI's start stays free"
-    uses: dict[str, set[str]] = {}
-    for module, targets in graph.items():
-        if module != "sensors":
-            unit = _unit(module)
-            uses.setdefault(unit, set()).update(_unit(t) for t in targets if _unit(t) != unit)
-    assert set(uses) == set(SENSORS_ALLOWED), "a stage was added or removed: update SENSORS_ALLOWED"
-    wrong = {unit: sorted(found - SENSORS_ALLOWED[unit]) for unit, found in uses.items()}
-    assert {u: w for u, w in wrong.items() if w} == {}
-    assert _cycles(uses) == []
-
-
-def test_no_import_cycle_among_sensors_modules_even_inside_functions():
-    graph = _sensors_graph()
     assert graph["sensors.acquire"] >= {"sensors.acquire.buffer", "sensors.acquire.streams"}
-    assert _cycles(graph) == []
+    found = _units_of("sensors", graph) - {"sensors"}
+    assert found == set(SENSORS_ALLOWED), "a stage was added or removed: update SENSORS_ALLOWED"
+    check_flow(SENSORS_ALLOWED, graph, scope="sensors")
 
 
 def test_code_outside_sensors_imports_the_stages_faces():
@@ -422,7 +394,7 @@ def test_code_outside_sensors_imports_the_stages_faces():
     deep = []
     for top in ("labmrt", "ui", "bench", "docs"):
         for path in sorted((PROJECT / top).rglob("*.py")):
-            for target in _imported(path, known, lazy=True):
+            for target in _imported(path, known):
                 if target.startswith("sensors.") and target not in faces:
                     deep.append(f"{path.relative_to(PROJECT)}: {target}")
     assert deep == []
