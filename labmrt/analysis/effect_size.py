@@ -316,6 +316,19 @@ def effect_size(
     p_codes, participants = pd.factorize(pd.Series(ids), sort=False)
     n_part = participants.size
     nt = times.size
+    cell = p_codes[rows] * nt + t_index
+    dup = np.zeros(rows.size, dtype=bool)
+    dup[np.argsort(cell, kind="stable")[1:][np.diff(np.sort(cell)) == 0]] = True
+    if dup.any():
+        r0 = rows[np.flatnonzero(dup)[0]]
+        raise LabmrtError(
+            Problem(
+                f"decision point {decision_point!r}",
+                f"{int(dup.sum()) + 1} rows of participant {ids[r0]} at decision point "
+                f"{t_col[r0]:g} (again at {describe_rows(dup_mask(rows[dup], n), where)})",
+                "keep one row per participant and decision point",
+            )
+        )
     if smooth and int(span * nt + 1e-10) < 3:
         raise LabmrtError(
             Problem(
@@ -342,7 +355,6 @@ def effect_size(
     )
     width = moments.shape[1]
     # Per (participant, decision point) sums: the bootstrap reweights whole participants.
-    cell = p_codes[rows] * nt + t_index
     per_cell = np.zeros((n_part * nt, width))
     np.add.at(per_cell, cell, moments)
     per_cell = per_cell.reshape(n_part, nt * width)
@@ -413,6 +425,12 @@ def effect_size(
         conf_level=conf_level,
         notes=notes,
     )
+
+
+def dup_mask(rows: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
 
 
 def needed_name(needed: dict[str, str], role: str) -> str:

@@ -179,7 +179,6 @@ def mcee(
             )
     frame = read_data(data)
     extra = {mediator: "mediator"}
-    extra.update({c: "control" for c in controls})
     extra.update({c: "effect form term" for c in effect_form})
     if weights is not None:
         extra[weights] = "weight"
