@@ -67,7 +67,8 @@ def test_without_covariates_or_smoothing_it_is_the_mean_difference_over_the_pool
 def test_covariate_adjusted_effect_is_the_weighted_least_squares_coefficient():
     frame, _ = simulate(2, n=80, t=6)
     res = effect_size(frame, rand_prob="p", covariates=["z"], smooth=False, bootstrap=0, **KW)
-    for (t, rows), got in zip(frame[frame["avail"] == 1].groupby("dp"), res.table["effect_raw"]):
+    groups = frame[frame["avail"] == 1].groupby("dp")
+    for (t, rows), got in zip(groups, res.table["effect_raw"], strict=True):
         w = np.where(rows["a"] == 1, 1 / rows["p"], 1 / (1 - rows["p"]))
         fit = sm.WLS(rows["y"], sm.add_constant(rows[["a", "z"]]), weights=w).fit()
         assert got == pytest.approx(fit.params["a"], rel=1e-10), t

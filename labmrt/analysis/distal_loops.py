@@ -73,8 +73,9 @@ def mcee_loop(ids, y, a, prob, avail, f, x_with, x_without, omega=None):
     d0 = a == 0
     q1 = _glm_predict(x_with, on, a)
     eta1, eta0 = _glm_predict(x_without, d1, y), _glm_predict(x_without, d0, y)
-    mu1, mu0 = _glm_predict(x_with, d1, y), _glm_predict(x_with, d0, y)
-    nu1 = _glm_predict(x_without, d0, mu1)  # nu_0 is not in the estimator of (alpha, beta)
+    # mu_0 and nu_0 are not in the estimator of (alpha, beta) (the reference package fits them).
+    mu1 = _glm_predict(x_with, d1, y)
+    nu1 = _glm_predict(x_without, d0, mu1)
     gram = np.zeros((p, p))
     rhs_a, rhs_b = np.zeros(p), np.zeros(p)
     da, db = np.zeros(n_rows), np.zeros(n_rows)
