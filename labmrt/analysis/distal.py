@@ -30,8 +30,13 @@ import numpy as np
 import pandas as pd
 
 from labmrt.analysis.design import ColumnOrValue
-from labmrt.analysis.distal_input import DistalInput, read_distal_input, row_weights
-from labmrt.analysis.distal_result import DistalResult
+from labmrt.analysis.distal_input import (
+    DistalInput,
+    read_distal_input,
+    require_given,
+    row_weights,
+)
+from labmrt.analysis.distal_result import DistalResult, distal_result
 from labmrt.analysis.nuisance import NuisanceFit, fit_predict, term_matrix
 from labmrt.analysis.sandwich import grouped_weighted_sum, sandwich
 from labmrt.analysis.wcls import collinear_terms
@@ -179,13 +184,9 @@ def dcee(
     conf_level = _conf(conf_level)
     if learner not in DCEE_LEARNERS:
         raise LabmrtError(learner_problem(learner, DCEE_LEARNERS))
-    for value, what in ((outcome, "distal outcome"), (treatment, "treatment")):
-        if value is None:
-            raise LabmrtError(Problem(what, "not given", f"name the {what} column"))
-    if rand_prob is None:
-        raise LabmrtError(
-            Problem("randomization probability", "not given", "name its column or give it")
-        )
+    require_given(
+        {"distal outcome": outcome, "treatment": treatment, "randomization probability": rand_prob}
+    )
     frame = read_data(data)
     moderators, controls = dedupe(moderators), dedupe(controls)
     extra = {m: "moderator" for m in moderators}
@@ -221,30 +222,19 @@ def dcee(
         "pseudo-residual (the effect is averaged over all decision points); stage-1 "
         "regressions taken as known, no small-sample correction"
     )
-    return DistalResult(
-        method="dcee",
-        params=beta,
-        cov_used=cov,
-        cov_plain=cov,
-        control_names=[],
-        effect_names=names,
-        design_names=names,
-        df=df,
-        n_participants=inp.n_participants,
-        n_effective=inp.n_participants,
-        n_decision_points=inp.n_rows,
-        n_used=int(np.count_nonzero(inp.avail)),
-        conf_level=conf_level,
-        outcome=outcome,
-        treatment=treatment,
-        rand_prob=inp.labels["rand_prob"],
-        numerator_prob="",
-        scale="additive (distal outcome)",
-        notes=notes,
+    return distal_result(
+        "dcee",
+        inp,
+        beta,
+        cov,
+        names,
+        df,
+        conf_level,
         learner=learner,
-        weights=weights,
+        notes=notes,
         stage1={k: f.to_dict() for k, f in fits.items()},
         extra={"conf_int_1.96": np.column_stack([beta - 1.96 * se, beta + 1.96 * se]).tolist()},
+        weights=weights,
     )
 
 

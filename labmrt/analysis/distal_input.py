@@ -69,6 +69,18 @@ class DistalInput:
         return values
 
 
+def require_given(values: dict[str, object]) -> None:
+    """Each named argument must be given (role -> value)."""
+    for what, value in values.items():
+        if value is None:
+            fix = (
+                "name its column or give it"
+                if what == "randomization probability"
+                else f"name the {what} column"
+            )
+            raise LabmrtError(Problem(what, "not given", fix))
+
+
 def numeric_column(frame: pd.DataFrame, name: str, role: str) -> np.ndarray:
     col = frame[name]
     if pd.api.types.is_bool_dtype(col):

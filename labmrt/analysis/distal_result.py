@@ -33,6 +33,51 @@ _NOT_REPORTED = (
 )
 
 
+def distal_result(
+    method: str,
+    inp,
+    params,
+    cov,
+    names: list[str],
+    df: int,
+    conf_level: float,
+    *,
+    learner: str,
+    notes: list[str],
+    stage1: dict[str, dict],
+    extra: dict,
+    mediator: str | None = None,
+    weights: str | None = None,
+) -> DistalResult:
+    """The result of a distal analysis on checked input ``inp`` (a ``DistalInput``)."""
+    return DistalResult(
+        method=method,
+        params=params,
+        cov_used=cov,
+        cov_plain=cov,
+        control_names=[],
+        effect_names=names,
+        design_names=names,
+        df=df,
+        n_participants=inp.n_participants,
+        n_effective=inp.n_participants,
+        n_decision_points=inp.n_rows,
+        n_used=int((inp.avail == 1).sum()),
+        conf_level=conf_level,
+        outcome=inp.labels["outcome"],
+        treatment=inp.labels["treatment"],
+        rand_prob=inp.labels["rand_prob"],
+        numerator_prob="",
+        scale="additive (distal outcome)",
+        notes=notes,
+        learner=learner,
+        mediator=mediator,
+        weights=weights,
+        stage1=stage1,
+        extra=extra,
+    )
+
+
 @dataclass
 class DistalResult(EffectResult):
     """Distal / mediated excursion effects with their stage-1 diagnostics."""

@@ -36,7 +36,7 @@ import pandas as pd
 
 from labmrt.analysis.design import ColumnOrValue, RowLabels, describe_rows, require_columns
 from labmrt.analysis.distal import _conf, read_data
-from labmrt.analysis.distal_input import numeric_column
+from labmrt.analysis.distal_input import numeric_column, require_given
 from labmrt.errors import LabmrtError, Problem
 
 # Bootstrap replicates summed in one matrix product (bounds the temporary array).
@@ -226,17 +226,14 @@ def effect_size(
     frame = read_data(data)
     if decision_point is None and "decision_point" in frame.columns:
         decision_point = "decision_point"
-    for value, what in (
-        (outcome, "outcome"),
-        (treatment, "treatment"),
-        (decision_point, "decision point"),
-    ):
-        if value is None:
-            raise LabmrtError(Problem(what, "not given", f"name the {what} column"))
-    if rand_prob is None:
-        raise LabmrtError(
-            Problem("randomization probability", "not given", "name its column or give it")
-        )
+    require_given(
+        {
+            "outcome": outcome,
+            "treatment": treatment,
+            "decision point": decision_point,
+            "randomization probability": rand_prob,
+        }
+    )
     if not 0 < span <= 1:
         raise LabmrtError(Problem("span", f"must lie in (0, 1], got {span:g}", "e.g. 0.25"))
     if bootstrap < 0:

@@ -33,13 +33,18 @@ import pandas as pd
 
 from labmrt.analysis.design import ColumnOrValue, Design, build_design, describe_rows
 from labmrt.analysis.distal import _conf, read_data
-from labmrt.analysis.distal_input import check_increasing, numeric_column, participant_blocks
+from labmrt.analysis.distal_input import (
+    check_increasing,
+    numeric_column,
+    participant_blocks,
+    require_given,
+)
+from labmrt.analysis.emee import newton_root, no_root_problem
 from labmrt.analysis.results import EffectResult
 from labmrt.analysis.sandwich import group_cross, grouped_sum, sandwich
 from labmrt.analysis.wcls import CoreFit
 from labmrt.errors import LabmrtError, Problem
 
-_MAX_ITER = 100
 _TOL = 1e-13
 
 
@@ -80,37 +85,11 @@ class Emee2Data:
 
 def solve_emee2(data: Emee2Data) -> tuple[np.ndarray, int]:
     """Newton's method from zeros with step halving; the root of the estimating equation."""
-    k = data.q + data.x.shape[1]
-    theta = np.zeros(k)
-    total, jac = data.equations(theta)
-    norm = np.max(np.abs(total)) / data.n
-    for it in range(1, _MAX_ITER + 1):
-        try:
-            step = np.linalg.solve(jac, total)
-        except np.linalg.LinAlgError:
-            break
-        lam = 1.0
-        while True:
-            cand = theta - lam * step
-            with np.errstate(over="ignore", invalid="ignore"):
-                t_new, j_new = data.equations(cand)
-            n_new = np.max(np.abs(t_new)) / data.n
-            if np.isfinite(n_new) and (n_new < norm or lam < 1e-8):
-                break
-            lam /= 2
-        theta, total, jac, norm = cand, t_new, j_new, n_new
-        if norm < _TOL or np.max(np.abs(lam * step)) < 1e-15 * (1 + np.max(np.abs(theta))):
-            return theta, it
+    theta = np.zeros(data.q + data.x.shape[1])
+    theta, it, norm = newton_root(data.equations, theta, data.n, tol=_TOL)
     if not np.isfinite(norm) or norm > 1e-8:
-        raise LabmrtError(
-            Problem(
-                "emee2",
-                "the estimating equation has no numerical solution "
-                f"(residual {norm:.3g} after {_MAX_ITER} Newton steps)",
-                "check the outcome (0/1, not all equal) and use fewer moderators/controls",
-            )
-        )
-    return theta, _MAX_ITER
+        raise LabmrtError(no_root_problem("emee2", norm))
+    return theta, it
 
 
 def emee2_covariances(data: Emee2Data, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,13 +169,9 @@ def emee2(
 
     conf_level = _conf(conf_level)
     frame = read_data(data)
-    for value, what in ((outcome, "outcome"), (treatment, "treatment")):
-        if value is None:
-            raise LabmrtError(Problem(what, "not given", f"name the {what} column"))
-    if rand_prob is None:
-        raise LabmrtError(
-            Problem("randomization probability", "not given", "name its column or give it")
-        )
+    require_given(
+        {"outcome": outcome, "treatment": treatment, "randomization probability": rand_prob}
+    )
     if id in frame.columns:
         starts = participant_blocks(frame[id].to_numpy(), id)
         if decision_point is not None and decision_point in frame.columns:

@@ -44,8 +44,13 @@ from labmrt.analysis.distal import (
     read_data,
     solve_bread,
 )
-from labmrt.analysis.distal_input import DistalInput, read_distal_input, row_weights
-from labmrt.analysis.distal_result import DistalResult
+from labmrt.analysis.distal_input import (
+    DistalInput,
+    read_distal_input,
+    require_given,
+    row_weights,
+)
+from labmrt.analysis.distal_result import DistalResult, distal_result
 from labmrt.analysis.nuisance import fit_predict, term_matrix
 from labmrt.analysis.sandwich import grouped_weighted_sum, sandwich
 from labmrt.errors import LabmrtError, Problem
@@ -155,18 +160,15 @@ def mcee(
     learner = MCEE_ALIASES.get(learner, learner)
     if learner not in MCEE_LEARNERS:
         raise LabmrtError(learner_problem(learner, MCEE_LEARNERS, tuple(MCEE_ALIASES)))
-    for value, what in (
-        (decision_point, "decision point"),
-        (outcome, "distal outcome"),
-        (treatment, "treatment"),
-        (mediator, "mediator"),
-    ):
-        if value is None:
-            raise LabmrtError(Problem(what, "not given", f"name the {what} column"))
-    if rand_prob is None:
-        raise LabmrtError(
-            Problem("randomization probability", "not given", "name its column or give it")
-        )
+    require_given(
+        {
+            "decision point": decision_point,
+            "distal outcome": outcome,
+            "treatment": treatment,
+            "mediator": mediator,
+            "randomization probability": rand_prob,
+        }
+    )
     controls, effect_form = dedupe(controls), dedupe(effect_form)
     for bad, role in ((treatment, "treatment"), (outcome, "distal outcome")):
         if bad in controls:
@@ -248,39 +250,26 @@ def mcee(
         "to either effect (the effects are averaged over all decision points); nuisance fits "
         "taken as known, no small-sample correction"
     )
-    return DistalResult(
-        method="mcee",
-        params=theta,
-        cov_used=cov,
-        cov_plain=cov,
-        control_names=[],
-        effect_names=names,
-        design_names=names,
-        df=df,
-        n_participants=inp.n_participants,
-        n_effective=inp.n_participants,
-        n_decision_points=inp.n_rows,
-        n_used=int(np.count_nonzero(inp.avail)),
-        conf_level=conf_level,
-        outcome=outcome,
-        treatment=treatment,
-        rand_prob=inp.labels["rand_prob"],
-        numerator_prob="",
-        scale="additive (distal outcome)",
-        notes=notes,
+    if specific_dp is not None:
+        weights_label = "1 at decision points " + ", ".join(f"{v:g}" for v in specific_dp)
+    else:
+        weights_label = weights
+    return distal_result(
+        "mcee",
+        inp,
+        theta,
+        cov,
+        names,
+        df,
+        conf_level,
         learner=learner,
-        mediator=mediator,
-        weights=weights
-        if weights is not None
-        else (
-            None
-            if specific_dp is None
-            else "1 at decision points " + ", ".join(f"{v:g}" for v in specific_dp)
-        ),
+        notes=notes,
         stage1={k: v.to_dict() for k, v in fits.items()},
         extra={
             "weights_sum": float(w.sum()),
             "decision_point": decision_point,
             "effect_form": basis,
         },
+        mediator=mediator,
+        weights=weights_label,
     )
