@@ -250,3 +250,44 @@ def test_mcee_recovers_known_direct_and_indirect_effects():
     assert np.all(np.abs(est.mean(axis=0) - truth) < 3.5 * mc_se), (est.mean(axis=0), truth)
     lo, hi = _coverage_bounds(reps)
     assert np.all((lo <= hits / reps) & (hits / reps <= hi)), hits / reps
+
+
+def test_results_have_the_analysis_api_of_wcls():
+    """params, bse, conf_int, vcov, lincomb and summary, consistent with the term table."""
+    from labmrt import analysis
+
+    frame = study(4)
+    res = analysis.dcee(
+        frame,
+        id="pid",
+        outcome="y",
+        treatment="a",
+        rand_prob="p",
+        moderators=["x"],
+        controls=["x"],
+        availability="avail",
+        learner="lm",
+    )
+    med = analysis.mcee(
+        frame,
+        id="pid",
+        decision_point="dp",
+        outcome="y",
+        treatment="a",
+        mediator="m",
+        rand_prob="p",
+        controls=["dp", "m", "x"],
+        availability="avail",
+    )
+    for r in (res, med):
+        tab = r.table
+        assert np.allclose(r.bse.to_numpy(), tab.std_error.to_numpy())
+        assert np.allclose(r.conf_int().to_numpy(), tab[["ci_lower", "ci_upper"]].to_numpy())
+        assert r.vcov.shape == (r.p, r.p) and list(r.vcov.index) == list(tab.index)
+        w = np.ones(r.p)
+        lc = r.lincomb(w).iloc[0]
+        assert lc.estimate == pytest.approx(r.params.sum())
+        assert lc.std_error == pytest.approx(np.sqrt(r.cov_used.sum()))
+    assert "Distal causal excursion effect" in res.summary()
+    assert "Natural indirect excursion effect" in med.summary()
+    assert list(med.table.index) == ["ndee:(Intercept)", "niee:(Intercept)"]
