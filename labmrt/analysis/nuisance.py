@@ -181,7 +181,14 @@ def fit_predict(
 
 def _logistic(x: np.ndarray, y: np.ndarray, label: str) -> tuple[np.ndarray, int]:
     import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    try:
+        from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+    except ImportError:  # statsmodels before 0.14 raised an error instead
+        from statsmodels.tools.sm_exceptions import (
+            PerfectSeparationError as PerfectSeparationWarning,
+        )
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", PerfectSeparationWarning)
