@@ -46,6 +46,29 @@ def study(seed: int, n: int = 40, binary_y: bool = False) -> pd.DataFrame:
     return frame
 
 
+# The study's columns as dcee / mcee arguments (moderator x, mediator m).
+DCEE_KW = dict(
+    id="pid",
+    outcome="y",
+    treatment="a",
+    rand_prob="p",
+    moderators=["x"],
+    controls=["x"],
+    availability="avail",
+    learner="lm",
+)
+MCEE_KW = dict(
+    id="pid",
+    decision_point="dp",
+    outcome="y",
+    treatment="a",
+    mediator="m",
+    rand_prob="p",
+    controls=["dp", "m", "x"],
+    availability="avail",
+)
+
+
 def _controls(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     dummies = pd.get_dummies(frame[names], drop_first=True, dtype=float)
     return np.column_stack([np.ones(len(frame)), dummies.to_numpy(dtype=float)])
@@ -75,14 +98,7 @@ def test_dcee_equals_the_textbook_loop(weighted):
     )
     got = dcee(
         frame,
-        id="pid",
-        outcome="y",
-        treatment="a",
-        rand_prob="p",
-        moderators=["x", "dp"],
-        controls=controls,
-        availability="avail",
-        learner="lm",
+        **{**DCEE_KW, "moderators": ["x", "dp"], "controls": controls},
         weights="w" if weighted else None,
         decision_point="dp",
     )
@@ -107,19 +123,7 @@ def test_mcee_equals_the_textbook_loop(binary_y):
     want, want_v = mcee_loop(
         ids, y, a, prob, frame["avail"].to_numpy(), f, x_with, x_without, frame["w"].to_numpy()
     )
-    got = mcee(
-        frame,
-        id="pid",
-        decision_point="dp",
-        outcome="y",
-        treatment="a",
-        mediator="m",
-        rand_prob="p",
-        controls=["dp", "m", "x"],
-        availability="avail",
-        effect_form=["dp"],
-        weights="w",
-    )
+    got = mcee(frame, effect_form=["dp"], weights="w", **MCEE_KW)
     assert np.allclose(got.params, want, rtol=1e-8, atol=1e-10)
     assert np.allclose(got.cov_used, want_v, rtol=1e-7, atol=1e-12)
     family = "binomial" if binary_y else "gaussian"
@@ -128,16 +132,7 @@ def test_mcee_equals_the_textbook_loop(binary_y):
 
 def test_invariances_of_the_estimating_equations():
     frame = study(3)
-    kw = dict(
-        id="pid",
-        outcome="y",
-        treatment="a",
-        rand_prob="p",
-        moderators=["x"],
-        controls=["x"],
-        availability="avail",
-        learner="lm",
-    )
+    kw = DCEE_KW
     base = dcee(frame, **kw)
     # Whole participants in another order: the same sums.
     blocks = [g for _, g in frame.groupby("pid", sort=False)][::-1]
@@ -156,18 +151,8 @@ def test_invariances_of_the_estimating_equations():
     s = np.column_stack([np.ones(len(frame)), frame["x"]])
     assert np.allclose(zero.params, np.linalg.solve(s.T @ s, s.T @ r), rtol=1e-12)
     assert zero.stage1 == {}
-    # mcee: the stacked covariance's blocks are each effect's own sandwich; scaling the
-    # weights changes nothing.
-    mk = dict(
-        id="pid",
-        decision_point="dp",
-        outcome="y",
-        treatment="a",
-        mediator="m",
-        rand_prob="p",
-        controls=["dp", "m", "x"],
-        availability="avail",
-    )
+    # mcee: scaling every weight by a constant changes nothing; unit weights are the default.
+    mk = MCEE_KW
     one = mcee(frame.assign(c=1.0), weights="c", **mk)
     assert np.allclose(mcee(frame.assign(c=7.0), weights="c", **mk).cov_used, one.cov_used)
     assert np.allclose(mcee(frame, **mk).params, one.params)
@@ -257,28 +242,8 @@ def test_results_have_the_analysis_api_of_wcls():
     from labmrt import analysis
 
     frame = study(4)
-    res = analysis.dcee(
-        frame,
-        id="pid",
-        outcome="y",
-        treatment="a",
-        rand_prob="p",
-        moderators=["x"],
-        controls=["x"],
-        availability="avail",
-        learner="lm",
-    )
-    med = analysis.mcee(
-        frame,
-        id="pid",
-        decision_point="dp",
-        outcome="y",
-        treatment="a",
-        mediator="m",
-        rand_prob="p",
-        controls=["dp", "m", "x"],
-        availability="avail",
-    )
+    res = analysis.dcee(frame, **DCEE_KW)
+    med = analysis.mcee(frame, **MCEE_KW)
     for r in (res, med):
         tab = r.table
         assert np.allclose(r.bse.to_numpy(), tab.std_error.to_numpy())
