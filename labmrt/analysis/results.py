@@ -129,6 +129,26 @@ class EffectResult:
         return self._frame(self._cov_corrected)
 
     @property
+    def bse(self) -> pd.Series:
+        """Standard errors of every coefficient (design order), from the covariance used."""
+        return pd.Series(np.sqrt(np.diag(self.cov_used)), index=self.design_names)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """The covariance used for inference (statsmodels' name for it)."""
+        return self.cov
+
+    def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
+        """t confidence intervals of every coefficient (design order), at the result's level."""
+        level = self.conf_level if conf_level is None else float(conf_level)
+        crit = stats.t.isf((1 - level) / 2, self.df)
+        se = self.bse.to_numpy()
+        return pd.DataFrame(
+            {"lower": self.params - crit * se, "upper": self.params + crit * se},
+            index=self.design_names,
+        )
+
+    @property
     def effect_params(self) -> pd.Series:
         return pd.Series(self.params[self.q :], index=self.effect_names)
 
