@@ -49,6 +49,7 @@ from typing import Any, runtime_checkable
 
 from labmrt.errors import LabmrtError, Problem
 from labmrt.protocol import AFFECT_CONTEXT, Feature, Protocol, Task
+from labmrt.session.answers import is_correct
 from labmrt.session.clock import Clock, LSLClock
 from labmrt.session.events import EngineSignals
 from labmrt.session.outcomes import FeatureEvent, as_events, compute_outcomes, outcome_window
@@ -156,21 +157,6 @@ def framed_task(
         control=control.mode,
         min_dwell_s=control.min_dwell_s,
     )
-
-
-def is_correct(task: Task, answer: str | None) -> bool | None:
-    """Score an answer against ``task.correct`` (None when the task is not scored)."""
-    if task.correct is None:
-        return None
-    if answer is None:
-        return False
-    if task.answer_kind == "number":
-        try:
-            a, b = float(answer), float(task.correct)
-        except ValueError:
-            return False
-        return abs(a - b) <= 1e-9 * max(1.0, abs(b))
-    return answer.strip().casefold() == task.correct.strip().casefold()
 
 
 def receipt(protocol: Protocol, raw: Mapping[str, Any]) -> tuple[bool, float | None, float | None]:

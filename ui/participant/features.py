@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -75,6 +75,7 @@ class FeatureWidget(QFrame):
         self.body.setVisible(False)
         layout.addWidget(self.body)
         self.uses = 0
+        self._detached = False
 
     # -- subclass hooks -------------------------------------------------------------
     def _build_body(self, body: QWidget) -> None:  # pragma: no cover - abstract
@@ -100,6 +101,18 @@ class FeatureWidget(QFrame):
             self._close_reason = reason
             self.toggle.setChecked(False)
 
+    def detach_toggle(self) -> QPushButton:
+        """Hand the toggle to a row of tool buttons; the panel then shows only while open.
+
+        A column of collapsed panels spends a button's height on every tool; with the
+        buttons in one row, the column's height goes to the tools that are open.
+        """
+        self.layout().removeWidget(self.toggle)
+        self.layout().setContentsMargins(4, 4, 4, 4)
+        self._detached = True
+        self.setVisible(self.is_open)
+        return self.toggle
+
     # -- internals ------------------------------------------------------------------
     def _emit(self, action: str, detail: str = "") -> None:
         self.activity.emit(self.spec.id, action, float(self._clock()), detail)
@@ -109,6 +122,8 @@ class FeatureWidget(QFrame):
         self._emit(USE, _detail(**detail))
 
     def _on_toggled(self, checked: bool) -> None:
+        if self._detached:
+            self.setVisible(checked)
         if checked:
             self.body.setVisible(True)
             self._emit(OPEN)
@@ -131,12 +146,14 @@ class HelpPanel(FeatureWidget):
         self.topic_list = QListWidget()
         self.topic_list.setObjectName(f"help_topics_{self.spec.id}")
         self.topic_list.addItems([title for title, _ in self.topics])
-        self.topic_list.setMaximumHeight(min(24 * len(self.topics) + 8, 130))
+        self.topic_list.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.topic_list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.topic_list.setVisible(len(self.topics) > 1)
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
-        self.text.setMinimumHeight(90)
-        self.text.setMaximumHeight(200)
+        # shrinks to a few lines when every tool is open on a small screen, grows otherwise
+        self.text.setMinimumHeight(44)
+        self.text.setMaximumHeight(320)
         layout.addWidget(self.topic_list)
         layout.addWidget(self.text)
         self.topic_list.currentRowChanged.connect(self._show_topic)
@@ -149,6 +166,9 @@ class HelpPanel(FeatureWidget):
             self._used(topic=title)
 
     def _on_opened(self) -> None:
+        # exactly as high as its topics, measured in the font the screen gives it
+        rows = self.topic_list
+        rows.setFixedHeight(rows.sizeHintForRow(0) * rows.count() + 2 * rows.frameWidth() + 2)
         if len(self.topics) <= 1:
             # Opening a single-topic help shows all of it: reading is the use.
             self._used(topic=self.topics[0][0] if self.topics else "")
@@ -280,6 +300,7 @@ class CalculatorWidget(FeatureWidget):
                 button.setObjectName(f"calc_key_{key}")
                 button.setFocusPolicy(Qt.NoFocus)
                 button.setMinimumWidth(34)
+                button.setProperty("calc_key", True)  # compact keys (the screen's stylesheet)
                 button.clicked.connect(lambda _=False, k=key: self.press(k))
                 grid.addWidget(button, r, c)
                 self.buttons[key] = button
@@ -325,8 +346,8 @@ class NotesWidget(FeatureWidget):
         self.edit = QPlainTextEdit()
         self.edit.setObjectName(f"notes_edit_{self.spec.id}")
         self.edit.setPlaceholderText("Your notes")
-        self.edit.setMinimumHeight(80)
-        self.edit.setMaximumHeight(160)
+        self.edit.setMinimumHeight(52)
+        self.edit.setMaximumHeight(280)
         if self.spec.content:
             self.edit.setPlainText(self.spec.content)
         layout.addWidget(self.edit)
@@ -359,8 +380,60 @@ class NotesWidget(FeatureWidget):
         return self.edit.toPlainText()
 
 
+class FittingTable(QTableWidget):
+    """A table that shows every column, never a horizontal scroll bar.
+
+    Its minimum width is the sum of its columns at their natural width (so the layout
+    must make room for all of them), and width beyond that is shared out equally.
+    """
+
+    #: Room left beside a header's text for the sort arrow (the style draws it above the text
+    #: but would reserve its width, and more, in every section).
+    SORT_ARROW_ROOM = 12
+
+    def fit_to_contents(self) -> None:
+        header = self.horizontalHeader()
+        shown = header.isSortIndicatorShown()
+        header.setSortIndicatorShown(False)
+        self.natural = [
+            max(header.sectionSizeHint(c) + self.SORT_ARROW_ROOM, self.sizeHintForColumn(c))
+            for c in range(self.columnCount())
+        ]
+        header.setSortIndicatorShown(shown)
+        header.setSectionResizeMode(QHeaderView.Fixed)
+        self.resizeRowsToContents()
+        frame = 2 * self.frameWidth()
+        self.setMinimumWidth(sum(self.natural) + frame)
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        self.setFixedHeight(header.sizeHint().height() + rows + frame)
+        self._share_width()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange) and hasattr(self, "natural"):
+            self.fit_to_contents()  # the participant screen's font arrived: measure again
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._share_width()
+
+    def _share_width(self) -> None:
+        natural = getattr(self, "natural", None)
+        if not natural:
+            return
+        extra = max(0, self.viewport().width() - sum(natural))
+        share, rest = divmod(extra, len(natural))
+        for c, width in enumerate(natural):
+            self.setColumnWidth(c, width + share + (1 if c < rest else 0))
+
+
 class ComparisonTableWidget(FeatureWidget):
-    """A table rendered from the task's data; sorting or selecting a cell is a use."""
+    """A table rendered from the task's data; sorting or selecting a cell is a use.
+
+    The columns are the data the answer depends on, so all of them are always in view
+    (:class:`FittingTable`): a column behind a scroll bar is a column some participants
+    never see.
+    """
 
     def _build_body(self, body: QWidget) -> None:
         layout = QVBoxLayout(body)
@@ -368,7 +441,7 @@ class ComparisonTableWidget(FeatureWidget):
         data = dict(self.spec.table or {})
         columns = [str(c) for c in data.get("columns", [])]
         rows: Sequence[Sequence[Any]] = data.get("rows", [])
-        self.table = QTableWidget(len(rows), len(columns))
+        self.table = FittingTable(len(rows), len(columns))
         self.table.setObjectName(f"table_{self.spec.id}")
         # Long headers ("New-customer bonus (EUR)") wrap onto lines of about 14 characters, so
         # the columns stay about as narrow as their data and the table fits a laptop screen.
@@ -377,6 +450,8 @@ class ComparisonTableWidget(FeatureWidget):
         )
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
                 item = QTableWidgetItem()
@@ -386,18 +461,19 @@ class ComparisonTableWidget(FeatureWidget):
                     item.setText(str(value))
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(True)
         header.setSortIndicator(-1, Qt.AscendingOrder)  # keep the task's row order at first
         self.table.setSortingEnabled(True)
-        height = min(32 * len(rows) + 56, 320)
-        self.table.setMinimumHeight(height)
-        self.table.setMaximumHeight(height + 24)  # room for a horizontal scroll bar
+        self.table.fit_to_contents()
         self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         header.sectionClicked.connect(self._sorted)
         self.table.cellClicked.connect(self._cell)
         layout.addWidget(self.table)
         self.columns = columns
+
+    def needed_width(self) -> int:
+        """The width this panel needs to show every column, open or not."""
+        margins = self.layout().contentsMargins()
+        return self.table.minimumWidth() + margins.left() + margins.right() + 2 * self.frameWidth()
 
     def _sorted(self, column: int) -> None:
         name = self.columns[column] if 0 <= column < len(self.columns) else column

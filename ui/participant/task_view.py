@@ -14,6 +14,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -21,13 +22,15 @@ from PySide6.QtWidgets import (
     QRadioButton,
     QScrollArea,
     QSizePolicy,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from labmrt.session.clock import ClockFn, lsl_clock
 from labmrt.session.display import CONTROLS, FeatureSpec, TaskDisplay
-from ui.participant.features import FeatureWidget, make_feature
+from ui.participant.answers import number_field
+from ui.participant.features import ComparisonTableWidget, FeatureWidget, make_feature
 from ui.widgets import format_clock
 
 
@@ -52,14 +55,16 @@ class TaskView(QWidget):
         self._build()
 
     # -- layout ---------------------------------------------------------------------
+    #: Share of the view's width the tools column takes, within these bounds (pixels). The
+    #: width is set from the view's width alone, so opening a tool never moves the task.
+    TOOLS_SHARE, TOOLS_MIN_W, TOOLS_MAX_W = 0.3, 250, 420
+    TOOLS_HARD_MIN_W = 215  # the calculator's five keys and a frame
+
     def _build(self) -> None:
         task = self.task
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(24, 18, 24, 18)
-        outer.setSpacing(18)
-
-        left = QVBoxLayout()
-        left.setSpacing(12)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 14, 24, 14)
+        outer.setSpacing(10)
         top = QHBoxLayout()
         self.heading = QLabel(task.heading or f"Task {task.task_index + 1}")
         self.heading.setObjectName("task_heading")
@@ -70,8 +75,13 @@ class TaskView(QWidget):
         self.time_left.setMinimumWidth(150)
         self.time_left.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         top.addWidget(self.time_left)
-        left.addLayout(top)
+        outer.addLayout(top)
 
+        columns = self._columns = QHBoxLayout()
+        columns.setSpacing(18)
+        outer.addLayout(columns, 1)
+        left = QVBoxLayout()
+        left.setSpacing(10)
         self.framing = QLabel(task.text)
         self.framing.setObjectName("task_text")
         self.framing.setWordWrap(True)
@@ -83,18 +93,12 @@ class TaskView(QWidget):
         frame_layout = QVBoxLayout(frame)
         frame_layout.addWidget(self.framing)
         left.addWidget(frame)
-
-        self.confirm = QPushButton("I have read the task  (Ctrl+Enter)")
-        self.confirm.setObjectName("confirm_read")
-        self.confirm.setVisible(task.control == "confirm")
-        self.confirm.clicked.connect(self.confirm_read)
-        left.addWidget(self.confirm, alignment=Qt.AlignLeft)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.confirm_read)
-
+        self._locked = task.control == "confirm"
+        left.addWidget(self._read_row())
         left.addWidget(self._answer_area())
 
         # A comparison table is the task's own data: it opens under the task, where there
-        # is room for it; the other tools stack in the column on the right.
+        # is room for every column; the other tools sit in the column on the right.
         self.feature_widgets: dict[str, FeatureWidget] = {}
         for spec in task.features:
             if spec.kind in ("comparison_table", "table"):
@@ -103,17 +107,46 @@ class TaskView(QWidget):
                 left.addWidget(widget)
                 self.feature_widgets[spec.id] = widget
         left.addStretch(1)
-        outer.addLayout(left, 3)
+        columns.addLayout(left, 1)
 
         tools_specs = [s for s in task.features if s.id not in self.feature_widgets]
+        self.tools: QScrollArea | None = None
         if tools_specs:
-            outer.addWidget(self._tools_panel(tools_specs), 2)
+            self.tools = self._tools_panel(tools_specs)
+            columns.addWidget(self.tools)
 
-        self._locked = task.control == "confirm"
         self._set_workspace_enabled(not self._locked)
         self._tick = QTimer(self)
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._update_time)
+
+    def _read_row(self) -> QWidget:
+        """ "I have read the task" and, in the same place once pressed, that it was read.
+
+        The row keeps its height either way, so nothing under it moves when it is pressed;
+        while it waits, it says what it unlocks.
+        """
+        self.read_row = QStackedWidget()
+        self.read_row.setObjectName("read_row")
+        waiting = QWidget()
+        row = QHBoxLayout(waiting)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.confirm = QPushButton("I have read the task  (Ctrl+Enter)")
+        self.confirm.setObjectName("confirm_read")
+        self.confirm.clicked.connect(self.confirm_read)
+        row.addWidget(self.confirm)
+        self.lock_note = QLabel("Unlocks the answer and the tools.")
+        self.lock_note.setObjectName("lock_note")
+        self.lock_note.setWordWrap(True)
+        row.addWidget(self.lock_note, 1)
+        self.read_note = QLabel("✓  Task read: the answer and the tools are unlocked.")
+        self.read_note.setObjectName("read_note")
+        self.read_row.addWidget(waiting)
+        self.read_row.addWidget(self.read_note)
+        self.read_row.setVisible(self.task.control == "confirm")
+        self.read_row.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.confirm_read)
+        return self.read_row
 
     def _answer_area(self) -> QWidget:
         """The question and the answer (a line or choices), locked until the task is read."""
@@ -129,51 +162,98 @@ class TaskView(QWidget):
             work.addWidget(question)
         self.answer_edit: QLineEdit | None = None
         self.choice_group: QButtonGroup | None = None
+        # the answer and its button share a row: the task's data gets the height
+        row = QHBoxLayout()
+        row.setSpacing(18)
+        work.addLayout(row)
         if task.answer_kind == "choice" and task.choices:
             self.choice_group = QButtonGroup(self)
+            grid = QGridLayout()
+            grid.setHorizontalSpacing(28)
+            grid.setVerticalSpacing(4)
+            per_row = choices_per_row(task.choices)
             for i, choice in enumerate(task.choices):
                 radio = QRadioButton(choice)
                 radio.setObjectName(f"choice_{i}")
                 self.choice_group.addButton(radio, i)
-                work.addWidget(radio, alignment=Qt.AlignLeft)
+                grid.addWidget(radio, i // per_row, i % per_row, alignment=Qt.AlignLeft)
+            row.addLayout(grid)
+            row.addStretch(1)
             self.choice_group.idClicked.connect(lambda _i: self._interacted())
         else:
             self.answer_edit = QLineEdit()
             self.answer_edit.setObjectName("answer")
-            self.answer_edit.setPlaceholderText(
-                "Type a number" if task.answer_kind == "number" else "Type your answer"
-            )
+            if task.answer_kind == "number":
+                number_field(self.answer_edit)
+            else:
+                self.answer_edit.setPlaceholderText("Type your answer")
             self.answer_edit.textEdited.connect(lambda _t: self._interacted())
             self.answer_edit.returnPressed.connect(self.submit)
-            work.addWidget(self.answer_edit)
+            row.addWidget(self.answer_edit, 1)
         self.submit_button = QPushButton("Submit answer")
         self.submit_button.setObjectName("submit_answer")
         self.submit_button.clicked.connect(self.submit)
-        work.addWidget(self.submit_button, alignment=Qt.AlignRight)
+        row.addWidget(self.submit_button, alignment=Qt.AlignBottom)
         return self.workspace
 
     def _tools_panel(self, specs: list[FeatureSpec]) -> QScrollArea:
-        """The information system's tools, stacked in a scrollable column right of the task."""
+        """The information system's tools: a grid of buttons, then the open tools, stacked.
+
+        Closed tools take no height, so the open ones share the column (text areas
+        shrink to fit at the screen's minimum size); the column scrolls only if even
+        that does not fit.
+        """
         panel = QWidget()
         panel.setObjectName("feature_panel")
-        column = QVBoxLayout(panel)
+        column = _ColumnLayout(panel)
         column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(6)
         tools = QLabel("Tools")
         tools.setObjectName("tools_heading")
         column.addWidget(tools)
-        for spec in specs:
+        buttons = QGridLayout()
+        buttons.setSpacing(6)
+        column.addLayout(buttons)
+        for i, spec in enumerate(specs):
             widget = make_feature(spec, clock=self._clock)
             widget.activity.connect(self._feature_activity)
-            column.addWidget(widget)
+            toggle = widget.detach_toggle()
+            toggle.setProperty("tool_toggle", True)  # compact (the screen's stylesheet)
+            buttons.addWidget(toggle, i // 2, i % 2)
+            # text areas (help, notes) take the room the open tools leave
+            column.addWidget(widget, 3 if spec.kind in ("help", "notes") else 0)
             self.feature_widgets[spec.id] = widget
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setObjectName("feature_scroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(panel)
-        scroll.setMinimumWidth(300)
+        scroll.setFixedWidth(self.TOOLS_MIN_W)
         return scroll
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._place_columns(event.size().width())
+
+    def _place_columns(self, width: int) -> None:
+        """The tools column's width: a share of the view, less if a table needs the room.
+
+        Only the view's width and the tables' own widths decide it (closed tables
+        included), so opening or closing a tool never moves the task.
+        """
+        if self.tools is None:
+            return
+        margins = self.layout().contentsMargins()
+        room = width - margins.left() - margins.right() - self._columns.spacing()
+        table = max((w.needed_width() for w in self._table_widgets()), default=0)
+        share = int(width * self.TOOLS_SHARE)
+        wanted = max(self.TOOLS_MIN_W, min(self.TOOLS_MAX_W, share))
+        self.tools.setFixedWidth(max(self.TOOLS_HARD_MIN_W, min(wanted, room - table)))
+
+    def _table_widgets(self) -> list[ComparisonTableWidget]:
+        return [w for w in self.feature_widgets.values() if isinstance(w, ComparisonTableWidget)]
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -192,7 +272,7 @@ class TaskView(QWidget):
             return
         self.confirmed = True
         self.received_t = float(self._clock())
-        self.confirm.setVisible(False)
+        self.read_row.setCurrentWidget(self.read_note)
         self._locked = False
         self._set_workspace_enabled(True)
         if self.answer_edit is not None:
@@ -271,6 +351,7 @@ class TaskView(QWidget):
         self.workspace.setEnabled(enabled)
         for widget in self.feature_widgets.values():
             widget.setEnabled(enabled)
+            widget.toggle.setEnabled(enabled)
 
     def remaining_s(self) -> float | None:
         if not self.task.time_limit_s or self.shown_t is None:
@@ -284,3 +365,22 @@ class TaskView(QWidget):
         self.time_left.setText(f"Time left {format_clock(remaining)}")
         if remaining <= 0:
             self._finish(timed_out=True)
+
+
+def choices_per_row(choices: tuple[str, ...]) -> int:
+    """Short choices (offer names) side by side, up to three a row; long ones one a row."""
+    if max(len(c) for c in choices) > 24:
+        return 1
+    return 3 if len(choices) in (3, 5, 6) or len(choices) > 6 else 2
+
+
+class _ColumnLayout(QVBoxLayout):
+    """A column the scroll area fits to its height: it scrolls only below its minimum.
+
+    A word-wrapping label (the hint) gives a layout a height-for-width, and a scroll
+    area then sizes its widget by the preferred height of that, not by the room there
+    is, scrolling tools that would have fitted.
+    """
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return False

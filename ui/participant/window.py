@@ -48,8 +48,24 @@ QWidget { font-size: 17px; color: #1d2329; }
 #task_question { font-size: 19px; font-weight: 600; }
 #tools_heading { font-size: 19px; font-weight: 600; color: #4a545e; }
 #answer { font-size: 20px; padding: 6px; }
-QPushButton { padding: 6px 14px; }
+QPushButton { padding: 6px 14px; background: #ffffff; border: 1px solid #aab2ba;
+              border-radius: 5px; }
+QPushButton:hover { background: #eef4f8; }
+QPushButton:pressed, QPushButton:checked { background: #d6e6f2; border-color: #4f7a99; }
+QWidget:disabled { color: #a7adb3; }
+QPushButton:disabled { background: #eceeef; border: 1px dashed #c9ced3; }
+QLineEdit:disabled, QTableWidget:disabled { background: #eff1f2; }
 #confirm_read, #submit_answer, #message_button, #break_continue { font-size: 19px; padding: 8px 18px; }
+#confirm_read { background: #2f6f9f; color: white; border-color: #285f88; font-weight: 600; }
+#confirm_read:hover { background: #3a7fb2; }
+#confirm_read:disabled { background: #eceeef; color: #a7adb3; }
+#lock_note { font-size: 15px; color: #6b5a2e; }
+#read_note { font-size: 16px; color: #2f6b3a; }
+#feature_scroll, #feature_panel { background: transparent; }
+QPushButton[calc_key="true"] { padding: 3px 2px; font-size: 16px; }
+QPushButton[tool_toggle="true"] { padding: 6px 4px; }
+#feature_panel QListWidget, #feature_panel QTextBrowser, #feature_panel QPlainTextEdit,
+#feature_panel QLabel { font-size: 16px; }
 #break_countdown { font-size: 40px; color: #59626b; }
 """
 
