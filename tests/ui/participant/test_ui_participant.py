@@ -225,3 +225,21 @@ def test_screenshots_of_participant_pages(qtbot, clock, screenshot):
     window.resize(1280, 800)
     window.show_break(30)
     screenshot(window, "participant_break")
+
+
+@pytest.mark.parametrize(("locale", "separator"), [("de_DE", "comma"), ("en_GB", "point")])
+def test_number_field_names_the_locales_separator_and_takes_only_numbers(qtbot, locale, separator):
+    from PySide6.QtCore import QLocale
+    from PySide6.QtGui import QValidator
+    from PySide6.QtWidgets import QLineEdit
+
+    from ui.participant.answers import number_field
+
+    edit = number_field(QLineEdit(), QLocale(locale))
+    qtbot.addWidget(edit)
+    assert f"decimal {separator}" in edit.placeholderText()
+    validator = edit.validator()
+    for text in ("3,9", "3.9", "-12", "7,"):
+        assert validator.validate(text, 0)[0] == QValidator.Acceptable, text
+    for text in ("1.250,5", "3.9 EUR", "abc"):
+        assert validator.validate(text, 0)[0] == QValidator.Invalid, text
