@@ -59,14 +59,24 @@ def _protocol_summary(name: str) -> str:
     from labmrt.protocol import load_protocol
 
     protocol = load_protocol(name)
+    problems = sensor_problems(protocol, where=f"{name}: ")
+    if problems:
+        raise LabmrtError(problems)
+    return protocol.summary_text()
+
+
+def sensor_problems(protocol, where: str = "") -> list:
+    """What only the sensors package can check: pins (units, devices) and whether the
+    calibration is long enough for the classifier's feature windows."""
+    from sensors.state import calibration_problems
+
+    problems = []
     pins = protocol.sensors.pins if protocol.sensors is not None else {}
-    if pins:  # units and devices are known to the sensors package only
+    if pins:
         from sensors.acquire import pin_problems
 
-        problems = pin_problems(pins, where=f"{name}: ")
-        if problems:
-            raise LabmrtError(problems)
-    return protocol.summary_text()
+        problems += pin_problems(pins, where=where)
+    return problems + calibration_problems(protocol, where=where)
 
 
 def is_analysis_plan(name: str) -> bool:

@@ -14,7 +14,13 @@ import lazy_loader as lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submod_attrs={
-        "calibration": ["PHASES", "CalibrationPhase", "fit_rows"],
+        "calibration": [
+            "PHASES",
+            "CalibrationPhase",
+            "calibration_needs",
+            "calibration_problems",
+            "fit_rows",
+        ],
         "classifier": [
             "AUC_MIN",
             "MIN_WINDOWS",

@@ -14,12 +14,23 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
+from labmrt.errors import LabmrtError, Problem
 from sensors.signals import UpdateResult
 from sensors.state.classifier import MIN_WINDOWS, AffectClassifier
-from sensors.state.feature_sets import CARDIAC_SOURCES, FEATURE_KIND
+from sensors.state.feature_sets import (
+    CARDIAC_SOURCES,
+    FEATURE_KIND,
+    FEATURE_SETS,
+    FEATURE_WINDOW_S,
+)
 
 PHASES: tuple[str, ...] = ("rest", "stressor")
+#: Seconds between two monitor updates, i.e. between two calibration windows of a phase.
+UPDATE_S = 1.0
+#: Skin-conductance features whose window is the protocol's ``[sensors] window_s``.
+EDA_WINDOWED = frozenset({"scl", "scr_rate", "scr_amp"})
 
 
 @dataclass
@@ -113,3 +124,81 @@ def fit_rows(
     else:
         clf.fit(rest_rows, stress_rows or None)
     return clf
+
+
+# -- what a protocol's calibration must allow -----------------------------------------
+
+
+def feature_window_s(name: str, eda_window_s: float) -> float:
+    """The window (s) a live feature is computed over, with the protocol's EDA window."""
+    return float(eda_window_s) if name in EDA_WINDOWED else FEATURE_WINDOW_S.get(name, 60.0)
+
+
+def calibration_needs(features: tuple[str, ...], eda_window_s: float) -> dict[str, float]:
+    """The shortest rest and stressor (s) a calibration on ``features`` can work with.
+
+    The rest baseline takes only windows lying wholly inside the rest (the state
+    before it must not leak in), and a feature needs :data:`MIN_WINDOWS` of them, one
+    per update: the longest window plus ``MIN_WINDOWS`` updates. A stressor shorter
+    than that falls back on its second half (:meth:`CalibrationPhase.usable`), which
+    must still hold ``MIN_WINDOWS`` updates, or the stressor is ignored.
+    """
+    longest = max(feature_window_s(f, eda_window_s) for f in features)
+    return {"rest_s": longest + MIN_WINDOWS * UPDATE_S, "stressor_s": 2 * MIN_WINDOWS * UPDATE_S}
+
+
+def calibration_problems(protocol: Any, where: str = "") -> list[Problem]:
+    """Calibration spans too short for the feature windows and the classifier.
+
+    The session would run with the state ``unknown`` throughout (a rest too short
+    for a baseline) or with the stressor ignored; ``labmrt validate`` and the
+    console say so before a participant comes in. A model trained offline that
+    standardises against the training data needs no rest and is not checked.
+    """
+    sensors, cal = getattr(protocol, "sensors", None), getattr(protocol, "calibration", None)
+    if sensors is None or cal is None:
+        return []
+    features = _calibrated_features(protocol)
+    if not features:
+        return []
+    needs = calibration_needs(features, sensors.window_s)
+    longest = max(features, key=lambda f: feature_window_s(f, sensors.window_s))
+    window = feature_window_s(longest, sensors.window_s)
+    problems = []
+    if 0 < cal.rest_s < needs["rest_s"]:
+        shorten = " (or shorten [sensors] window_s)" if longest in EDA_WINDOWED else ""
+        problems.append(
+            Problem(
+                f"{where}calibration.rest_s",
+                f"{cal.rest_s:g} s is too short to calibrate: the baseline needs "
+                f"{MIN_WINDOWS} windows lying wholly inside the rest, one a second, and "
+                f"{longest}'s window is {window:g} s (the classifier would leave it out, "
+                "or fail and keep the state unknown all session)",
+                f"set rest_s to at least {needs['rest_s']:g}{shorten}",
+            )
+        )
+    if 0 < cal.stressor_s < needs["stressor_s"]:
+        problems.append(
+            Problem(
+                f"{where}calibration.stressor_s",
+                f"{cal.stressor_s:g} s gives fewer than {MIN_WINDOWS} stressor windows "
+                "(one a second, from its second half): the classifier would ignore the "
+                "stressor",
+                f"set stressor_s to at least {needs['stressor_s']:g}, or to 0 for a "
+                "rest-only calibration",
+            )
+        )
+    return problems
+
+
+def _calibrated_features(protocol: Any) -> tuple[str, ...]:
+    """The features fitted on this participant's calibration (empty: nothing to check)."""
+    sensors = protocol.sensors
+    path = protocol.classifier_path()
+    if path is None:
+        return FEATURE_SETS[sensors.state_features]
+    try:
+        model = AffectClassifier.load(path)
+    except LabmrtError:
+        return ()  # the loader names an unreadable model; nothing to measure here
+    return model.used_features if model.baseline_source == "participant" else ()

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from labmrt.errors import LabmrtError
 from labmrt.session.clock import ClockFn, lsl_clock
-from sensors.state import describe_calibration
+from sensors.state import calibration_problems, describe_calibration
 from ui.console.dialogs import AbortDialog, ResumeDialog, SummaryDialog
 from ui.console.streams import StreamPicker
 from ui.session import EngineBridge
@@ -397,7 +397,11 @@ class ConsoleWindow(QMainWindow):
             self._update_buttons()
             return False
         self.protocol, self.protocol_path = protocol, path
-        self.problems.setVisible(False)
+        # a calibration too short for the classifier: `labmrt validate` refuses the protocol;
+        # here a session may still be tried, with the state unknown, so it is a warning
+        warnings = [f"warning: {p.format()}" for p in calibration_problems(protocol)]
+        self.problems.addItems(warnings)
+        self.problems.setVisible(bool(warnings))
         self.protocol_summary.setPlainText(protocol.summary_text())
         self._update_buttons()
         return True
