@@ -76,12 +76,20 @@ def interactive_display() -> bool:
     return display_available()
 
 
+#: The demo's participant. The arm of a decision point is the inverse CDF of that point's
+#: uniform from the participant's stream (labmrt.session.randomizer), so the code decides
+#: which framings eight decision points can draw: D10's first six uniforms fall in every
+#: arm's range under both the calm and the aroused row of demo.toml (D01's eight drew no
+#: gain framing under either), so the demo shows every framing whichever states occur.
+DEMO_PARTICIPANT = "D10"
+
+
 def demo_settings(protocol: Path, out: Path) -> dict:
     """What ``labmrt demo`` opens the app with: bundled protocol, simulated sensors, study folder."""
     return dict(
         study_dir=out,
         protocol=protocol,
-        participant="D01",
+        participant=DEMO_PARTICIPANT,
         simulate_sensors=True,
     )
 

@@ -10,9 +10,9 @@ their own; the simulated one is told, in one of two ways:
   --realtime``, where the session's timing is known in advance);
 * :class:`PhaseFollowingSchedule` grows at run time as the app announces
   each phase (the demo, whose participant takes their own time): calm for the
-  rest, aroused for the stressor, then a random calm/aroused script. The
-  simulator reads the schedule a few seconds ahead, so the body turns around
-  within seconds of each phase change.
+  rest, aroused for the stressor, then two minutes calm and one and a half
+  aroused, in turn, through the tasks. The simulator reads the schedule a few
+  seconds ahead, so the body turns around within seconds of each phase change.
 """
 
 from __future__ import annotations
@@ -52,13 +52,30 @@ def calibration_schedule(protocol: Any, seed: int, mean_segment_s: float, lead_s
     return ArousalSchedule(merged)
 
 
-class PhaseFollowingSchedule(ArousalSchedule):
-    """An arousal schedule that grows at run time (``switch``); starts calm."""
+#: The demo's body over its task block: calm, then aroused, and again. The stretches are long
+#: next to the monitor's lag (skin conductance takes about a minute to recover, the feature
+#: windows are up to 40 s), so a ten-minute demo shows decision points in both states.
+DEMO_CALM_S = 120.0
+DEMO_AROUSED_S = 90.0
+#: The demo body's heart rate (bpm ranges, calm and aroused): a rise of about 14 bpm
+#: separates the states, and the intervals of the change stay within 30 % of a window's
+#: median, the artefact rule of :mod:`sensors.signals.beats`. A 30 bpm jump (the
+#: simulator's default ranges) breaks that rule for every window that spans the change,
+#: and the heart features drop out ("too few clean beats") for up to a minute.
+DEMO_HEART_RATE = {"hr_calm": (62.0, 68.0), "hr_aroused": (76.0, 84.0)}
 
-    def __init__(self, seed: int = 0, mean_segment_s: float = 90.0):
+
+class PhaseFollowingSchedule(ArousalSchedule):
+    """An arousal schedule that grows at run time (``switch``); starts calm.
+
+    The task block alternates ``calm_s`` of calm and ``aroused_s`` of arousal, calm first
+    (the body settles after the stressor), the same in every demo, so what the console
+    shows can be told in advance (the demo walk-through does).
+    """
+
+    def __init__(self, calm_s: float = DEMO_CALM_S, aroused_s: float = DEMO_AROUSED_S):
         super().__init__([(0.0, "calm")])
-        self._seed = seed
-        self._mean_segment_s = mean_segment_s
+        self.calm_s, self.aroused_s = float(calm_s), float(aroused_s)
         self._grow = threading.Lock()
 
     def _replace(self, segments: list[tuple[float, str]]) -> None:
@@ -75,14 +92,16 @@ class PhaseFollowingSchedule(ArousalSchedule):
             else:
                 self._replace([*kept, (float(at_s), state)])
 
-    def random_from(self, at_s: float) -> None:
-        """From ``at_s`` on, alternate calm and aroused at random (the task block)."""
-        tail = ArousalSchedule.random(self._seed, 4 * 3600.0, self._mean_segment_s)
+    def alternate_from(self, at_s: float, duration_s: float = 4 * 3600.0) -> None:
+        """From ``at_s`` on, ``calm_s`` calm and ``aroused_s`` aroused, in turn (the task block)."""
         with self._grow:
             kept = [seg for seg in self.segments if seg[0] < at_s]
-            for start, state in tail.segments:
+            t, state = float(at_s), "calm"
+            while t < at_s + duration_s:
                 if not kept or kept[-1][1] != state:
-                    kept.append((float(at_s + start), state))
+                    kept.append((t, state))
+                t += self.calm_s if state == "calm" else self.aroused_s
+                state = "aroused" if state == "calm" else "calm"
             self._replace(kept)
 
     def follow(self, phase: str, at_s: float) -> None:
@@ -92,4 +111,4 @@ class PhaseFollowingSchedule(ArousalSchedule):
         elif phase == "stressor":
             self.switch("aroused", at_s)
         elif phase == "task":
-            self.random_from(at_s)
+            self.alternate_from(at_s)

@@ -111,7 +111,7 @@ def _run_simulator(conn, seed: int, options: dict) -> None:
         # imported here, in the child only: the app's process never loads NeuroKit2 for it
         from sensors.simulate.outlets import SimulatedSensors
 
-        sim = SimulatedSensors(seed=seed, schedule=PhaseFollowingSchedule(seed), **options)
+        sim = SimulatedSensors(seed=seed, schedule=PhaseFollowingSchedule(), **options)
         sim.start()
     except Exception as err:  # noqa: BLE001 - reported to the app as text
         conn.send(("failed", f"{type(err).__name__}: {err}"))

@@ -99,6 +99,7 @@ class AffectMonitor:
         self.update_costs: deque[float] = deque(maxlen=10_000)  # CPU s of this thread
         self.update_walls: deque[float] = deque(maxlen=10_000)  # wall s per update
         self.last_result: UpdateResult | None = None
+        self._last_problems: tuple[list[str], dict[str, float]] = ([], {})
         self.calibration_error: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -192,7 +193,7 @@ class AffectMonitor:
             if result is not None and self._phase is not None:
                 self._phase.add(now, result)
         state = self.state_for(result, problems=problems, quality=quality0)
-        self.last_result = result
+        self.last_result, self._last_problems = result, (problems, quality0)
         if math.isfinite(newest):
             self.latencies.append(state.t - newest)
         self.update_costs.append(time.thread_time() - cpu0)
@@ -287,6 +288,11 @@ class AffectMonitor:
             raise
         self.classifier = clf
         self.calibration_error = None
+        # The session reads the state right after this (its first decision point): the last
+        # features, classified by the fitted model, not the "not calibrated" of a second ago.
+        if self.last_result is not None:
+            problems, quality = self._last_problems
+            self._publish(self.state_for(self.last_result, problems=problems, quality=quality))
         return clf
 
     def calibrate(

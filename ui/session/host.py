@@ -365,7 +365,7 @@ def default_simulator(seed: int = 0):
     """
     import uuid
 
-    from sensors.simulate import SimulatorProcess
+    from sensors.simulate import DEMO_HEART_RATE, SimulatorProcess
 
     return SimulatorProcess(
         seed=seed,
@@ -373,6 +373,7 @@ def default_simulator(seed: int = 0):
         eda=True,
         name_prefix=f"labmrt-sim-{uuid.uuid4().hex[:6]}",
         lead_s=3.0,
+        **DEMO_HEART_RATE,
     )
 
 

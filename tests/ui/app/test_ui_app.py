@@ -69,7 +69,7 @@ def test_demo_opens_the_app_ready_to_run(qtbot, tmp_path, protocols_dir):
         assert app.console.protocol is not None
         assert app.console.protocol.study.title.startswith("Framing and affect")
         assert len(app.console.protocol.tasks) == 8  # the short demo protocol
-        assert app.console.participant_edit.text() == "D01"
+        assert app.console.participant_edit.text() == gui_command.DEMO_PARTICIPANT
         assert app.console.start_button.isEnabled()
         assert {b.kind for b in app.console.buffers} == {"ecg", "eda"}
     finally:
