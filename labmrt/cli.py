@@ -10,6 +10,7 @@ into ``sensors`` and ``ui``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -17,6 +18,8 @@ import warnings
 
 from labmrt import __version__
 from labmrt.errors import EXIT_USER_ERROR, DeprecatedKey, LabmrtError
+from labmrt.lsl_log import LEVELS as LSL_LEVELS
+from labmrt.lsl_log import route_lsl_log
 from labmrt.own_packages import check_own_packages
 
 # Subcommand modules in the order they appear in ``labmrt --help``.
@@ -48,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labmrt {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="show Python tracebacks for unexpected errors"
+    )
+    parser.add_argument(
+        "--lsl-log",
+        choices=list(LSL_LEVELS),
+        default=None,
+        metavar="LEVEL",
+        help="liblsl's own messages from this level on: error, warning (default), info, debug "
+        "(labmrt lab writes them to the study's lsl.log)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -86,6 +97,8 @@ def _main(argv: list[str] | None) -> int:
             return _main(["gui"])
         parser.print_help()
         return 0
+    with contextlib.suppress(OSError):  # no cache folder to write to: liblsl's defaults
+        route_lsl_log(args.lsl_log)
     try:
         return int(handler(args) or 0)
     except LabmrtError as err:

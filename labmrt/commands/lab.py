@@ -13,12 +13,15 @@ stations are merged into the study store.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+LSL_LOG = "lsl.log"  # liblsl's own messages, in the lab study folder
 
 EPILOG = """\
 examples:
@@ -92,7 +95,7 @@ def merge_all(study) -> str:
     if not folders:
         return "no station recorded anything yet"
     report = merge_stations(folders, study.dir, protocol_hash=study.protocol_hash)
-    return f"merged {len(folders)} station(s) into {study.dir}: {report.total_rows} new row(s)"
+    return report.describe(study.dir)
 
 
 def run_headless(study, n: int, procs=(), timeout_s: float = 3600.0) -> int:
@@ -138,7 +141,12 @@ def run_headless(study, n: int, procs=(), timeout_s: float = 3600.0) -> int:
 
 def open_lab(study, n: int, time_scale: float, headless: bool) -> int:
     from labmrt.commands.gui import interactive_display, platform_problem
+    from labmrt.lsl_log import route_lsl_log
 
+    # many stations make liblsl chatty: its messages go to the study's log, not the terminal
+    with contextlib.suppress(OSError):
+        if route_lsl_log(file=study.dir / LSL_LOG) is not None:
+            print(f"labmrt lab: liblsl's messages go to {study.dir / LSL_LOG}", flush=True)
     procs = spawn_stations(study.dir, n, time_scale) if n else []
     try:
         if not headless and interactive_display() and platform_problem() is None:

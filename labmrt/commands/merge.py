@@ -43,5 +43,5 @@ def _run(args: argparse.Namespace) -> int:
     report = merge_stations(args.stations, args.into, protocol_hash=expected)
     for station, rows in report.rows.items():
         print(f"{station}: {report.sessions[station]} new session(s), {rows} new row(s)")
-    print(f"merged into {args.into}: {report.total_rows} new row(s)")
+    print(report.describe(args.into))
     return 0

@@ -243,6 +243,8 @@ class Station:
             "quality": quality,
             "warnings": warnings,
             "interrupted": self.interrupted() if doc.get("status") == "idle" else [],
+            # a pause starts when the running task ends; the console shows it was asked for
+            "pause_requested": bool(getattr(engine, "pause_pending", False)),
             "last_seq": self.gate.last_seq,
             **doc,
         }

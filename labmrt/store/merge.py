@@ -45,6 +45,23 @@ class MergeReport:
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
+    def describe(self, into: str | Path) -> str:
+        """What the merge did, in an experimenter's words (``labmrt lab``, ``labmrt merge``).
+
+        A lab copies each session into the study store when it ends, so a merge at the
+        end usually finds nothing new: that is the good case, and is said so.
+        """
+        n, sessions = len(self.rows), sum(self.sessions.values())
+        if not self.total_rows:
+            return (
+                f"The study store in {into} already holds everything the {n} station(s) "
+                "recorded: nothing new to copy."
+            )
+        return (
+            f"Copied {sessions} new session(s) ({self.total_rows} new record(s)) from {n} "
+            f"station(s) into the study store in {into}; it now holds everything they recorded."
+        )
+
 
 def station_name(station_dir: Path) -> str:
     """The name a station folder was created with (``station.json``), else the folder name."""

@@ -130,6 +130,7 @@ class ConsoleWindow(QMainWindow):
         self.protocol_path: Path | None = None
         self.phase: tuple[str, float, float | None] | None = None
         self.status = "idle"
+        self.pause_requested = False  # asked for; the engine pauses when the task ends
         self.summary_dialog: SummaryDialog | None = None
         self._force_close = False
         self.setObjectName("console_window")
@@ -531,6 +532,7 @@ class ConsoleWindow(QMainWindow):
             show_error(self, "Cannot start the session", err.message)
             return False
         self.log_model.clear(t0=float(self._clock()))
+        self.pause_requested = False
         self.calibration_problem = None
         self.calibration_note = ""
         self.status = "starting"
@@ -565,12 +567,24 @@ class ConsoleWindow(QMainWindow):
             self.start_session(resume_of=info.id)
 
     def toggle_pause(self) -> None:
+        """Pause after the running task, cancel that request, or resume a pause.
+
+        The engine never cuts a task short, so a pause starts when the running task
+        (or the calibration) ends: the console says at once that it was asked for.
+        """
         if not self.host.active:
             return
-        if self.status == "paused":
+        if self.status == "paused" or self.pause_requested:
+            self.pause_requested = False
             self.host.resume()
+            if self.status != "paused":
+                self._on_status(self.status, 0.0, "")
         else:
             self.host.pause()
+            self.pause_requested = True
+            when = "calibration" if self.phase and self.phase[0] in ("rest", "stressor") else "task"
+            self.status_label.setText(f"Pause requested: the session pauses when this {when} ends")
+            self.pause_button.setText("Cancel pause  (Ctrl+P)")
 
     def abort_session(self) -> None:
         if not self.host.active:
@@ -615,6 +629,8 @@ class ConsoleWindow(QMainWindow):
 
     def _on_status(self, status: str, t: float, reason: str) -> None:
         self.status = status
+        if status != "running" and status != "starting":
+            self.pause_requested = False  # paused (or over): the request was served
         text = {
             "running": "Running",
             "paused": "Paused",
@@ -624,7 +640,13 @@ class ConsoleWindow(QMainWindow):
             "incomplete": "Incomplete",
         }.get(status, status)
         self.status_label.setText(text + (f": {reason}" if reason else ""))
-        self.pause_button.setText("Resume  (Ctrl+P)" if status == "paused" else "Pause  (Ctrl+P)")
+        if self.pause_requested:  # a status line while waiting for the task to end
+            self.status_label.setText("Pause requested: the session pauses when this task ends")
+            self.pause_button.setText("Cancel pause  (Ctrl+P)")
+        else:
+            self.pause_button.setText(
+                "Resume  (Ctrl+P)" if status == "paused" else "Pause  (Ctrl+P)"
+            )
         self._update_buttons()
 
     def _on_phase_started(self, phase: str, t: float, duration_s) -> None:

@@ -11,9 +11,11 @@ changed, and is marked offline after 3 s without a heartbeat.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -84,8 +86,10 @@ class StationTile(QFrame):
             rows[i // 3].addWidget(button)
             self.buttons[key] = button
         self.buttons["start"].clicked.connect(lambda: self.lab.start(self.name))
-        self.buttons["pause"].clicked.connect(lambda: self.lab.console.pause(self.name))
-        self.buttons["resume"].clicked.connect(lambda: self.lab.console.resume(self.name))
+        self.buttons["pause"].clicked.connect(self.pause)
+        self.buttons["resume"].clicked.connect(self.resume)
+        # (the heartbeat a pause was asked after,) while no later heartbeat has come
+        self.pause_sent: tuple | None = None
         self.buttons["abort"].clicked.connect(self._ask_abort)
         self.buttons["log"].clicked.connect(lambda: self.lab.open_decision_log(self.name))
         self.buttons["live"].clicked.connect(lambda: self.lab.open_live(self.name))
@@ -119,6 +123,13 @@ class StationTile(QFrame):
         self.participant.setText(f"participant: {code}   ({session})")
         phase = status.get("phase") or ""
         self.phase.setText(f"phase: {phase}" if phase else "phase: —")
+        if self.pause_sent is not None and status.get("beat") != self.pause_sent[0]:
+            self.pause_sent = None  # a heartbeat since the request: it tells the truth now
+        requested = session != "paused" and (
+            bool(status.get("pause_requested")) or self.pause_sent is not None
+        )
+        if requested:
+            self.phase.setText(self.phase.text() + "   (pause requested: after this task)")
         done, total = int(status.get("task_k") or 0), int(status.get("task_n") or 0)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, max(total, 1)))
@@ -137,10 +148,28 @@ class StationTile(QFrame):
             warnings.insert(0, "no heartbeat for 3 s")
         self.alerts.setText("\n".join(warnings))
         running = session in ("starting", "running", "resumed", "paused")
+        pausing = session == "paused" or requested
         self.buttons["start"].setEnabled(online and not running)
-        for key in ("pause", "abort"):
-            self.buttons[key].setEnabled(online and running)
-        self.buttons["resume"].setEnabled(online and session == "paused")
+        self.buttons["abort"].setEnabled(online and running)
+        self.buttons["pause"].setEnabled(online and running and not pausing)
+        self.buttons["resume"].setEnabled(online and running and pausing)  # resumes, or cancels
+
+    def pause(self) -> None:
+        """Ask for a pause; the tile says so at once, before the station's next heartbeat."""
+        status, online, alerts = self.lab.station_view(self.name)
+        self.pause_sent = (status.get("beat"),)
+        self.lab.console.pause(self.name)
+        self.update_from(*self.lab.station_view(self.name))
+
+    def resume(self) -> None:
+        self.pause_sent = None
+        self.lab.console.resume(self.name)
+        self.update_from(*self.lab.station_view(self.name))
+
+
+def natural_key(name: str) -> list:
+    """``ws-10`` after ``ws-9``: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def state_of(status: dict[str, Any]) -> AffectState | None:
@@ -203,6 +232,12 @@ class LabView(QWidget):
         layout.addStretch(1)
         self.logs: list[QDialog] = []
         self.live: dict[str, StationLive] = {}
+        # its own window (labmrt lab): without a window manager Ctrl+Q is the way out
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.setShortcutContext(Qt.WindowShortcut)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(poll_ms)
@@ -211,14 +246,14 @@ class LabView(QWidget):
     def refresh(self) -> None:
         changed = self.console.poll()
         now = self.console.clock()
-        for name, station in sorted(self.console.stations.items()):
+        new = [name for name in self.console.stations if name not in self.tiles]
+        for name in new:
+            self.tiles[name] = StationTile(name, self)
+            changed.add(name)
+        if new:
+            self._lay_out_tiles()
+        for name, station in self.console.stations.items():
             online = station.online(now)
-            if name not in self.tiles:
-                tile = StationTile(name, self)
-                n = len(self.tiles)
-                self.grid.addWidget(tile, n // COLUMNS, n % COLUMNS)
-                self.tiles[name] = tile
-                changed.add(name)
             if name in changed or self._online.get(name) != online:
                 self._online[name] = online
                 self.tiles[name].update_from(station.status, online, station.alerts)
@@ -229,6 +264,17 @@ class LabView(QWidget):
         self.header.setText(
             f"{self.console.study.title}: {n_on} of {len(self.tiles)} station(s) online"
         )
+
+    def _lay_out_tiles(self) -> None:
+        """Tiles in the stations' natural order (ws-2 before ws-10), whenever one appears."""
+        self.tiles = dict(sorted(self.tiles.items(), key=lambda kv: natural_key(kv[0])))
+        for n, tile in enumerate(self.tiles.values()):
+            self.grid.addWidget(tile, n // COLUMNS, n % COLUMNS)
+
+    def station_view(self, name: str) -> tuple[dict[str, Any], bool, list[str]]:
+        """What a tile shows of a station: its last status, whether online, its alerts."""
+        station = self.console.stations[name]
+        return station.status, station.online(self.console.clock()), station.alerts
 
     def start(self, station: str) -> None:
         """Start the station's interrupted participant again, else a newly allocated code."""

@@ -166,9 +166,21 @@ def test_a_session_as_the_engine_announces_it(qtbot, console, screenshot):
     screenshot(console, "console_small")
     console.resize(1400, 860)
 
+    # a pause starts when the running task ends: the console says at once it was asked for
+    console.toggle_pause()
+    assert console.status_label.text() == (
+        "Pause requested: the session pauses when this task ends"
+    )
+    assert console.pause_button.text().startswith("Cancel pause")
+    console.toggle_pause()  # changed one's mind before the task ended
+    assert host.calls[-2:] == [("pause",), ("resume",)]
+    assert console.status_label.text() == "Running" and console.pause_button.text().startswith(
+        "Pause"
+    )
     console.toggle_pause()
     s.status_changed.emit("paused", t0 + 70, "paused by the experimenter")
     qtbot.waitUntil(lambda: console.status == "paused", timeout=2000)
+    assert console.status_label.text() == "Paused: paused by the experimenter"
     assert console.pause_button.text().startswith("Resume")
     console.toggle_pause()
     assert host.calls[-2:] == [("pause",), ("resume",)]

@@ -188,3 +188,38 @@ def test_a_station_live_view_plots_its_heartbeats(lab, screenshot):
     assert len(live.plot.points) == 41 and live.plot.points[-1][1] == 0.9
     assert live.readouts.values["hr"].text().startswith("112")
     screenshot(live, "lab_station_live")
+
+
+def test_pause_shows_at_once_and_waits_for_the_task(lab):
+    study, view, link = lab["study"], lab["view"], lab["link"]
+    _beat(lab, _status(study, "ws-1", beat=7, **RUNNING))
+    tile = view.tiles["ws-1"]
+    tile.buttons["pause"].click()
+    # before the station has beaten again: asked for, the pause button spent
+    assert json.loads(link.sent[-1])["cmd"] == "pause"
+    assert "pause requested: after this task" in tile.phase.text()
+    assert not tile.buttons["pause"].isEnabled() and tile.buttons["resume"].isEnabled()
+    _beat(lab, _status(study, "ws-1", beat=8, pause_requested=True, **RUNNING))
+    assert "pause requested" in tile.phase.text() and not tile.buttons["pause"].isEnabled()
+    _beat(lab, _status(study, "ws-1", beat=9, **PAUSED))
+    assert "pause requested" not in tile.phase.text()
+    assert not tile.buttons["pause"].isEnabled() and tile.buttons["resume"].isEnabled()
+    _beat(lab, _status(study, "ws-1", beat=10, **RUNNING))
+    assert tile.buttons["pause"].isEnabled() and not tile.buttons["resume"].isEnabled()
+
+
+def test_stations_in_natural_order_and_ctrl_q_closes(lab, qtbot):
+    from PySide6.QtCore import Qt
+
+    study, view = lab["study"], lab["view"]
+    for name in ("ws-1", "ws-3", "ws-10"):
+        _beat(lab, _status(study, name))
+    _beat(lab, _status(study, "ws-2"))
+    assert list(view.tiles) == ["ws-1", "ws-2", "ws-3", "ws-10"]
+    places = {
+        name: view.grid.getItemPosition(view.grid.indexOf(t)) for name, t in view.tiles.items()
+    }
+    assert [places[n][:2] for n in view.tiles] == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    view.activateWindow()
+    qtbot.keyClick(view, Qt.Key_Q, Qt.ControlModifier)
+    assert not view.isVisible()
