@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from ui.analysis import AnalysisWindow, SampleSizeDialog
-from ui.app.layout import single_screen_layout
+from ui.app.layout import fit_on_screen, single_screen_layout
 from ui.console import ConsoleWindow
 from ui.participant import ParticipantWindow
 from ui.session import LabSessionHost
@@ -69,6 +69,14 @@ class LabmrtApp:
         self.participant_window.show_message("Welcome", "The session will start soon.")
 
     def show(self) -> None:
+        if self._analysis_folder is not None:
+            # the analysis view on its own (`labmrt gui --analysis`): no session to run, so
+            # no console and no participant screen; closing it ends the app
+            app = QApplication.instance()
+            if app is not None:
+                app.setQuitOnLastWindowClosed(True)
+            self.open_analysis(self._analysis_folder)
+            return
         self.console.show()
         screens = QGuiApplication.screens()
         if len(screens) > 1:
@@ -78,8 +86,6 @@ class LabmrtApp:
             self.participant_window.show()
         if self._simulate:
             QTimer.singleShot(0, self.console.start_simulated_sensors)
-        if self._analysis_folder is not None:
-            self.open_analysis(self._analysis_folder)
 
     def place_on_one_screen(self) -> tuple[QRect, QRect]:
         """Console and participant window side by side (see :func:`single_screen_layout`)."""
@@ -107,6 +113,15 @@ class LabmrtApp:
     def open_analysis(self, folder: Path | None = None) -> AnalysisWindow:
         if self.analysis is None:
             self.analysis = AnalysisWindow()
+            screen = self.console.screen() or QGuiApplication.primaryScreen()
+            if screen is not None:  # all of it on the screen, whatever the screen's height
+                self.analysis.setGeometry(
+                    fit_on_screen(
+                        screen.availableGeometry(),
+                        self.analysis.size(),
+                        self.analysis.minimumSize(),
+                    )
+                )
         if folder is None and self.host.study_dir is not None:
             folder = self.host.study_dir
         elif folder is None and self.console.study_edit.text().strip():

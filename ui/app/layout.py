@@ -50,3 +50,15 @@ def single_screen_layout(
     p_x = max(x + w - p_w - fw, x + CONSOLE_CONTROLS_WIDTH)
     p_y = max(y + h - p_h - fh, y)
     return console, QRect(p_x, p_y, p_w, p_h)
+
+
+def fit_on_screen(available: QRect, preferred: QSize, minimum: QSize) -> QRect:
+    """A window's client rectangle: its preferred size where the screen has room, frame included.
+
+    The window's top-left corner sits at the screen's, so its bottom (and its buttons)
+    stay on a 1080-pixel screen; it never goes below its minimum size.
+    """
+    fw, fh = FRAME_ALLOWANCE.width(), FRAME_ALLOWANCE.height()
+    w = max(minimum.width(), min(preferred.width(), available.width() - fw))
+    h = max(minimum.height(), min(preferred.height(), available.height() - fh))
+    return QRect(available.x(), available.y() + fh - 4, w, h)

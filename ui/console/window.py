@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -33,7 +32,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -45,9 +43,9 @@ from ui.console.dialogs import AbortDialog, ResumeDialog, SummaryDialog
 from ui.console.streams import StreamPicker
 from ui.session import EngineBridge
 from ui.widgets import (
-    LOG_COLUMNS,
     OPERATOR_STYLE,
     DecisionLogModel,
+    DecisionLogView,
     Job,
     LiveSignals,
     StreamTable,
@@ -175,14 +173,7 @@ class ConsoleWindow(QMainWindow):
         log_box = QGroupBox("Decision log")
         log_layout = QVBoxLayout(log_box)
         self.log_model = DecisionLogModel(self)
-        self.log_view = QTableView()
-        self.log_view.setObjectName("decision_log")
-        self.log_view.setModel(self.log_model)
-        self.log_view.verticalHeader().setVisible(False)
-        self.log_view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
-        self.log_view.horizontalHeader().setStretchLastSection(True)
-        self.log_view.setWordWrap(False)
-        self.log_view.setAlternatingRowColors(True)
+        self.log_view = DecisionLogView(self.log_model)
         log_layout.addWidget(self.log_view)
         splitter.addWidget(log_box)
         log_box.setMinimumHeight(170)
@@ -196,7 +187,6 @@ class ConsoleWindow(QMainWindow):
         central.setSizes([440, 960])
         self.setCentralWidget(central)
         self._actions()
-        self.statusBar().showMessage("Pick a study folder and a protocol, then start a session.")
 
         self._countdown = QTimer(self)
         self._countdown.setInterval(250)
@@ -228,6 +218,7 @@ class ConsoleWindow(QMainWindow):
         row.addWidget(browse)
         form.addRow("Study folder", row)
         self.study_edit.editingFinished.connect(self.check_study_versions)
+        self.study_edit.textChanged.connect(self._update_buttons)
         self.version_warning = QLabel("")
         self.version_warning.setObjectName("version_warning")
         self.version_warning.setStyleSheet("color: #8a5300;")
@@ -604,28 +595,6 @@ class ConsoleWindow(QMainWindow):
         bridge.progress.connect(self._on_progress)
         bridge.failed.connect(self._on_failed)
         bridge.ended.connect(self._on_ended)
-        self.log_model.rowsInserted.connect(self._log_grew)
-
-    def _log_grew(self, _parent=None, first: int = 0, last: int | None = None) -> None:
-        """Widen columns for the new rows only; never shrink them.
-
-        ``resizeColumnsToContents`` measures every cell of every row, so its cost
-        grows with the session (over 10 ms a row on the GUI thread late in a session).
-        """
-        view, model = self.log_view, self.log_model
-        if model.rowCount() <= 1:
-            view.resizeColumnsToContents()  # one row: sizes the header texts as well
-        else:
-            last = model.rowCount() - 1 if last is None else last
-            metrics = view.fontMetrics()
-            for col, name in enumerate(LOG_COLUMNS):
-                wanted = 18 + max(
-                    metrics.horizontalAdvance(model.text(model.rows[r], name))
-                    for r in range(first, last + 1)
-                )
-                if wanted > view.columnWidth(col):
-                    view.setColumnWidth(col, wanted)
-        view.scrollToBottom()
 
     def _on_status(self, status: str, t: float, reason: str) -> None:
         self.status = status
@@ -751,6 +720,21 @@ class ConsoleWindow(QMainWindow):
         self.study_edit.setEnabled(not active)
         busy = self._sensor_job is not None and self._sensor_job.running
         self.connect_button.setEnabled(not active and not busy)
+        if not active:
+            self.statusBar().showMessage(self.setup_hint())
+
+    def setup_hint(self) -> str:
+        """What is left to do before a session can start (the status bar, between sessions)."""
+        sensors = getattr(self.protocol, "sensors", None)
+        if not self.study_edit.text().strip():
+            return "Choose a study folder (Browse…), then a protocol."
+        if self.protocol is None:
+            return "Choose a protocol without problems (the list under Protocol names them)."
+        if not self.participant_edit.text().strip():
+            return "Enter the participant's code, then press F5 to start the session."
+        if sensors is not None and sensors.streams and not self.buffers:
+            return "Connect the streams (or start simulated sensors), then press F5."
+        return f"Ready: press F5 to start the session of {self.participant_edit.text().strip()}."
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self.host.active and not self._force_close:

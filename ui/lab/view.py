@@ -25,14 +25,19 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from labmrt.lab.console import LabConsole
 from labmrt.state import AffectState
-from ui.widgets import STATE_COLOURS, DecisionLogModel, Readouts, StateHistoryPlot
+from ui.widgets import (
+    STATE_COLOURS,
+    DecisionLogModel,
+    DecisionLogView,
+    Readouts,
+    StateHistoryPlot,
+)
 
 TILE_STYLE = """
 #station_tile { background: #fafafa; border: 1px solid #cfd8dc; border-radius: 6px; }
@@ -305,9 +310,7 @@ class LabView(QWidget):
                     model.clear(float(sessions["started_t"].iloc[-1]))
                     for row in store.decisions(sid).to_dict("records"):
                         model.add_decision(row)
-        table = QTableView(dialog)
-        table.setModel(model)
-        table.resizeColumnsToContents()
+        table = DecisionLogView(model, dialog)
         layout = QVBoxLayout(dialog)
         layout.addWidget(table)
         dialog.resize(760, 360)

@@ -8,7 +8,12 @@ once by a composition root); ``forms`` small builders (:func:`button`,
 for the console and the lab view alike.
 """
 
-from ui.widgets.decision_log import LOG_COLUMNS, DecisionLogModel
+from ui.widgets.decision_log import (
+    LOG_COLUMNS,
+    WRAPPED_COLUMNS,
+    DecisionLogModel,
+    DecisionLogView,
+)
 from ui.widgets.dialogs import show_error
 from ui.widgets.forms import button, format_clock, int_spin_box, label, spin_box
 from ui.widgets.plots import (
@@ -24,11 +29,13 @@ from ui.widgets.worker import Job, JobControl, run_in_background
 
 __all__ = [
     "LOG_COLUMNS",
+    "WRAPPED_COLUMNS",
     "KIND_COLOURS",
     "OPERATOR_STYLE",
     "STATE_COLOURS",
     "BufferLike",
     "DecisionLogModel",
+    "DecisionLogView",
     "Job",
     "JobControl",
     "LiveSignals",

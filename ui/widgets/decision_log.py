@@ -10,18 +10,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHeaderView, QTableView
 
 from ui.widgets.style import STATE_COLOURS
 
 LOG_COLUMNS = ("Time", "Task", "Available", "Arm", "Probabilities", "State", "Received")
+#: Columns whose text wraps (a reason, every arm's probability); the others stay one line.
+WRAPPED_COLUMNS = ("Task", "Available", "Probabilities")
+NOT_DRAWN = "–"  # nothing was randomized, so there is nothing to receive either
 
 
 def _probs(probabilities: dict[str, float] | None) -> str:
     if not probabilities:
         return ""
-    return "  ".join(f"{arm} {p:.2f}" for arm, p in probabilities.items())
+    # an arm and its probability never part at a line break (Qt's item views do not keep
+    # a no-break space unbroken: the pair has no space in it)
+    return "  ".join(f"{arm}={p:.2f}" for arm, p in probabilities.items())
 
 
 class DecisionLogModel(QAbstractTableModel):
@@ -73,7 +79,10 @@ class DecisionLogModel(QAbstractTableModel):
             "available": available,
             "availability_rate": available / n if n else float("nan"),
             "arms": arms,
-            "received": sum(r.get("received") is True for r in self.rows),
+            # a framing is received only where one was drawn
+            "received": sum(
+                bool(r.get("available")) and r.get("received") is True for r in self.rows
+            ),
         }
 
     # -- Qt model -------------------------------------------------------------------
@@ -107,7 +116,7 @@ class DecisionLogModel(QAbstractTableModel):
             reason = row.get("unavailable_reason") or ""
             return f"no ({reason})" if reason else "no"
         if column == "Arm":
-            return row.get("arm") or "–"
+            return row.get("arm") or NOT_DRAWN
         if column == "Probabilities":
             return _probs(row.get("probabilities"))
         if column == "State":
@@ -117,6 +126,8 @@ class DecisionLogModel(QAbstractTableModel):
                 return state
             return f"{state} ({p:.2f})"
         if column == "Received":
+            if not row.get("available"):
+                return NOT_DRAWN
             received = row.get("received")
             return "" if received is None else ("yes" if received else "no")
         return ""
@@ -133,6 +144,80 @@ class DecisionLogModel(QAbstractTableModel):
                 return QColor(STATE_COLOURS.get(row.get("state") or "unknown", "#757575"))
             if column == "Available" and not row.get("available"):
                 return QColor("#c62828")
-            if column == "Received" and row.get("received") is False:
+            if column == "Received" and row.get("available") and row.get("received") is False:
                 return QColor("#c62828")
         return None
+
+
+class DecisionLogView(QTableView):
+    """The decision log, every column in view at any width the console allows.
+
+    Short columns (time, arm, state, received) are as wide as their widest text,
+    measured on the new rows only (measuring every row again would cost more with
+    each decision late in a session); the task and the arms' probabilities keep
+    their text on one line while there is room and wrap when there is not; the
+    reason a point was unavailable takes the rest of the width, and wraps.
+    """
+
+    REASON_MIN_W = 110
+
+    def __init__(self, model: DecisionLogModel, parent=None):
+        super().__init__(parent)
+        self.setObjectName("decision_log")
+        self.setModel(model)
+        self.verticalHeader().setVisible(False)
+        self.setWordWrap(True)
+        self.setAlternatingRowColors(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        header = self.horizontalHeader()
+        header.setMinimumSectionSize(40)
+        for col, name in enumerate(LOG_COLUMNS):
+            mode = QHeaderView.Stretch if name == "Available" else QHeaderView.Interactive
+            header.setSectionResizeMode(col, mode)
+            self.setColumnWidth(col, self._text_width(name))
+        # the widest text of the columns that may wrap, on one line
+        self._natural = {n: self._text_width(n) for n in WRAPPED_COLUMNS if n != "Available"}
+        self.setTextElideMode(Qt.ElideNone)  # wrapped, never cut short with an ellipsis
+        # a column that changed width re-wraps its rows (a few hundred rows at most)
+        header.sectionResized.connect(lambda *_: self.resizeRowsToContents())
+        model.rowsInserted.connect(self._rows_added)
+        model.modelReset.connect(self.resizeRowsToContents)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._share_width()
+        # the header shares out the new width after this event: re-wrap the rows then
+        QTimer.singleShot(0, self.resizeRowsToContents)
+
+    def _share_width(self) -> None:
+        """Task and probabilities on one line when there is room, else wrapped; the reason
+        (``Available``) takes what is left, at least :data:`REASON_MIN_W`."""
+        short = sum(
+            self.columnWidth(c) for c, n in enumerate(LOG_COLUMNS) if n not in WRAPPED_COLUMNS
+        )
+        room = self.viewport().width() - short - self.REASON_MIN_W
+        natural = sum(self._natural.values())
+        scale = min(1.0, max(room, 0) / natural) if natural else 1.0
+        for name, width in self._natural.items():
+            self.setColumnWidth(LOG_COLUMNS.index(name), max(50, int(width * scale)))
+
+    def _text_width(self, text: str) -> int:
+        return 18 + self.fontMetrics().horizontalAdvance(text)
+
+    def _rows_added(self, _parent=None, first: int = 0, last: int | None = None) -> None:
+        model: DecisionLogModel = self.model()
+        last = model.rowCount() - 1 if last is None else last
+        for col, name in enumerate(LOG_COLUMNS):
+            if name == "Available":
+                continue
+            wanted = max(
+                self._text_width(model.text(model.rows[r], name)) for r in range(first, last + 1)
+            )
+            if name in self._natural:
+                self._natural[name] = max(self._natural[name], wanted)
+            elif wanted > self.columnWidth(col):
+                self.setColumnWidth(col, wanted)
+        self._share_width()
+        for r in range(first, last + 1):
+            self.resizeRowToContents(r)
+        self.scrollToBottom()

@@ -267,3 +267,46 @@ def test_console_shows_how_well_the_calibration_separated(qtbot, console, screen
     assert "did not separate rest from stressor (cross-validated AUC eda 0.55 (not used))" in text
     assert "states from the rest reference only" in text
     screenshot(console, "console_calibration_rest_reference")
+
+
+def test_decision_log_columns_fit_the_console_at_its_minimum_size(qtbot, console):
+    console.resize(console.minimumSize())
+    probs = {"neutral": 0.5, "gain": 0.25, "loss": 0.25}
+    for dp in range(4):
+        console.log_model.add_decision(
+            {
+                "decision_point": dp,
+                "task_index": dp,
+                "task_id": f"electricity_tariff_{dp}",
+                "t": 20.0 * dp,
+                "available": dp != 1,
+                "unavailable_reason": "" if dp != 1 else "signal quality 0.42 < 0.5: ECG, EDA",
+                "arm": None if dp == 1 else "loss",
+                "probabilities": probs,
+                "state": "aroused",
+                "p_aroused": 0.74,
+            }
+        )
+        console.log_model.set_received(dp, True)
+    QApplication.processEvents()
+    view = console.log_view
+    width = view.viewport().width()
+    for col in range(console.log_model.columnCount()):
+        assert view.columnViewportPosition(col) + view.columnWidth(col) <= width, col
+    assert not view.horizontalScrollBar().isVisible()
+    # the long reason and the probabilities wrap instead of hiding the columns after them
+    line = view.fontMetrics().height()
+    assert view.rowHeight(1) > 2 * line and view.rowHeight(0) > 1.5 * line
+    assert console.log_model.text(console.log_model.rows[1], "Received") == "–"
+
+
+def test_the_status_bar_says_what_is_left_to_do(qtbot, console):
+    console.protocol_combo.setCurrentIndex(console.protocol_combo.findText("minimal.toml"))
+    console.participant_edit.setText("")
+    assert console.statusBar().currentMessage().startswith("Enter the participant's code")
+    console.participant_edit.setText("P07")
+    assert console.statusBar().currentMessage() == "Ready: press F5 to start the session of P07."
+    console.protocol_combo.setCurrentIndex(console.protocol_combo.findText("framing_affect.toml"))
+    assert console.statusBar().currentMessage().startswith("Connect the streams")
+    console.study_edit.setText("")
+    assert console.statusBar().currentMessage().startswith("Choose a study folder")

@@ -38,12 +38,14 @@ def test_decision_log_rows_received_and_counts(qtbot):
         "1. t0",
         "yes",
         "loss",
-        "neutral 0.20  gain 0.40  loss 0.40",
+        "neutral=0.20  gain=0.40  loss=0.40",
         "aroused (0.81)",
         "yes",
     ]
     assert model.data(model.index(1, 2)) == "no (EDA stream lost)"
     assert model.data(model.index(1, 5)) == "unknown"
+    model.set_received(1, True)  # an unavailable point drew nothing: nothing to receive
+    assert model.data(model.index(1, 6)) == "–" and model.data(model.index(1, 3)) == "–"
     assert model.data(model.index(2, 0)) == "1:00.0"
     assert model.data(model.index(2, 6), Qt.ForegroundRole).name() == "#c62828"
     assert model.counts() == {
