@@ -24,6 +24,10 @@ from ui.participant import ParticipantWindow
 from ui.session import LabSessionHost
 from ui.widgets import apply_style, show_error
 
+#: When the window placement is checked after the windows are shown (the window manager
+#: has framed them by then).
+PLACEMENT_CHECK_MS = 700
+
 
 def bundled_protocols_dir() -> Path:
     """The ``protocols/`` folder shipped beside the ``labmrt`` package."""
@@ -52,6 +56,7 @@ class LabmrtApp:
             self.host, protocols_dir=bundled_protocols_dir(), study_dir=study_dir
         )
         self.analysis: AnalysisWindow | None = None
+        self._placed: tuple[QRect, QRect] = (QRect(), QRect())
         self.console.analysis_requested.connect(self.open_analysis)
         self.console.sample_size_requested.connect(self.open_sample_size)
         self.console.closed.connect(self.quit)
@@ -77,13 +82,19 @@ class LabmrtApp:
                 app.setQuitOnLastWindowClosed(True)
             self.open_analysis(self._analysis_folder)
             return
-        self.console.show()
         screens = QGuiApplication.screens()
         if len(screens) > 1:
+            self.console.show()
             self.participant_window.show_full_screen_on(len(screens) - 1)
         else:
-            self.place_on_one_screen()
+            # Placed before they are shown: a window manager takes a position a window
+            # asks for when it is mapped, and places it by its own rules if it is moved
+            # only afterwards (openbox put the console in the middle, under the other).
+            self._placed = self.place_on_one_screen()
+            self.console.show()
             self.participant_window.show()
+            # a window manager that placed them by its own rules anyway: move them once framed
+            QTimer.singleShot(PLACEMENT_CHECK_MS, self.keep_placement)
         if self._simulate:
             QTimer.singleShot(0, self.console.start_simulated_sensors)
 
@@ -101,6 +112,24 @@ class LabmrtApp:
             window.resize(rect.size())
             window.move(rect.topLeft())
         return console, participant
+
+    def keep_placement(self) -> bool:
+        """Move a window the window manager put elsewhere back where it was placed.
+
+        Returns whether one was moved. The allowance is the frame's own size: a
+        window placed as asked sits its frame's border and title bar away from the
+        position asked for, never further.
+        """
+        moved = False
+        for window, rect in zip((self.console, self.participant_window), self._placed, strict=True):
+            if not window.isVisible() or window.isFullScreen():
+                continue
+            frame = window.frameGeometry()
+            offset = window.geometry().topLeft() - frame.topLeft()
+            if (frame.topLeft() - rect.topLeft()).manhattanLength() > offset.manhattanLength():
+                window.move(rect.topLeft())
+                moved = True
+        return moved
 
     def toggle_participant_full_screen(self) -> None:
         window = self.participant_window

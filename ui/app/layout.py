@@ -61,4 +61,4 @@ def fit_on_screen(available: QRect, preferred: QSize, minimum: QSize) -> QRect:
     fw, fh = FRAME_ALLOWANCE.width(), FRAME_ALLOWANCE.height()
     w = max(minimum.width(), min(preferred.width(), available.width() - fw))
     h = max(minimum.height(), min(preferred.height(), available.height() - fh))
-    return QRect(available.x(), available.y() + fh - 4, w, h)
+    return QRect(available.x() + fw // 2, available.y() + fh - 4, w, h)
