@@ -178,6 +178,8 @@ class DecisionLogView(QTableView):
         # the widest text of the columns that may wrap, on one line
         self._natural = {n: self._text_width(n) for n in WRAPPED_COLUMNS if n != "Available"}
         self.setTextElideMode(Qt.ElideNone)  # wrapped, never cut short with an ellipsis
+        self._rewrap = QTimer(self, singleShot=True, interval=0)  # dies with the view
+        self._rewrap.timeout.connect(self.resizeRowsToContents)
         # a column that changed width re-wraps its rows (a few hundred rows at most)
         header.sectionResized.connect(lambda *_: self.resizeRowsToContents())
         model.rowsInserted.connect(self._rows_added)
@@ -186,8 +188,7 @@ class DecisionLogView(QTableView):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self._share_width()
-        # the header shares out the new width after this event: re-wrap the rows then
-        QTimer.singleShot(0, self.resizeRowsToContents)
+        self._rewrap.start()  # the header shares out the new width after this event
 
     def _share_width(self) -> None:
         """Task and probabilities on one line when there is room, else wrapped; the reason
