@@ -25,7 +25,7 @@ def simulate_realtime(
     """``labmrt simulate --realtime``: sessions one after another, in real time."""
     from labmrt.session import SessionEngine
     from labmrt.session.clock import LSLClock
-    from labmrt.session.markers import MarkerOutlet
+    from labmrt.session.markers import station_outlet
     from labmrt.simulate import (
         SimulatedParticipant,
         StudyRun,
@@ -56,6 +56,7 @@ def simulate_realtime(
     }
     session_ids = []
     clock = LSLClock()
+    markers = station_outlet("simulation", study=protocol.study.title)  # one for all sessions
     with StudyStore.open(out, create=True) as store:
         for i, code in enumerate(codes):
             p_seed = int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0]) % (2**31)
@@ -72,7 +73,7 @@ def simulate_realtime(
                     person,
                     state_source=source,
                     clock=clock,
-                    markers=MarkerOutlet(f"labmrt-markers-{code}", participant=code),
+                    markers=markers,
                     workstation="simulation (real time)",
                     streams=source.stream_info,
                 )

@@ -260,9 +260,12 @@ def _run(args: argparse.Namespace) -> int:
                 presenter = ConsolePresenter(clock)
             markers = None
             if not args.no_markers and not isinstance(clock, VirtualClock):
-                from labmrt.session.markers import MarkerOutlet
+                import socket
 
-                markers = MarkerOutlet(f"labmrt-markers-{code}", participant=code)
+                from labmrt.session.markers import station_outlet
+
+                station = args.workstation or socket.gethostname()
+                markers = station_outlet(station, study=protocol.study.title, participant=code)
             kwargs = dict(
                 state_source=source,
                 clock=clock,

@@ -91,6 +91,12 @@ def simulated_factory(
     session and recorded with it.
     """
 
+    outlet = None
+    if markers:  # opened with the study, before any session: one stream for all of them
+        from labmrt.session.markers import station_outlet
+
+        outlet = station_outlet(station, study=protocol.study.title)
+
     def make(code: str, store: Any, resume: bool) -> tuple[Any, list]:
         import numpy as np
 
@@ -113,11 +119,6 @@ def simulated_factory(
             source, truth = _state_source(opts, protocol, clock, p_seed, cleanup)
         model, _ = load_effect_model(None, protocol)
         person = SimulatedParticipant(protocol, model, clock, truth, seed=p_seed + int(resume))
-        outlet = None
-        if markers:
-            from labmrt.session.markers import MarkerOutlet
-
-            outlet = MarkerOutlet(f"labmrt-markers-{station}-{code}", participant=code)
         kwargs = dict(
             state_source=source,
             clock=clock,

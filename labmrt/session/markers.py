@@ -1,7 +1,15 @@
 """labmrt's events as an LSL marker stream, so LabRecorder files hold them beside the devices.
 
-One outlet per session: type ``Markers``, irregular rate, one string channel
-(``cf_string``), a unique ``source_id``. Each marker is one compact JSON
+One outlet per station (:func:`station_outlet`), opened when the station opens
+its study and kept for every session it runs: named ``labmrt-markers-STATION``
+(:func:`marker_stream_name`) with a ``source_id`` that is the same each time
+the station starts, so a LabRecorder set-up lists it before any session, a
+recorder started late still gets the session's first marker, and a recorder
+reconnects to it after a restart. Type ``Markers``, irregular rate, one string
+channel (``cf_string``). Who and which session a marker belongs to is in every
+marker (``participant``, ``session``); the stream's metadata names the station
+and the study (and the participant, when one is known as the stream opens:
+LSL fixes a stream's metadata when it opens). Each marker is one compact JSON
 object (keys sorted) stamped with the LSL time of the fact it reports (not
 the time it was pushed). Every marker is also copied to the study store
 (``markers`` table), so exports carry them even without LabRecorder.
@@ -28,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import socket
 import uuid
 from typing import Any
 
@@ -57,6 +66,26 @@ def marker_text(event: str, **fields: Any) -> str:
     return json.dumps(_plain(payload), sort_keys=True, separators=(",", ":"))
 
 
+def marker_stream_name(station: str) -> str:
+    """The marker stream of a station: the same for every session it runs."""
+    return f"labmrt-markers-{station}"
+
+
+def station_outlet(station: str, *, study: str = "", participant: str = "") -> MarkerOutlet:
+    """The station's marker outlet, opened now (when the station opens its study).
+
+    Its ``source_id`` names the machine and the station, so it is the same each
+    time the station starts and differs between machines that use one station name.
+    """
+    return MarkerOutlet(
+        marker_stream_name(station),
+        f"labmrt-markers:{socket.gethostname()}:{station}",
+        participant=participant,
+        station=station,
+        study=study,
+    )
+
+
 class MarkerOutlet:
     """An LSL string marker outlet (irregular rate)."""
 
@@ -67,6 +96,8 @@ class MarkerOutlet:
         *,
         participant: str = "",
         session: int | None = None,
+        station: str = "",
+        study: str = "",
     ):
         import pylsl
 
@@ -78,8 +109,9 @@ class MarkerOutlet:
         desc = info.desc()
         desc.append_child_value("manufacturer", "labmrt")
         desc.append_child_value("payload", f"JSON, version {PAYLOAD_VERSION}")
-        if participant:
-            desc.append_child_value("participant", participant)
+        for key, value in (("station", station), ("study", study), ("participant", participant)):
+            if value:
+                desc.append_child_value(key, value)
         if session is not None:
             desc.append_child_value("session", str(session))
         self._outlet = pylsl.StreamOutlet(info)

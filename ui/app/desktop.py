@@ -82,6 +82,7 @@ class LabmrtApp:
                 app.setQuitOnLastWindowClosed(True)
             self.open_analysis(self._analysis_folder)
             return
+        self.host.open_markers()  # listed by LabRecorder before the first session
         screens = QGuiApplication.screens()
         if len(screens) > 1:
             self.console.show()

@@ -31,14 +31,15 @@ def screen_factory(
     session and recorded with it (``labmrt station --sensors``).
     """
 
+    outlet = None
+    if markers:  # opened with the study, before any session: one stream for all of them
+        from labmrt.session.markers import station_outlet
+
+        outlet = station_outlet(name, study=protocol.study.title)
+
     def make(code: str, store: Any, resume: bool) -> tuple[Any, list]:
         from labmrt.session import SessionEngine
 
-        outlet = None
-        if markers:
-            from labmrt.session.markers import MarkerOutlet
-
-            outlet = MarkerOutlet(f"labmrt-markers-{name}-{code}", participant=code)
         kwargs = dict(markers=outlet, workstation=name, state_source=live)
         if live is not None:
             kwargs["streams"] = live.stream_info

@@ -11,6 +11,7 @@ so nothing happens on their screen before they are ready.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,8 @@ class LabSessionHost(QObject):
         self._monitor_factory = monitor_factory or default_monitor
         self._simulator_factory = simulator_factory or default_simulator
         self._markers = markers
+        self.markers = None  # the workstation's marker outlet, for every session
+        self.station = socket.gethostname()
         self.engine = None
         self.store = None
         self.monitor = None
@@ -81,6 +84,19 @@ class LabSessionHost(QObject):
             "aborted",
             "failed",
         )
+
+    # ------------------------------------------------------------------ markers
+    def open_markers(self) -> Any:
+        """This workstation's marker stream (``labmrt-markers-HOST``), opened once.
+
+        The app opens it with its windows, before any session, so LabRecorder can
+        list it and record from the first marker of the first session on.
+        """
+        if self._markers and self.markers is None:
+            from labmrt.session.markers import station_outlet
+
+            self.markers = station_outlet(self.station)
+        return self.markers
 
     # ------------------------------------------------------------------ sensors
     def start_simulated_sensors(self) -> list:
@@ -193,17 +209,11 @@ class LabSessionHost(QObject):
 
         protocol = setup["protocol"]
         store = StudyStore.open(Path(setup["study_dir"]), create=True)
-        markers = None
-        if self._markers:
-            from labmrt.session.markers import MarkerOutlet
-
-            markers = MarkerOutlet(
-                f"labmrt-markers-{setup['participant']}", participant=setup["participant"]
-            )
         kwargs = dict(
             state_source=self.monitor,
-            markers=markers,
+            markers=self.open_markers(),
             streams=self.stream_info or None,
+            workstation=self.station,
         )
         try:
             if setup.get("resume_of") is not None:
@@ -347,6 +357,9 @@ class LabSessionHost(QObject):
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
+        if self.markers is not None:
+            self.markers.close()
+            self.markers = None
         if self.engine is None or not self.active:
             self.close_store()
 

@@ -154,3 +154,44 @@ def test_inlet_receives_every_decision_and_feature_event(tmp_path):
     for i, k in enumerate(kinds):
         if k == "task_shown":
             assert kinds[i - 1] == "decision"
+
+
+def test_a_station_stream_is_there_before_the_session_and_serves_every_participant(tmp_path):
+    """LabRecorder lists the stream by its name before anyone arrives; a recorder that is
+    already listening gets the first marker of the first session, and of the next."""
+    from labmrt.session.markers import marker_stream_name, station_outlet
+
+    path = tmp_path / "p.toml"
+    path.write_text(textwrap.dedent(PROTOCOL))
+    protocol = load_protocol(path)
+    station = f"ws-{uuid.uuid4().hex[:6]}"
+    outlet = station_outlet(station, study="Framing study")
+    assert outlet.name == marker_stream_name(station) == f"labmrt-markers-{station}"
+    found = pylsl.resolve_byprop("name", outlet.name, 1, 10.0)
+    assert found and found[0].source_id() == outlet.source_id
+    desc = pylsl.StreamInlet(found[0]).info(timeout=10.0).desc()
+    assert desc.child_value("station") == station
+    assert desc.child_value("study") == "Framing study"
+    inlet = pylsl.StreamInlet(found[0], max_buflen=60)
+    inlet.open_stream(timeout=10.0)
+    time.sleep(0.3)
+
+    clock = LSLClock()
+    with StudyStore.open(tmp_path / "study", create=True) as store:
+        for code in ("P01", "P02"):
+            engine = SessionEngine(
+                protocol, store, code, QuickParticipant(clock), clock=clock, markers=outlet
+            )
+            assert engine.run() == "completed"
+        stored = store.markers()
+    received = []
+    deadline = time.monotonic() + 10.0
+    while len(received) < len(stored) and time.monotonic() < deadline:
+        sample, _ = inlet.pull_sample(timeout=0.5)
+        if sample is not None:
+            received.append(json.loads(sample[0]))
+    inlet.close_stream()
+    assert len(received) == len(stored)
+    first = {code: next(m for m in received if m["participant"] == code) for code in ("P01", "P02")}
+    assert all(m["event"] == "status" and m["status"] == "running" for m in first.values())
+    assert first["P01"]["session"] != first["P02"]["session"]

@@ -21,6 +21,12 @@ def test_app_opens_console_and_participant_screen(qtbot, tmp_path, protocols_dir
     assert app.console.protocol is not None
     assert app.console.start_button.isEnabled()
     assert "Welcome" in app.participant_window.visible_text()
+    # the workstation's marker stream is open before any session, under a stable name
+    import socket
+
+    from labmrt.session.markers import marker_stream_name
+
+    assert app.host.markers.name == marker_stream_name(socket.gethostname())
     analysis = app.open_analysis()
     assert analysis.isVisible()
     dialog = app.open_sample_size()
