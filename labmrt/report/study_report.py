@@ -143,18 +143,25 @@ def build_report(
             ],
         )
     )
-    _summary(doc, results, checks)
+    _summary(doc, results, checks, ref)
     _flow(doc, data, p)
     _randomization(doc, data, ref, checks)
     _quality(doc, data)
     _hypotheses(doc, plan, results)
-    _robustness(doc, plan, frame, results)
+    _robustness(doc, plan, frame, results, ref)
     _deviations(doc, plan, ref, checks, results)
     return doc
 
 
 # --------------------------------------------------------------------------- sections
-def _summary(doc: Document, results: list[HypothesisResult], checks: list[SessionCheck]) -> None:
+def _as_referenced(ref: Reference) -> str:
+    """``as registered`` only against a verified pre-registration bundle, else ``as planned``."""
+    return "as registered" if ref.bundle is not None else "as planned"
+
+
+def _summary(
+    doc: Document, results: list[HypothesisResult], checks: list[SessionCheck], ref: Reference
+) -> None:
     primary = [r for r in results if r.hypothesis.role == "primary"]
     supported = [r.id for r in primary if r.supported]
     text = (
@@ -163,16 +170,23 @@ def _summary(doc: Document, results: list[HypothesisResult], checks: list[Sessio
         + f"; {len(results)} hypotheses in all."
     )
     differ = [c for c in checks if not c.matches]
+    against = "the registration" if ref.bundle is not None else "the plan"
     if differ:
         doc.add(
             Para(
                 text + f" Deviations: {len(differ)} of {len(checks)} sessions differ from "
-                "the registration (see Deviations).",
+                f"{against} (see Deviations).",
                 "warn",
             )
         )
     else:
-        doc.add(Para(text + f" All {len(checks)} sessions ran as registered.", "ok"))
+        unverified = "" if ref.bundle is not None else " (no pre-registration bundle was given)"
+        doc.add(
+            Para(
+                text + f" All {len(checks)} sessions ran {_as_referenced(ref)}{unverified}.",
+                "ok",
+            )
+        )
 
 
 def _flow(doc: Document, data: StudyData, p: Protocol) -> None:
@@ -396,8 +410,10 @@ def _hypotheses(doc: Document, plan: AnalysisPlan, results: list[HypothesisResul
         )
 
 
-def _robustness(doc: Document, plan: AnalysisPlan, frame, results: list[HypothesisResult]) -> None:
-    doc.add(Heading("Robustness (as pre-registered)"))
+def _robustness(
+    doc: Document, plan: AnalysisPlan, frame, results: list[HypothesisResult], ref: Reference
+) -> None:
+    doc.add(Heading("Robustness (as pre-registered)" if ref.bundle else "Robustness (as planned)"))
     rb = plan.robustness
     checked = robustness_hypotheses(plan)
     if rb is None or not checked:
@@ -452,7 +468,7 @@ def _robustness(doc: Document, plan: AnalysisPlan, frame, results: list[Hypothes
         rows.append(
             [
                 h.id,
-                "as registered (all rows)",
+                f"{_as_referenced(ref)} (all rows)",
                 fmt(main.estimate),
                 _ci(main),
                 fmt_p(main.p_value),
@@ -510,9 +526,9 @@ def _deviations(
                     c.participant,
                     c.status,
                     c.protocol_hash[:12],
-                    "as registered" if c.protocol_matches else "DIFFERS",
+                    _as_referenced(ref) if c.protocol_matches else "DIFFERS",
                     "; ".join(c.protocol_changes) or "–",
-                    "; ".join(c.software_differences) or "as registered",
+                    "; ".join(c.software_differences) or _as_referenced(ref),
                 ]
             )
         doc.add(
