@@ -30,7 +30,8 @@ examples:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="simulate, export and analyze a small study of the bundled protocol (end to end)",
+        help="open the app ready for a ten-minute demo session (simulated sensors); without "
+        "a display: simulate, export and analyze a small study (end to end)",
         description=__doc__.split("\n\n", 1)[1],
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -35,7 +35,11 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--simulated-sensors", action="store_true", help="start simulated ECG/EDA sensors"
     )
-    parser.add_argument("--analysis", metavar="DIR", help="open the analysis view on a folder")
+    parser.add_argument(
+        "--analysis",
+        metavar="DIR",
+        help="open only the analysis view, on a study or export folder",
+    )
     parser.set_defaults(handler=_gui)
 
 
