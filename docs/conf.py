@@ -54,7 +54,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (
         r"py:.*",
-        r"(np|numpy|pd|pandas|scipy|statsmodels|pydantic|pylsl|pyxdf|neurokit2|nk|dask|distributed|matplotlib|threading|concurrent|collections|typing|typing_extensions|pathlib|sqlite3|datetime|enum|argparse|io|os|json|tomllib|multiprocessing|subprocess|fractions|dataclasses|importlib|hmac|queue|socket|types|abc)(\..*)?",
+        r"(np|numpy|pd|pandas|scipy|statsmodels|pydantic|pylsl|pyxdf|neurokit2|nk|dask|distributed|matplotlib|threading|concurrent|collections|typing|typing_extensions|pathlib|sqlite3|datetime|enum|argparse|io|os|json|tomllib|multiprocessing|subprocess|fractions|dataclasses|importlib|hmac|queue|socket|types|abc|ast|PySide6|shiboken6|pyqtgraph|lazy_loader)(\..*)?",
     ),
     # builtins and typing names that autodoc writes into signatures
     (
@@ -63,9 +63,6 @@ nitpick_ignore_regex = [
     ),
     # private helpers (a leading underscore) are not documented, e.g. a models' base class
     (r"py:.*", r"(.*\.)?_[A-Za-z]\w*(\..*)?"),
-    # sensors/ and ui/ are being restructured into subpackages; their API pages come
-    # with that move (docs/api/index.md), until then references to them stay plain text.
-    (r"py:.*", r"(sensors|ui)(\..*)?"),
 ]
 
 autodoc_default_options = {

@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor
 
 from ui.widgets.style import STATE_COLOURS
 
+#: The columns of the decision log.
 LOG_COLUMNS = ("Time", "Task", "Available", "Arm", "Probabilities", "State", "Received")
 
 
