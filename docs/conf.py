@@ -36,6 +36,7 @@ extensions = [
     "bench_figures",
     "codebook_page",
     "file_formats",
+    "project_names",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -63,6 +64,15 @@ nitpick_ignore_regex = [
     ),
     # private helpers (a leading underscore) are not documented, e.g. a models' base class
     (r"py:.*", r"(.*\.)?_[A-Za-z]\w*(\..*)?"),
+]
+
+# Inline code that looks like a name of the project but is not one (project_names.py).
+project_names_not_code = [
+    "labmrt.X",  # a placeholder: labmrt.protocol, labmrt.session, ...
+    "labmrt.sensors",  # the layout that was not chosen (development.md)
+    "labmrt.ui",
+    "labmrt.sqlite",  # the study database's file name
+    "labmrt.station",  # the LSL type of a station's status stream
 ]
 
 autodoc_default_options = {
