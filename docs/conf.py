@@ -1,12 +1,14 @@
 """Sphinx configuration of labmrt's documentation site.
 
-Build: ``.venv/bin/sphinx-build -W --keep-going -b html docs build/docs`` (``bash
-test.sh`` runs it), then open ``build/docs/index.html``. Reference pages are
-generated from the code at build time: the CLI from ``labmrt.cli.build_parser``
+Build: ``.venv/bin/python -m sphinx -E -W --keep-going -q -b html docs build/docs``
+(``bash test.sh`` runs it), then open ``build/docs/index.html``. Reference pages
+are generated from the code at build time: the CLI from ``labmrt.cli.build_parser``
 (sphinx-argparse), the file formats from their pydantic models
 (``_ext/file_formats.py``), the export codebook from a small simulated study
-(``_ext/codebook_page.py``), the Python API by autodoc, and the validation
-figures from the benches' JSON under ``bench/results/`` (``_ext/bench_figures.py``).
+(``_ext/codebook_page.py``), the Python API by autodoc (``_ext/api_pages.py``:
+public faces, every module documented), and the validation figures from the
+benches' JSON under ``bench/results/`` (``_ext/bench_figures.py``). Every path
+and project name a page quotes must exist (``_ext/project_names.py``).
 """
 
 from __future__ import annotations
