@@ -93,6 +93,21 @@ def _compare(tables: list[tuple[pd.DataFrame, dict]], statistic_squared: bool) -
     return out
 
 
+def _print_rows(rows: list[dict], extra: tuple[str, str] | None = None) -> None:
+    """The per-fit differences as a Markdown table (``extra``: one more column, key and title)."""
+    head = "| fit | function | estimate | SE | CI | statistic | covariance | p-value (abs.) |"
+    print(head + (f" {extra[1]} |" if extra else ""))
+    print("|---|---|" + "---:|" * (6 + bool(extra)))
+
+    def num(r: dict, key: str) -> str:
+        return f"{r[key]:.1e}" if key in r else "-"
+
+    for r in rows:
+        keys = ["estimate", "std_error", "ci", "statistic", "covariance", "p_value_abs"]
+        keys += [extra[0]] if extra else []
+        print(f"| {r['fit']} | {r['function']} | " + " | ".join(num(r, k) for k in keys) + " |")
+
+
 def _distal_frame(fit: dict) -> pd.DataFrame:
     """The fit's data, with the rows the reference's vignette drops first dropped too."""
     frame = pd.read_csv(DATA / fit["data_file"])
@@ -228,14 +243,7 @@ def main() -> int:
         f"MRTAnalysis {wcls_ref.get('reference_package_version', '?')} on its example data "
         f"({len(frame)} rows): largest relative difference per quantity"
     )
-    print("| fit | function | estimate | SE | CI | statistic | covariance | p-value (abs.) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        cov = f"{r['covariance']:.1e}" if "covariance" in r else "-"
-        print(
-            f"| {r['fit']} | {r['function']} | {r['estimate']:.1e} | {r['std_error']:.1e} "
-            f"| {r['ci']:.1e} | {r['statistic']:.1e} | {cov} | {r['p_value_abs']:.1e} |"
-        )
+    _print_rows(rows)
     worst = {
         fn: max(
             max(v for k, v in r.items() if isinstance(v, float))
@@ -253,17 +261,7 @@ def main() -> int:
         "relative difference per quantity (terms and lincomb rows at the fit's, 95% and 90% "
         "confidence)"
     )
-    print(
-        "| fit | function | estimate | SE | CI | statistic | covariance | p-value (abs.) | mcee vs converged |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in distal:
-        tight = f"{r['tight_max_rel']:.1e}" if "tight_max_rel" in r else "-"
-        print(
-            f"| {r['fit']} | {r['function']} | {r['estimate']:.1e} | {r['std_error']:.1e} "
-            f"| {r['ci']:.1e} | {r['statistic']:.1e} | {r['covariance']:.1e} "
-            f"| {r['p_value_abs']:.1e} | {tight} |"
-        )
+    _print_rows(distal, ("tight_max_rel", "mcee vs converged"))
     print(f"not run (labmrt refuses the gam learner): {', '.join(refused)}")
     worst_distal = {
         fn: max(r["max_rel"] for r in distal if r["function"] == fn) for fn in ("dcee", "mcee")

@@ -88,7 +88,7 @@ class OutcomeEffects:
 
 @dataclass(frozen=True)
 class EffectModel:
-    """How simulated participants behave; see the module docstring and README."""
+    """How simulated participants behave; see the module docstring and the effects file."""
 
     outcomes: dict[str, OutcomeEffects]
     participant_sd: float = 0.2

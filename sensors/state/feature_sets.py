@@ -13,7 +13,7 @@ for its rise above the lowest level of the last two minutes
 within seconds of the skin conductance levelling off, for studies whose
 states alternate within minutes, at the price of calling a stressor calm
 once its level has plateaued for two minutes (the protocol's
-``[sensors] state_features`` chooses; the README gives both sets' figures
+``[sensors] state_features`` chooses; the validation page gives both sets' figures
 on real recordings and on the simulator).
 
 :data:`AROUSAL_SIGN` is the direction arousal moves each feature (heart
