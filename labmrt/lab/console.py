@@ -148,7 +148,7 @@ class LabConsole:
 
     def _receive(self, message: Any, now: float) -> str | None:
         try:
-            doc = parse(message.data)
+            doc = parse(message.data, getattr(message, "size", -1))
             header = read_header(doc)
         except Refused as err:
             return self._drop(message, f"malformed ({err.reason})")

@@ -90,12 +90,16 @@ def is_seq(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_SEQ
 
 
-def parse(data: str | bytes) -> dict[str, Any]:
-    """The JSON object of one received message, within the size limit; else :class:`Refused`."""
+def parse(data: str | bytes, size: int = -1) -> dict[str, Any]:
+    """The JSON object of one received message, within the size limit; else :class:`Refused`.
+
+    ``size``: the length it was sent with, when ``data`` is only its head.
+    """
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    if len(data) > MAX_TEXT:
-        raise Refused(f"too large ({len(data)} bytes, at most {MAX_TEXT})")
+    size = max(size, len(data))
+    if size > MAX_TEXT:
+        raise Refused(f"too large ({size} bytes, at most {MAX_TEXT})")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -185,8 +189,9 @@ class Sealer:
         return body
 
 
-def describe(data: str | bytes, limit: int = 120) -> dict[str, Any]:
+def describe(data: str | bytes, limit: int = 120, size: int = -1) -> dict[str, Any]:
     """A bounded, printable account of a received message, for a log line."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    size = max(size, len(raw))
     head = raw[:limit].decode("utf-8", "replace")
-    return {"bytes": len(raw), "head": head + ("..." if len(raw) > limit else "")}
+    return {"bytes": size, "head": head + ("..." if size > limit else "")}

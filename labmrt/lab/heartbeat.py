@@ -20,7 +20,8 @@ while the first is heard from (a second workstation started with the same
 name, or someone replaying) is refused and reported as a conflict; when the
 holder's stream vanishes or falls silent for ``offline_s``, the name is free
 again. Heartbeats whose sequence number is not above the last accepted one
-for that name (a recorded heartbeat played back) are refused.
+for that name (a recorded heartbeat played back, on any stream) are refused
+before that, so a replay is no conflict.
 """
 
 from __future__ import annotations
@@ -163,12 +164,16 @@ class Claims:
         self.heard: dict[str, float] = {}  # station name -> when the holder was last accepted
 
     def check(self, name: str, uid: str, seq: int, now: float) -> str:
-        """'' to accept the heartbeat; else why not ('replay' or 'conflict')."""
+        """'' to accept the heartbeat; else why not.
+
+        'replay': not numbered above the last accepted (on whatever stream it came);
+        'conflict': a new heartbeat, but another stream holds the name.
+        """
+        if seq <= self.last.get(name, -1):
+            return "replay"
         holder = self.holder.get(name)
         if holder is not None and holder != uid and now - self.heard[name] <= self.offline_s:
             return "conflict"
-        if seq <= self.last.get(name, -1):
-            return "replay"
         return ""
 
     def accept(self, name: str, uid: str, seq: int, now: float) -> None:

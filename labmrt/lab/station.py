@@ -152,7 +152,7 @@ class Station:
     def tick(self) -> None:
         for message in self.link.commands():
             try:
-                self.receive(getattr(message, "data", message))
+                self.receive(getattr(message, "data", message), getattr(message, "size", -1))
             except Exception:  # noqa: BLE001 - one message never affects the next
                 self._trouble("a received message")
         now = time.monotonic()
@@ -160,8 +160,8 @@ class Station:
             self._next_beat = now + self.heartbeat_s
             self.link.publish(self.heartbeat_text())
 
-    def receive(self, text: str | bytes) -> None:
-        verdict = self.gate.check(text)
+    def receive(self, text: str | bytes, size: int = -1) -> None:
+        verdict = self.gate.check(text, size)
         if verdict.command is None:
             return
         ok, error = True, ""

@@ -23,7 +23,7 @@ opens it. A reader that stays inside one liblsl call longer than
 :data:`STUCK_S` (liblsl can block in a pull when a stream vanishes just as it
 connects) is abandoned by the listener's watchdog and replaced by a fresh
 one. Bytes longer than :data:`labmrt.lab.envelope.MAX_TEXT` are dropped on
-arrival; each stream keeps at most :data:`QUEUE` messages waiting (the oldest
+arrival (their first bytes and length go on, to be refused and logged); each stream keeps at most :data:`QUEUE` messages waiting (the oldest
 go first). Callers only take what has arrived (:meth:`_Listener.pull`), so a
 caller on a GUI thread never waits on the network.
 
@@ -65,10 +65,11 @@ BUFLEN = 1  # liblsl's buffer per inlet: for an irregular stream, 100 messages
 class Message:
     """One received text, with the stream it came on (all of it is the sender's say-so)."""
 
-    data: bytes
+    data: bytes  # the first bytes only when it was longer than MAX_TEXT
     source_id: str
     uid: str
     host: str
+    size: int = -1  # its length as sent (-1: len(data))
 
 
 def _outlet(name: str, stype: str, source_id: str, study_id: str, **desc: str):
@@ -130,10 +131,12 @@ class _Reader:
     def _take(self, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")
-        if not isinstance(data, bytes | bytearray) or len(data) > MAX_TEXT:
+        data = bytes(data)
+        size = len(data)
+        if size > MAX_TEXT:  # kept as a head and a size, so it is refused and logged briefly
             self.too_large += 1
-            return
-        self.queue.append(Message(bytes(data), self.source_id, self.uid, self.host))
+            data = data[:200]
+        self.queue.append(Message(data, self.source_id, self.uid, self.host, size))
 
     def stuck(self, now: float) -> bool:
         since = self.busy_since

@@ -178,12 +178,13 @@ class CommandGate:
         self._log(reason, what)
         return Verdict(False, False, refused=reason)
 
-    def check(self, text: str | bytes) -> Verdict:
+    def check(self, text: str | bytes, size: int = -1) -> Verdict:
+        """The verdict on one received text (``size``: its sent length, if ``text`` is a head)."""
         try:
-            doc = parse(text)
+            doc = parse(text, size)
             header = read_header(doc)
         except Refused as err:
-            return self._refuse(f"malformed: {err.reason}", describe(text))
+            return self._refuse(f"malformed: {err.reason}", describe(text, size=size))
         if header.type != "command":
             return self._refuse(f"malformed: a {header.type} on the command stream", _seen(header))
         if header.study != self.study_id:
