@@ -2,7 +2,12 @@
 
 Built on pylsl alone (no labmrt code): it sees the study id in the streams'
 source ids, the station names in their headers, and can open streams of its
-own, with any source id, type and content, and read every stream.
+own, with any source id, type and content, and read every stream. Its streams
+stay open until it is dropped; streams that must vanish the moment they are
+connected to are made in a process of their own (``python lab_attacker.py
+vanish TYPE SOURCE_ID TIMES``), because liblsl may crash the process that
+destroys an outlet during a connection, and an attacker crashing itself must
+not take the test down with it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pylsl
@@ -22,13 +29,16 @@ class Attacker:
     def __init__(self, study_id: str):
         self.study_id = study_id
         self.sent = 0
+        self.outlets: list[pylsl.StreamOutlet] = []
 
     # ------------------------------------------------------------------ streams of its own
     def outlet(self, stype: str, source_id: str, name: str = "labmrt") -> pylsl.StreamOutlet:
         info = pylsl.StreamInfo(name, stype, 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, source_id)
         info.desc().append_child_value("manufacturer", "labmrt")
         info.desc().append_child_value("study", self.study_id)
-        return pylsl.StreamOutlet(info, chunk_size=1, max_buffered=60)
+        outlet = pylsl.StreamOutlet(info, chunk_size=1, max_buffered=60)
+        self.outlets.append(outlet)
+        return outlet
 
     def fake_console(self, tag: str = "evil") -> pylsl.StreamOutlet:
         return self.outlet(COMMANDS, f"labmrt-console-{self.study_id}-{tag}")
@@ -58,15 +68,19 @@ class Attacker:
         self.sent += n
         return n
 
-    def vanish_on_connect(self, stype: str, source_id: str, times: int = 3) -> int:
-        """Streams that close the moment a labmrt reader has connected; how many were heard."""
-        heard = 0
-        for i in range(times):
-            outlet = self.outlet(stype, f"{source_id}" if stype == STATUS else f"{source_id}-{i}")
-            heard += self.heard(outlet, 10.0)
-            del outlet
-            time.sleep(0.3)
-        return heard
+    @staticmethod
+    def vanish_on_connect(stype: str, source_id: str, times: int = 3) -> int:
+        """Streams that close the moment a labmrt reader has connected; how many were heard.
+
+        Run in a process of its own (see the module docstring).
+        """
+        done = subprocess.run(
+            [sys.executable, __file__, "vanish", stype, source_id, str(times)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stdout.split().count("heard")
 
     # ------------------------------------------------------------------ listening
     def tap(self, stype: str, source_id: str) -> pylsl.StreamInlet:
@@ -162,3 +176,20 @@ class Attacker:
             self.random_box("status", "ws-1", seq=10**15),
             self.random_box("ack", "ws-1", seq=10**15),
         ]
+
+
+def _vanish(stype: str, source_id: str, times: int) -> None:
+    """Says 'heard' each time a reader connected, just before its stream goes."""
+    for i in range(times):
+        name = source_id if stype == STATUS else f"{source_id}-{i}"
+        info = pylsl.StreamInfo("labmrt", stype, 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, name)
+        outlet = pylsl.StreamOutlet(info)
+        if Attacker.heard(outlet, 10.0):
+            print("heard", flush=True)
+        del outlet
+        time.sleep(0.3)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "vanish":
+        _vanish(sys.argv[2], sys.argv[3], int(sys.argv[4]))

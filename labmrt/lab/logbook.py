@@ -62,8 +62,8 @@ def _line(entry: dict[str, Any]) -> str:
     if len(text) <= MAX_ENTRY:
         return text
     short = {k: entry[k] for k in ("at", "refused", "left_out") if k in entry}
-    short["cut"] = text[: MAX_ENTRY // 2]
-    return json.dumps(short, sort_keys=True, default=str, ensure_ascii=True)[:MAX_ENTRY]
+    short["cut"] = text[: MAX_ENTRY // 4]  # at most doubled by escaping: the line stays JSON
+    return json.dumps(short, sort_keys=True, default=str, ensure_ascii=True)
 
 
 class CommandLog:

@@ -22,7 +22,7 @@ if the resolver lists it, or a stream of the same name, again, a new reader
 opens it. A reader that stays inside one liblsl call longer than
 :data:`STUCK_S` (liblsl can block in a pull when a stream vanishes just as it
 connects) is abandoned by the listener's watchdog and replaced by a fresh
-one. Bytes longer than :data:`labmrt.lab.envelope.MAX_TEXT` are dropped on
+one (time the whole process was suspended does not count). Bytes longer than :data:`labmrt.lab.envelope.MAX_TEXT` are dropped on
 arrival (their first bytes and length go on, to be refused and logged); each stream keeps at most :data:`QUEUE` messages waiting (the oldest
 go first). Callers only take what has arrived (:meth:`_Listener.pull`), so a
 caller on a GUI thread never waits on the network.
@@ -163,6 +163,8 @@ class _Listener:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._limit = RateLimit(per_s=0.2, burst=5)
+        self._last_tick = time.monotonic()
+        self._grace_until = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"lsl-{stype}", daemon=True)
         self._thread.start()
 
@@ -177,12 +179,15 @@ class _Listener:
 
     def _supervise(self) -> None:
         now = time.monotonic()
+        if now - self._last_tick > 1.0:  # this process did not run (suspended): no reader's fault
+            self._grace_until = now + STUCK_S
+        self._last_tick = now
         infos = {str(info.uid()): info for info in self._resolver.results()}
         with self._lock:
             for uid, reader in list(self.readers.items()):
                 if reader.done:
                     self._drop(uid, reader, now + RETRY_S)
-                elif reader.stuck(now):
+                elif now >= self._grace_until and reader.stuck(now):
                     if self._limit.allow()[0]:
                         log.warning("LSL stream %s: reader stuck, replaced", reader.source_id)
                     reader.stop()

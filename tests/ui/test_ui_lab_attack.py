@@ -91,6 +91,14 @@ class Lab:
             assert len(view.history) <= HISTORY
             assert all(len(json.dumps(h)) < 2000 for h in view.history)
 
+    def retained(self) -> int:
+        """Bytes of what the console keeps of its stations (status, history, alerts, notices)."""
+        size = sum(
+            len(json.dumps(v.status)) + len(json.dumps(list(v.history))) + len(json.dumps(v.alerts))
+            for v in self.console.stations.values()
+        )
+        return size + len(json.dumps(self.console.notices(100)))
+
     def log_size(self, name: str, folder=None) -> int:
         folder = folder or self.study.station_dir(name)
         return sum(p.stat().st_size for p in folder.glob("commands.log*"))
@@ -123,6 +131,7 @@ def lab(tmp_path_factory, qapp):
         link.close()
         stop_stations([*procs.values(), *state.extra])
         view.close()
+        state.attacker.outlets.clear()
 
 
 def test_the_lab_runs_and_nobody_on_the_network_reads_codes_or_signals(lab):
@@ -166,7 +175,8 @@ def test_a_console_stream_that_vanishes_on_connect_does_not_deafen_a_station(lab
     lab.truthful()
 
 
-def test_the_console_believes_no_status_it_cannot_open(lab):
+def test_the_console_believes_no_status_it_cannot_open(lab, screenshot):
+    kept = lab.retained()
     statuses = lab.attacker.fake_statuses(lab.study.protocol_hash)
     statuses[0] = statuses[0].replace("P001", "P999")
     statuses[2] = statuses[2].replace("P001", "P777")
@@ -182,8 +192,10 @@ def test_the_console_believes_no_status_it_cannot_open(lab):
         assert "P999" not in lab.tile("ws-1").participant.text()
     lab.truthful()
     assert len(lab.console.stations) == 3
+    assert lab.retained() - kept < 50_000  # 75 MB of poison later: a few new heartbeats
     notices = "\n".join(lab.console.notices(10))
-    assert "ignored from stream" in notices
+    assert "ignored from stream" in notices and "too large (1000" in notices
+    screenshot(lab.view, "lab_view_attacked")
     # Start on ws-2 starts a new participant, not the interrupted one the attacker made up
     ws2 = lab.tile("ws-2")
     assert ws2.buttons["start"].isEnabled() and "interrupted" not in ws2.alerts.text()
