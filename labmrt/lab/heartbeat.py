@@ -34,19 +34,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from labmrt.lab.envelope import MAX_SEQ
 from labmrt.lab.wire import MAX_REASON, Code, check_code
+from labmrt.store.database import STATUSES as SESSION_STATUSES
 
-STATUSES = (
-    "idle",
-    "starting",
-    "created",
-    "running",
-    "paused",
-    "resumed",
-    "completed",
-    "aborted",
-    "incomplete",
-    "failed",
-)
+#: A station's own states, the stored session statuses, and an engine that failed.
+STATUSES = ("idle", "starting", *SESSION_STATUSES, "failed")
 MAX_WARNINGS = 10
 MAX_FEATURES = 16
 MAX_QUALITY = 8
