@@ -57,7 +57,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (
         r"py:.*",
-        r"(np|numpy|pd|pandas|scipy|statsmodels|pydantic|pylsl|pyxdf|neurokit2|nk|dask|distributed|matplotlib|threading|concurrent|collections|typing|typing_extensions|pathlib|sqlite3|datetime|enum|argparse|io|os|json|tomllib|multiprocessing|subprocess|fractions|dataclasses|importlib|hmac|queue|socket|types|abc|ast|PySide6|shiboken6|pyqtgraph|lazy_loader)(\..*)?",
+        r"(np|numpy|pd|pandas|scipy|statsmodels|pydantic|pylsl|pyxdf|neurokit2|nk|dask|distributed|matplotlib|threading|concurrent|collections|typing|typing_extensions|pathlib|sqlite3|datetime|enum|argparse|io|os|json|tomllib|multiprocessing|subprocess|fractions|dataclasses|importlib|hmac|queue|socket|types|abc|ast|logging|PySide6|shiboken6|pyqtgraph|lazy_loader)(\..*)?",
     ),
     # builtins and typing names that autodoc writes into signatures
     (

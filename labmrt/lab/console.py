@@ -47,9 +47,13 @@ from labmrt.lab.wire import CommandSender, Pending
 log = logging.getLogger(__name__)
 
 OFFLINE_S = 3.0
+#: Heartbeats kept per station (the fields the live view plots).
 HISTORY = 600
+#: Stations followed at most: the heartbeats of any further station are dropped.
 MAX_STATIONS = 64
+#: Alerts kept per station.
 MAX_ALERTS = 10
+#: Kinds of dropped message counted.
 MAX_NOTICES = 32
 ENDED = ("completed", "aborted", "incomplete")
 

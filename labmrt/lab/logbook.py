@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-MAX_ENTRY = 2000
-MAX_BYTES = 1_000_000
-BACKUPS = 3
+MAX_ENTRY = 2000  #: characters of one log line at most
+MAX_BYTES = 1_000_000  #: size at which the log file is rotated
+BACKUPS = 3  #: rotated files kept
 
 
 class RateLimit:

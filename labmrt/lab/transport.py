@@ -52,12 +52,12 @@ COMMAND_TYPE = "labmrt.commands"
 STATUS_TYPE = "labmrt.station"
 OPEN_S = 2.0  # opening a stream (its full description) may take this long
 PULL_S = 0.2  # one pull waits at most this long for a message
-STUCK_S = 5.0  # a reader inside one liblsl call for longer is taken for stuck
+STUCK_S = 5.0  #: a reader inside one liblsl call for longer is taken for stuck
 RETRY_S = 1.0  # a stream whose reader ended is opened again after this long
 TICK_S = 0.25  # the watchdog looks this often
 MAX_STREAMS = 64  # streams of one kind read at once
 MAX_STUCK = 16  # abandoned readers whose threads may still be blocked in liblsl
-QUEUE = 256  # messages waiting per stream
+QUEUE = 256  #: messages waiting per stream
 BUFLEN = 1  # liblsl's buffer per inlet: for an irregular stream, 100 messages
 
 
