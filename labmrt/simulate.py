@@ -582,7 +582,7 @@ def simulate_study(
     codes = participant_codes(n_participants)
     duration = expected_duration_s(protocol, model)
     truth: dict[str, Any] = {
-        "what": "the known truth of a simulated labmrt study (see README: simulated studies)",
+        "what": "the known truth of a simulated labmrt study (docs/guides/sessions.md: simulated studies)",
         "protocol_hash": protocol.content_hash,
         "protocol_title": protocol.study.title,
         "seed": int(seed),
