@@ -2,13 +2,14 @@
 
 The goal (issue 20): each fit under 1 s, from the loaded DataFrame (checks,
 stage-1 regressions, stage 2, variance, result). The baseline, measured in
-the same run and interleaved with it, is the straightforward implementation
+the same run right after each estimator's own runs, is the straightforward implementation
 of the same estimators (:mod:`labmrt.analysis.distal_loops`: statsmodels
 for stage 1, then every sum a Python loop over rows and participants, as the
 reference package writes them). The bench checks that both give the same
 numbers. Times are medians (others may load the machine); the figures are
 also written to ``bench/results/bench_distal.json`` with the date, the load
-average, the versions and the machine.
+average, the versions and the commit (``bench_record.py``), for the
+validation page.
 
 The study: 1,000 participants x 100 decision points, availability 0.8,
 randomization probability 0.3-0.7 depending on a covariate, a mediator
@@ -22,15 +23,12 @@ time basis (1, dp).
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_record import BenchRecord
 from bench_wcls import blas_note, interleaved, load_note
 
 from labmrt.analysis.distal import dcee
@@ -38,7 +36,6 @@ from labmrt.analysis.distal_loops import dcee_loop, mcee_loop
 from labmrt.analysis.mediation import mcee
 
 GOAL_SECONDS = 1.0
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_distal.json"
 
 
 def simulate(n: int, t: int, seed: int = 0) -> pd.DataFrame:
@@ -112,11 +109,11 @@ def main() -> int:
     ap.add_argument("--participants", type=int, default=1000)
     ap.add_argument("--decision-points", type=int, default=100)
     args = ap.parse_args()
+    record = BenchRecord("bench_distal", timing=True)
     n, t = args.participants, args.decision_points
     frame = simulate(n, t)
     print(f"distal benchmark: {n:,} participants x {t:,} decision points ({len(frame):,} rows)")
     print(f"  {blas_note()}; {os.cpu_count()} cores")
-    load_before = os.getloadavg()
     print(f"  machine: {load_note()} before")
     fast = {"dcee": lambda: dcee(frame, **DCEE), "mcee": lambda: mcee(frame, **MCEE)}
     slow = baselines(frame)
@@ -149,42 +146,13 @@ def main() -> int:
             f"{loop_s:6.2f} s: {loop_s / fit_s:5.0f} x faster; goal < {GOAL_SECONDS:g} s "
             f"{'met' if ok else 'NOT met'}; same numbers to {max(err, err_cov):.0e}"
         )
-    load_after = os.getloadavg()
     print(f"  machine: {load_note()} after")
-    _write(n, t, figures, load_before, load_after)
-    return 0 if met else 1
-
-
-def _write(n, t, figures, load_before, load_after) -> None:
-    import scipy
-    import statsmodels
-
-    import labmrt
-
-    record = {
-        "bench": "bench_distal",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "case": f"{n} participants x {t} decision points, linear learners",
-        "load_average_before": [round(v, 2) for v in load_before],
-        "load_average_after": [round(v, 2) for v in load_after],
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "blas": blas_note(),
-        "versions": {
-            "python": sys.version.split()[0],
-            "labmrt": labmrt.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-            "scipy": scipy.__version__,
-            "statsmodels": statsmodels.__version__,
-        },
-        "figures": figures,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
-    print(
-        f"  written: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
+    record.write(
+        {"participants": n, "decision_points": t, "rows": len(frame), **figures},
+        case=f"{n} participants x {t} decision points, linear learners",
+        blas=blas_note(),
     )
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class OutcomeEffects:
 
 @dataclass(frozen=True)
 class EffectModel:
-    """How simulated participants behave; see the module docstring and README."""
+    """How simulated participants behave; see the module docstring and the effects file."""
 
     outcomes: dict[str, OutcomeEffects]
     participant_sd: float = 0.2
@@ -582,7 +582,7 @@ def simulate_study(
     codes = participant_codes(n_participants)
     duration = expected_duration_s(protocol, model)
     truth: dict[str, Any] = {
-        "what": "the known truth of a simulated labmrt study (see README: simulated studies)",
+        "what": "the known truth of a simulated labmrt study (docs/guides/sessions.md: simulated studies)",
         "protocol_hash": protocol.content_hash,
         "protocol_title": protocol.study.title,
         "seed": int(seed),

@@ -172,6 +172,17 @@ Interval = tuple[float, float]
 
 
 class EffectsFile(_Model):
+    """What a study expects to find, for ``labmrt power --simulate`` and ``labmrt simulate``.
+
+    Both read ``protocol``, ``receipt`` and ``[outcomes.NAME]`` (``scale``,
+    ``baseline``, ``sd`` and the effects). The power simulation also reads
+    ``[states]``, ``[availability]``, ``[analysis]`` and each outcome's ``icc``
+    / ``participant_sd`` / ``analysis``; ``labmrt simulate`` the simulated
+    participants' behaviour, the top-level keys from ``participant_sd`` to
+    ``mean_state_segment_s``. A key the running simulation does not model is
+    checked all the same and left alone, so one file serves both.
+    """
+
     # the protocol these effects are written for, relative to the effects file: lets
     # `labmrt validate` check the file on its own and the simulations refuse another
     protocol: str | None = None

@@ -26,6 +26,7 @@ from sensors.state.feature_sets import (
     FEATURE_WINDOW_S,
 )
 
+#: The calibration phases, in the order they are run.
 PHASES: tuple[str, ...] = ("rest", "stressor")
 #: Seconds between two monitor updates, i.e. between two calibration windows of a phase.
 UPDATE_S = 1.0
@@ -111,7 +112,7 @@ def fit_rows(
     ``keep_model``: keep the coefficients of a model trained offline and only
     take the rest baseline (when it was trained with per-participant
     standardisation); default: when ``classifier`` is already fitted.
-    Raises :class:`LabmrtError` when the rest phase gave too few usable windows.
+    Raises :class:`~labmrt.errors.LabmrtError` when the rest phase gave too few usable windows.
     """
     if keep_model is None:
         keep_model = classifier.method is not None

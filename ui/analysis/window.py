@@ -52,6 +52,7 @@ from ui.analysis.lists import check_list, checked_names, fill_check_list, frame_
 from ui.analysis.sample_size import SampleSizeDialog
 from ui.widgets import Job, button, int_spin_box, label, run_in_background, show_error
 
+#: The estimators the analysis view offers, with the outcome each is for.
 METHODS = {
     "wcls": "WCLS: continuous outcome (effect on the mean)",
     "emee": "EMEE: binary outcome (log relative risk)",

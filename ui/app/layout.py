@@ -10,6 +10,7 @@ FRAME_ALLOWANCE = QSize(4, 40)
 CONSOLE_CONTROLS_WIDTH = 460
 #: Sizes the windows open at when the screen has room (they are larger than their minimum).
 CONSOLE_PREFERRED = QSize(1400, 860)
+#: Size the participant's window opens at when the screen has room.
 PARTICIPANT_PREFERRED = QSize(1280, 800)
 
 

@@ -55,6 +55,7 @@ from ui.widgets import (
     show_error,
 )
 
+#: The console's title for each calibration phase.
 PHASE_TITLES = {
     "rest": "Calibration: rest",
     "stressor": "Calibration: stressor",

@@ -19,6 +19,7 @@ from labmrt.lab.study import LabStudy
 from ui.participant import ParticipantWindow
 from ui.session import QtPresenter
 
+#: What a station's participant screen says until the console starts the session.
 WAITING = "Please wait: the experimenter starts the session from the console."
 
 

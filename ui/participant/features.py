@@ -518,6 +518,7 @@ class GenericFeatureWidget(FeatureWidget):
         self._used(query=query, hits=hits)
 
 
+#: The widget of each feature kind (any other kind gets :class:`GenericFeatureWidget`).
 WIDGETS: dict[str, type[FeatureWidget]] = {
     "help": HelpPanel,
     "hint": HintWidget,

@@ -25,6 +25,9 @@ from ui.participant.countdown import CountdownScreen
 from ui.participant.pages import BreakScreen, MessageScreen
 from ui.participant.task_view import TaskView
 
+#: The participant screen's style sheet: large type, calm colours.
+#:
+#: :meta hide-value:
 PARTICIPANT_STYLE = """
 #participant_window { background: #f7f7f4; }
 QWidget { font-size: 17px; color: #1d2329; }

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHeaderView, QTableView
 
 from ui.widgets.style import STATE_COLOURS
 
+#: The columns of the decision log.
 LOG_COLUMNS = ("Time", "Task", "Available", "Arm", "Probabilities", "State", "Received")
 #: Columns whose text wraps (a reason, every arm's probability); the others stay one line.
 WRAPPED_COLUMNS = ("Task", "Available", "Probabilities")

@@ -118,3 +118,29 @@ def test_the_session_simulation_keeps_its_own_rules(tmp_path, framing):
     only_one = _file(tmp_path, OUTCOMES.split("[outcomes.calculator_used]")[0])
     with pytest.raises(LabmrtError, match="outcomes.calculator_used: is missing"):
         load_effect_model(only_one, framing)
+
+
+def test_validate_says_which_simulation_reads_an_effects_file(tmp_path, capsys):
+    """A file written for `labmrt simulate` alone (no sd: simulate assumes one) is valid,
+    and validate says power cannot read it; a deprecated key is reported once."""
+    for name in ("framing_affect.toml", "framing_affect_tasks.csv"):
+        (tmp_path / name).write_bytes((ROOT / "protocols" / name).read_bytes())
+    path = tmp_path / "simulate_only.toml"
+    path.write_text(
+        'protocol = "framing_affect.toml"\nreceipt_prob = 0.9\n'
+        "[outcomes.help_hint_seconds]\nbaseline = 1.8\neffects.loss = 0.2\n"
+        "[outcomes.calculator_used]\nbaseline = 0.3\neffects.loss = 0.05\n",
+        "utf-8",
+    )
+    assert main(["validate", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "effects for `labmrt simulate` of framing_affect.toml" in captured.out
+    assert (
+        "not for `labmrt power --simulate`" in captured.out and ".sd: is required" in captured.out
+    )
+    assert captured.err.count("receipt_prob: is deprecated") == 1
+    # neither simulation can read it: every problem once, exit 2
+    path.write_text(path.read_text("utf-8").replace("effects.loss = 0.2", "effects.fear = 0.2"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("effects.fear: is not an arm") == 1

@@ -180,7 +180,12 @@ def test_base_protocols_are_valid(tmp_path, capsys):
 # (id, protocol text, tasks CSV or None, expected message line with {f} = protocol path,
 #  {c} = CSV path)
 CASES: list[tuple[str, str | bytes, str | None, str]] = [
-    ("empty file", "", None, "{f}: is empty (start from protocols/minimal.toml (see README))"),
+    (
+        "empty file",
+        "",
+        None,
+        "{f}: is empty (start from protocols/minimal.toml (docs/guides/protocols.md))",
+    ),
     ("only whitespace", "  \n\n\t\n", None, "{f}: is empty"),
     (
         "binary garbage",
