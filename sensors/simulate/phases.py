@@ -52,10 +52,12 @@ def calibration_schedule(protocol: Any, seed: int, mean_segment_s: float, lead_s
     return ArousalSchedule(merged)
 
 
-#: The demo's body over its task block: calm, then aroused, and again. The stretches are long
-#: next to the monitor's lag (skin conductance takes about a minute to recover, the feature
-#: windows are up to 40 s), so a ten-minute demo shows decision points in both states.
+#: The demo's body over its task block: calm this long, then aroused (:data:`DEMO_AROUSED_S`),
+#: and again. The stretches are long next to the monitor's lag (skin conductance takes about
+#: a minute to recover, the feature windows are up to 40 s), so a ten-minute demo shows
+#: decision points in both states.
 DEMO_CALM_S = 120.0
+#: How long each aroused stretch of the demo's task block lasts (s).
 DEMO_AROUSED_S = 90.0
 #: The demo body's heart rate (bpm ranges, calm and aroused): a rise of about 14 bpm
 #: separates the states, and the intervals of the change stay within 30 % of a window's
