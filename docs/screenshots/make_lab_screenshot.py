@@ -1,31 +1,36 @@
-"""Make the README's lab-view screenshots from a real lab on this machine.
+"""Make the documentation's lab-view screenshots from a real lab on this machine.
 
 Four ``labmrt station --simulated`` processes (the demo protocol, scripted
-affective state, paced 3x) and the console's lab view offscreen: three
-stations get a participant, the second is paused, the fourth is stopped and
-shows offline. Then one station's live view. Takes about half a minute.
+affective state, paced 3x) and the console's lab view, under Xvfb with openbox
+(:mod:`screen`): three stations get a participant, the second is paused, the
+third asked to pause after its task, the fourth is stopped and shows offline.
+Then one station's live view. Takes about half a minute.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/make_lab_screenshot.py
+    .venv/bin/python docs/screenshots/make_lab_screenshot.py
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
+from screen import save, window_manager  # noqa: E402
+
 
 def main() -> None:
+    with window_manager():
+        run()
+
+
+def run() -> None:
+    from PySide6.QtWidgets import QApplication
+
     from labmrt.commands.lab import spawn_stations, stop_stations
     from labmrt.lab.console import LabConsole
     from labmrt.lab.study import create_lab_study
@@ -41,6 +46,7 @@ def main() -> None:
     console = LabConsole(study, link, merge_on_end=False)
     view = LabView(console)
     view.resize(1180, 330)
+    view.move(40, 40)
     view.show()
 
     def spin(seconds: float, until=None) -> None:
@@ -55,17 +61,19 @@ def main() -> None:
         for name in ("ws-1", "ws-2", "ws-3"):
             view.start(name)
         spin(40, until=lambda: console.stations["ws-2"].status.get("phase") == "task")
-        console.pause("ws-2", "participant asked a question")
+        view.tiles["ws-2"].pause()
         procs[3].terminate()
         spin(12)
-        assert view.grab().save(str(OUT / "lab_view.png"))
+        view.tiles["ws-3"].pause()  # asked for: it pauses when the running task ends
+        spin(0.3)
+        save(view, OUT / "lab_view.png")
         live = view.open_live("ws-1")
+        live.move(60, 420)
         spin(1)
-        assert live.grab().save(str(OUT / "lab_station_live.png"))
+        save(live, OUT / "lab_station_live.png")
     finally:
         link.close()
         stop_stations(procs)
-    print(f"wrote {OUT / 'lab_view.png'} and {OUT / 'lab_station_live.png'}")
 
 
 if __name__ == "__main__":

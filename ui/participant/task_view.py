@@ -169,7 +169,7 @@ class TaskView(QWidget):
         if task.answer_kind == "choice" and task.choices:
             self.choice_group = QButtonGroup(self)
             grid = QGridLayout()
-            grid.setHorizontalSpacing(28)
+            grid.setHorizontalSpacing(24)
             grid.setVerticalSpacing(4)
             per_row = choices_per_row(task.choices)
             for i, choice in enumerate(task.choices):
@@ -368,10 +368,15 @@ class TaskView(QWidget):
 
 
 def choices_per_row(choices: tuple[str, ...]) -> int:
-    """Short choices (offer names) side by side, up to three a row; long ones one a row."""
-    if max(len(c) for c in choices) > 24:
+    """Short choices (offer names) side by side, three a row when they are very short, two
+    when short; long ones one a row (so the row, with the answer button, fits the task's
+    column at the screen's minimum size)."""
+    longest = max(len(c) for c in choices)
+    if longest > 16:
         return 1
-    return 3 if len(choices) in (3, 5, 6) or len(choices) > 6 else 2
+    if longest > 8 or len(choices) in (2, 4):
+        return 2
+    return 3
 
 
 class _ColumnLayout(QVBoxLayout):

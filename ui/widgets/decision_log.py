@@ -8,6 +8,7 @@ fills in whether the framing was received. Only the experimenter sees this.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
@@ -18,8 +19,8 @@ from ui.widgets.style import STATE_COLOURS
 
 #: The columns of the decision log.
 LOG_COLUMNS = ("Time", "Task", "Available", "Arm", "Probabilities", "State", "Received")
-#: Columns whose text wraps (a reason, every arm's probability); the others stay one line.
-WRAPPED_COLUMNS = ("Task", "Available", "Probabilities")
+#: Columns whose text may wrap (task, reason, probabilities, state); the others stay one line.
+WRAPPED_COLUMNS = ("Task", "Available", "Probabilities", "State")
 NOT_DRAWN = "–"  # nothing was randomized, so there is nothing to receive either
 
 
@@ -109,7 +110,8 @@ class DecisionLogModel(QAbstractTableModel):
             return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
         if column == "Task":
             index = row.get("task_index")
-            task = row.get("task_id") or ""
+            # a long id may wrap after its separators (a zero-width space is a break chance)
+            task = re.sub(r"([_\-.])", "\\1\u200b", row.get("task_id") or "")
             return f"{index + 1}. {task}" if index is not None else task
         if column == "Available":
             if row.get("available"):
@@ -153,14 +155,13 @@ class DecisionLogModel(QAbstractTableModel):
 class DecisionLogView(QTableView):
     """The decision log, every column in view at any width the console allows.
 
-    Short columns (time, arm, state, received) are as wide as their widest text,
+    Short columns (time, arm, received) are as wide as their widest text,
     measured on the new rows only (measuring every row again would cost more with
-    each decision late in a session); the task and the arms' probabilities keep
-    their text on one line while there is room and wrap when there is not; the
-    reason a point was unavailable takes the rest of the width, and wraps.
+    each decision late in a session). The task, the availability (with the reason a
+    point was unavailable), the arms' probabilities and the state keep their text on one line
+    while there is room; when there is not, they give up width in proportion and wrap,
+    never narrower than their widest word, so nothing is cut off.
     """
-
-    REASON_MIN_W = 110
 
     def __init__(self, model: DecisionLogModel, parent=None):
         super().__init__(parent)
@@ -170,15 +171,16 @@ class DecisionLogView(QTableView):
         self.setWordWrap(True)
         self.setAlternatingRowColors(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.ElideNone)  # wrapped, never cut short with an ellipsis
         header = self.horizontalHeader()
         header.setMinimumSectionSize(40)
+        header.setSectionResizeMode(QHeaderView.Interactive)
+        header.setStretchLastSection(True)
         for col, name in enumerate(LOG_COLUMNS):
-            mode = QHeaderView.Stretch if name == "Available" else QHeaderView.Interactive
-            header.setSectionResizeMode(col, mode)
             self.setColumnWidth(col, self._text_width(name))
-        # the widest text of the columns that may wrap, on one line
-        self._natural = {n: self._text_width(n) for n in WRAPPED_COLUMNS if n != "Available"}
-        self.setTextElideMode(Qt.ElideNone)  # wrapped, never cut short with an ellipsis
+        # per column that may wrap: its widest text on one line, and its widest word
+        self._natural = {n: self._text_width(n) for n in WRAPPED_COLUMNS}
+        self._word = dict(self._natural)
         self._rewrap = QTimer(self, singleShot=True, interval=0)  # dies with the view
         self._rewrap.timeout.connect(self.resizeRowsToContents)
         # a column that changed width re-wraps its rows (a few hundred rows at most)
@@ -192,16 +194,15 @@ class DecisionLogView(QTableView):
         self._rewrap.start()  # the header shares out the new width after this event
 
     def _share_width(self) -> None:
-        """Task and probabilities on one line when there is room, else wrapped; the reason
-        (``Available``) takes what is left, at least :data:`REASON_MIN_W`."""
         short = sum(
             self.columnWidth(c) for c, n in enumerate(LOG_COLUMNS) if n not in WRAPPED_COLUMNS
         )
-        room = self.viewport().width() - short - self.REASON_MIN_W
-        natural = sum(self._natural.values())
-        scale = min(1.0, max(room, 0) / natural) if natural else 1.0
-        for name, width in self._natural.items():
-            self.setColumnWidth(LOG_COLUMNS.index(name), max(50, int(width * scale)))
+        # each its widest word, then the room left shared in proportion to what each wants
+        spare = self.viewport().width() - short - sum(self._word.values())
+        wants = {n: max(0, w - self._word[n]) for n, w in self._natural.items()}
+        share = min(1.0, max(spare, 0) / sum(wants.values())) if sum(wants.values()) else 0.0
+        for name, want in wants.items():
+            self.setColumnWidth(LOG_COLUMNS.index(name), self._word[name] + int(want * share))
 
     def _text_width(self, text: str) -> int:
         return 18 + self.fontMetrics().horizontalAdvance(text)
@@ -210,13 +211,12 @@ class DecisionLogView(QTableView):
         model: DecisionLogModel = self.model()
         last = model.rowCount() - 1 if last is None else last
         for col, name in enumerate(LOG_COLUMNS):
-            if name == "Available":
-                continue
-            wanted = max(
-                self._text_width(model.text(model.rows[r], name)) for r in range(first, last + 1)
-            )
+            texts = [model.text(model.rows[r], name) for r in range(first, last + 1)]
+            wanted = max(self._text_width(t) for t in texts)
             if name in self._natural:
                 self._natural[name] = max(self._natural[name], wanted)
+                words = [w for t in texts for w in re.split(r"[\s\u200b]+", t)]
+                self._word[name] = max([self._word[name], *map(self._text_width, words)])
             elif wanted > self.columnWidth(col):
                 self.setColumnWidth(col, wanted)
         self._share_width()

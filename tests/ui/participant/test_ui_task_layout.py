@@ -58,6 +58,8 @@ def test_every_column_and_every_tool_is_in_view_at_the_minimum_size(small_window
             right = table.columnViewportPosition(c) + table.columnWidth(c)
             assert table.columnViewportPosition(c) >= 0 and right <= width, f"{where} column {c}"
         assert small_window.rect().contains(rect_in(table, small_window)), where
+        for button in view.choice_group.buttons() if view.choice_group else ():
+            assert button.width() >= button.sizeHint().width(), f"{where}: {button.text()}"
         # the open tools share the column: nothing below the fold, nothing to scroll to
         scroll = view.tools
         assert scroll.verticalScrollBar().maximum() == 0, where
