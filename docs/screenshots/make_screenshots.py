@@ -109,11 +109,11 @@ def run() -> None:
     save(console, OUT / "console_calibration.png")
     spin(60, until=lambda: window.task_view is not None)
 
-    def second_task_read() -> bool:
+    def first_task_read() -> bool:  # the phone plans: what the notes and the calculator say
         view = window.task_view
-        return view is not None and view.task.task_index == 1 and view.confirmed
+        return view is not None and view.task.task_index == 0 and view.confirmed
 
-    spin(3.0 * TASK_S, until=second_task_read)
+    spin(2.0 * TASK_S, until=first_task_read)
     spin(1.5)
     save(window, OUT / "participant_task.png")  # every tool open
     spin(6.0 * TASK_S, until=lambda: console.log_model.rowCount() >= 8)
