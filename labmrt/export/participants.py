@@ -55,16 +55,23 @@ class ParticipantColumns:
     measures: list[Measure]
 
 
-MeasureSource = Callable[[StudyStore], ParticipantColumns]
+#: (the study store, its sessions table as ``StudyStore.sessions`` gives it) -> the columns.
+MeasureSource = Callable[[StudyStore, pd.DataFrame], ParticipantColumns]
 
 SHARE_CORRECT = "share_correct"
 MEAN_ANSWER_S = "mean_answer_s"
+#: What each distal outcome of the export is (the codebook's and the pre-registration's words).
+DISTAL_MEANINGS = {
+    SHARE_CORRECT: "share of the scored tasks answered correctly (an unanswered or timed-out "
+    "task counts as wrong); empty without scored tasks",
+    MEAN_ANSWER_S: "mean time from the framed task being shown to the answer, over the "
+    "answered tasks; empty without answers",
+}
 
 
-def session_counts(store: StudyStore) -> ParticipantColumns:
+def session_counts(store: StudyStore, sessions: pd.DataFrame) -> ParticipantColumns:
     """How many sessions each participant has, and how many of them completed."""
-    s = store.sessions()
-    g = s.groupby("participant", sort=True)
+    g = sessions.groupby("participant", sort=True)
     values = pd.DataFrame(
         {
             "sessions": g.size().astype("int64"),
@@ -80,7 +87,7 @@ def session_counts(store: StudyStore) -> ParticipantColumns:
     )
 
 
-def task_answers(store: StudyStore) -> ParticipantColumns:
+def task_answers(store: StudyStore, sessions: pd.DataFrame) -> ParticipantColumns:
     """Task completion over all of a participant's tasks (decision points or not).
 
     A task is scored when the protocol gives its right answer; an unanswered
@@ -122,18 +129,12 @@ def task_answers(store: StudyStore) -> ParticipantColumns:
         Measure(
             SHARE_CORRECT,
             "0..1",
-            "distal outcome: share of the scored tasks answered correctly (an unanswered or "
-            "timed-out task counts as wrong); empty without scored tasks",
+            f"distal outcome: {DISTAL_MEANINGS[SHARE_CORRECT]}",
             DISTAL,
             repeat=True,
         ),
         Measure(
-            MEAN_ANSWER_S,
-            "s",
-            "distal outcome: mean time from the framed task being shown to the answer, over "
-            "the answered tasks; empty without answers",
-            DISTAL,
-            repeat=True,
+            MEAN_ANSWER_S, "s", f"distal outcome: {DISTAL_MEANINGS[MEAN_ANSWER_S]}", DISTAL, True
         ),
     ]
     return ParticipantColumns(values, measures)
@@ -155,8 +156,14 @@ def distal_outcome_names(protocol) -> tuple[str, ...]:
     return tuple(names)
 
 
-def participants_table(store: StudyStore) -> tuple[pd.DataFrame, TableDoc, list[Measure]]:
-    """``participants.csv``: one row per participant with every source's measures."""
+def participants_table(
+    store: StudyStore, sessions: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, TableDoc, list[Measure]]:
+    """``participants.csv``: one row per participant with every source's measures.
+
+    ``sessions``: the store's sessions table, when the caller has read it already.
+    """
+    sessions = store.sessions() if sessions is None else sessions
     doc = TableDoc(
         "participants",
         "One row per participant: the participant-level measures (distal outcomes and "
@@ -164,11 +171,11 @@ def participants_table(store: StudyStore) -> tuple[pd.DataFrame, TableDoc, list[
         "identical value, on each of the participant's rows of `decision_points`.",
     )
     doc.add("participant", "", "participant code (pseudonymous; never a name)")
-    codes = sorted(store.sessions()["participant"].unique())
+    codes = sorted(sessions["participant"].unique())
     frame = pd.DataFrame(index=pd.Index(codes, name="participant"))
     measures: list[Measure] = []
     for source in MEASURE_SOURCES:
-        cols = source(store)
+        cols = source(store, sessions)
         for m in cols.measures:
             if m.name in frame.columns or m.name == "participant":
                 raise AssertionError(f"participant measure {m.name!r} is defined twice")

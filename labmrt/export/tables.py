@@ -733,7 +733,7 @@ def export_study(
                     info.protocol_text, info.protocol_hash
                 )
         dp, dp_doc = decision_point_table(store, summaries)
-        people, people_doc, measures = participants_table(store)
+        people, people_doc, measures = participants_table(store, store.sessions())
         namer = _Namer(list(dp.columns))
         dp = repeat_on_rows(
             dp, dp_doc, people, measures, lambda key: namer.name(key, "participant")

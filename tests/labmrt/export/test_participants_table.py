@@ -181,7 +181,8 @@ def test_a_taken_name_gets_the_participant_prefix(tmp_path):
 
 def test_measure_names_are_unique_and_the_catalog_knows_them(tmp_path):
     with StudyStore.open(_study(tmp_path, "help_seconds"), readonly=True) as st:
-        names = [m.name for source in MEASURE_SOURCES for m in source(st).measures]
+        sessions = st.sessions()
+        names = [m.name for source in MEASURE_SOURCES for m in source(st, sessions).measures]
     assert len(names) == len(set(names))
     proto_file = tmp_path / "p.toml"
     protocol = load_protocol(proto_file)
