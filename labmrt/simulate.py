@@ -64,7 +64,12 @@ from labmrt.effects import (
     read_effects,
 )
 from labmrt.effects import load_effects as _load_effects
-from labmrt.effects.answers import answer_problems, arm_effects, probability
+from labmrt.effects.answers import (
+    answer_problems,
+    arm_effects,
+    probability,
+    unidentified_because,
+)
 from labmrt.errors import LabmrtError, Problem
 from labmrt.protocol import Protocol as StudyProtocol
 from labmrt.session import SessionEngine
@@ -163,8 +168,14 @@ class EffectModel:
             receipt,
             arms,
         )
+        caveats = unidentified_because(
+            c, med.measure if med else None, med.effects if med else {}, self.participant_sd,
+            receipt,
+        )  # fmt: skip
         return {
             "outcome": "share_correct",
+            "mediation_identified": not caveats,
+            "not_identified_because": caveats,
             "meaning": "share of a participant's scored tasks answered correctly "
             "(participants.csv, repeated on the decision-point rows)",
             "mediator": c.mediator,
@@ -811,3 +822,65 @@ def distal_truth(decision_points: Any, truth: Mapping[str, Any], contrast: str) 
         out[key] = float(np.mean(np.where(used, row / k, 0.0)))
     out["total"] = out["direct"] + out["indirect"]
     return out
+
+
+def compare_distal_with_truth(
+    decision_points: Any,
+    truth: Mapping[str, Any],
+    contrast: str,
+    *,
+    outcome: str = "share_correct",
+    mediator: str | None = None,
+    controls: tuple[str, ...] = (),
+    conf_level: float = 0.95,
+) -> Any:
+    """dcee and (with ``mediator``) mcee of a simulated study's export beside the truth.
+
+    One row per effect (``distal``, then ``direct`` and ``indirect``) with
+    ``term``, ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``,
+    ``truth`` (:func:`distal_truth`) and ``covered``. Both fits use the
+    ``available`` flag and the recorded probabilities (``contrast``, every arm
+    on a side), least squares in stage 1, the effect constant over the
+    decision points; ``controls`` enter both (the mediator is added for mcee).
+    """
+    import pandas as pd
+
+    from labmrt.analysis.distal_plan import fit_distal
+    from labmrt.analysis.options import AnalysisOptions
+
+    frame = pd.DataFrame(decision_points)
+    true = distal_truth(frame, truth, contrast)
+    common = dict(
+        outcome=outcome,
+        contrast=contrast,
+        baseline=truth["distal"]["baseline_arm"],
+        availability="available",
+        controls=list(controls),
+        learner="lm",
+        conf_level=conf_level,
+    )
+    fits = [("distal", "(Intercept)", "total", AnalysisOptions(method="dcee", **common))]
+    if mediator is not None:
+        mc = AnalysisOptions(method="mcee", mediator=mediator, **common)
+        fits += [
+            ("direct", "ndee:(Intercept)", "direct", mc),
+            ("indirect", "niee:(Intercept)", "indirect", mc),
+        ]
+    rows, done = [], {}
+    for effect, term, key, options in fits:
+        if options.method not in done:
+            done[options.method] = fit_distal(options, frame)
+        row = done[options.method].table.loc[term]
+        rows.append(
+            {
+                "effect": effect,
+                "term": term,
+                "estimate": float(row["estimate"]),
+                "std_error": float(row["std_error"]),
+                "ci_lower": float(row["ci_lower"]),
+                "ci_upper": float(row["ci_upper"]),
+                "truth": true[key],
+                "covered": bool(row["ci_lower"] <= true[key] <= row["ci_upper"]),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -107,7 +107,15 @@ def _effects_summary(name: str) -> str:
             f"(content hash {protocol.content_hash})"
         )
     outcomes = ", ".join(f"{k} ({v.scale})" for k, v in model.outcomes.items())
-    return f"{head}\n  outcomes: {outcomes}"
+    text = f"{head}\n  outcomes: {outcomes}"
+    c = model.correct
+    if c.mediator or c.effects:
+        direct = ", ".join(c.effects) or "none"
+        text += (
+            f"\n  answers for `labmrt simulate` ([correct]): direct effects {direct}"
+            + (f"; through {c.mediator}, slope {c.slope:g}" if c.mediator else "")
+        )
+    return text
 
 
 def _plan_summary(name: str) -> str:

@@ -24,6 +24,15 @@ probability, a count's transformed Poisson mean. For a contrast of arm sets
 the effects are the probability-weighted means over each side
 (:func:`labmrt.simulate.distal_truth`). They hold while no task times out (a
 timed-out task is scored wrong whatever the model says).
+
+These are the natural effects a mediation analysis (``mcee``) estimates only
+when nothing unmeasured drives both the mediator and the answers
+(:func:`unidentified_because`): a participant's random intercept of a
+duration mediator (``participant_sd > 0``) raises its help use at every task
+and so every answer, and with ``receipt < 1`` reading the framing gates both
+its direct effect and its effect on the mediator (a confounder the treatment
+itself sets off; VanderWeele 2015, *Explanation in Causal Inference*, ch. 5).
+The distal (total) effect, ``dcee``'s, is unaffected by either.
 """
 
 from __future__ import annotations
@@ -130,6 +139,33 @@ def arm_effects(
                 "mediator_shift": e1 - e0,
             }
     return out
+
+
+def unidentified_because(
+    answers: AnswerModel,
+    measure: str | None,
+    mediator_effects: Mapping[str, Mapping[str, float]],
+    participant_sd: float,
+    receipt: float,
+) -> list[str]:
+    """Why the natural direct / indirect effects are not what mcee estimates (empty: they are)."""
+    reasons = []
+    if answers.mediator is None or measure is None:
+        return reasons
+    if measure == "duration" and participant_sd > 0 and answers.slope:
+        reasons.append(
+            f"participant_sd = {participant_sd:g}: each participant's intercept moves the "
+            "mediator at every task and, through the slope, every answer (an unmeasured "
+            "confounder of mediator and outcome)"
+        )
+    direct = any(v for by_state in answers.effects.values() for v in by_state.values())
+    moved = any(v for by_state in mediator_effects.values() for v in by_state.values())
+    if receipt < 1 and direct and moved:
+        reasons.append(
+            f"receipt = {receipt:g}: whether the framing was read gates both its direct effect "
+            "and its effect on the mediator (a confounder the treatment sets off)"
+        )
+    return reasons
 
 
 def answer_problems(model: EffectsFile, protocol: Protocol, where: str) -> list[Problem]:

@@ -36,7 +36,7 @@ from labmrt.effects import checked_effects as _checked
 from labmrt.effects import load_effects as _load
 from labmrt.effects.load import analysis_places, located
 from labmrt.effects.schema import CONTROL_NAMES
-from labmrt.errors import Problem
+from labmrt.errors import LabmrtError, Problem
 from labmrt.protocol import AFFECT_CONTEXT, Protocol
 
 #: The analysis options of a simulated study (the name this module gave them first).
@@ -125,13 +125,19 @@ def load_effects(path: str | Path, protocol: Protocol, *, stated: bool = False) 
 
 
 def validate_effects_file(path: str | Path) -> tuple[EffectsFile, Protocol | None]:
-    """``labmrt validate``: the file checked on its own and against the protocol it names."""
+    """``labmrt validate``: the file checked on its own and against the protocol it names
+    (with the answers model of ``labmrt simulate``, ``[correct]``, too)."""
+    from labmrt.effects.answers import answer_problems
+
     path = Path(path)
     doc = read_effects(path)
     model = parse_effects(doc, str(path))
     protocol = named_protocol(path, model)
     if protocol is not None:
         model = effects_from_dict(doc, protocol, str(path))
+        problems = answer_problems(model, protocol, str(path))
+        if problems:
+            raise LabmrtError(problems)
     return model, protocol
 
 
