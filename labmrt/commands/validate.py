@@ -111,9 +111,8 @@ def _effects_summary(name: str) -> str:
     c = model.correct
     if c.mediator or c.effects:
         direct = ", ".join(c.effects) or "none"
-        text += (
-            f"\n  answers for `labmrt simulate` ([correct]): direct effects {direct}"
-            + (f"; through {c.mediator}, slope {c.slope:g}" if c.mediator else "")
+        text += f"\n  answers for `labmrt simulate` ([correct]): direct effects {direct}" + (
+            f"; through {c.mediator}, slope {c.slope:g}" if c.mediator else ""
         )
     return text
 
