@@ -59,6 +59,23 @@ def _by_state(value: Any) -> Any:
     return value
 
 
+def _arms_by_state(value: Any) -> Any:
+    """Each arm's value as :func:`_by_state` reads it."""
+    if isinstance(value, Mapping):
+        return {k: _by_state(x) for k, x in value.items()}
+    return value
+
+
+def _both_states(value: dict) -> dict:
+    """A by-state value gives both states (finite numbers)."""
+    for s in STATES:
+        if s not in value:
+            raise ValueError(f"has no value for {s} || give a number or {{calm = , aroused = }}")
+        if not math.isfinite(value[s]):
+            raise ValueError("must be a finite number")
+    return value
+
+
 class StateProcess(_Model):
     """The true affective state over the decision points of a session (a Markov chain)."""
 
@@ -126,25 +143,10 @@ class OutcomeModel(_Model):
     analysis: TrialAnalysis | None = None
 
     _fill = field_validator("baseline", mode="before")(_by_state)
-
-    @field_validator("effects", "relative_risk", "log_relative_risk", mode="before")
-    @classmethod
-    def _effects_by_state(cls, v):
-        if isinstance(v, Mapping):
-            return {k: _by_state(x) for k, x in v.items()}
-        return v
-
-    @field_validator("baseline")
-    @classmethod
-    def _both_states(cls, v):
-        for s in STATES:
-            if s not in v:
-                raise ValueError(
-                    f"has no value for {s} || give a number or {{calm = , aroused = }}"
-                )
-            if not math.isfinite(v[s]):
-                raise ValueError("must be a finite number")
-        return v
+    _fill_arms = field_validator("effects", "relative_risk", "log_relative_risk", mode="before")(
+        _arms_by_state
+    )
+    _states = field_validator("baseline")(_both_states)
 
     def stated(self) -> tuple[str, dict[str, ByState]]:
         """The key the effects are given under and their values (``effects`` when none is)."""
@@ -190,23 +192,13 @@ class AnswerModel(_Model):
     slope: float = 0.0
 
     _fill = field_validator("baseline", mode="before")(_by_state)
-
-    @field_validator("effects", mode="before")
-    @classmethod
-    def _effects_by_state(cls, v):
-        if isinstance(v, Mapping):
-            return {k: _by_state(x) for k, x in v.items()}
-        return v
+    _fill_arms = field_validator("effects", mode="before")(_arms_by_state)
 
     @field_validator("baseline")
     @classmethod
     def _probabilities(cls, v):
         for s in STATES:
-            if s not in v:
-                raise ValueError(
-                    f"has no value for {s} || give a number or {{calm = , aroused = }}"
-                )
-            if not 0.0 <= v[s] <= 1.0:
+            if not 0.0 <= _both_states(v)[s] <= 1.0:
                 raise ValueError(f"{s} is {v[s]:g}, not a probability || use 0 to 1")
         return v
 

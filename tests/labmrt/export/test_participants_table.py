@@ -23,73 +23,24 @@ from labmrt.export.participants import MEASURE_SOURCES, distal_outcome_names
 from labmrt.protocol import load_protocol
 from labmrt.store import StudyStore
 
-PROTOCOL = """
-[study]
-title = "Participant table test"
-version = "1"
-
-[[arms]]
-id = "neutral"
-label = "Neutral"
-framing = "{task}"
-baseline = true
-
-[[arms]]
-id = "loss"
-label = "Loss"
-framing = "You could lose. {task}"
-
-[randomization]
-seed = 1
-probabilities = { neutral = 0.5, loss = 0.5 }
-
-[[features]]
-id = "help"
-label = "Help"
-kind = "help"
-
-[[tasks]]
-id = "t1"
-text = "2+2?"
-answer_kind = "number"
-correct = "4"
-
-[[tasks]]
-id = "t2"
-text = "Say anything"
-
-[[tasks]]
-id = "t3"
-text = "3+3?"
-answer_kind = "number"
-correct = "6"
-
-[[tasks]]
-id = "t4"
-text = "5+5?"
-answer_kind = "number"
-correct = "10"
-
-[[outcomes]]
-name = "OUTCOME"
-features = ["help"]
-measure = "duration"
-"""
+# The small two-arm study of the distal checks, with its second task left unscored.
+CHECK = Path(__file__).resolve().parents[2] / "e2e" / "mediation_check.toml"
+PROTOCOL = CHECK.read_text("utf-8").replace('correct = "4"\n', "", 1)
 
 # (participant, session index, task index, decision point, shown, answer, answer time, correct)
 TASKS = [
-    ("P01", 0, 0, 0, 100.0, "4", 110.0, True),
+    ("P01", 0, 0, 0, 100.0, "2", 110.0, True),
     ("P01", 0, 1, -1, 120.0, "hello", 124.0, None),  # not a decision point, not scored
     ("P01", 1, 2, 1, 300.0, "7", 330.0, False),  # the resumed session
     ("P01", 1, 3, 2, 340.0, None, None, False),  # timed out: scored as wrong
-    ("P02", 0, 0, 0, 100.0, "4", 102.0, True),
+    ("P02", 0, 0, 0, 100.0, "2", 102.0, True),
     ("P02", 0, 2, 1, 110.0, "6", 116.0, True),
 ]
 
 
 def _study(tmp_path: Path, outcome: str) -> Path:
     proto_file = tmp_path / "p.toml"
-    proto_file.write_text(PROTOCOL.replace("OUTCOME", outcome), "utf-8")
+    proto_file.write_text(PROTOCOL.replace('name = "help_s"', f'name = "{outcome}"'), "utf-8")
     protocol = load_protocol(proto_file)
     study = tmp_path / "study"
     with StudyStore.open(study, create=True) as st:
@@ -187,6 +138,6 @@ def test_measure_names_are_unique_and_the_catalog_knows_them(tmp_path):
     proto_file = tmp_path / "p.toml"
     protocol = load_protocol(proto_file)
     assert distal_outcome_names(protocol) == ("share_correct", "mean_answer_s")
-    unscored = PROTOCOL.replace("OUTCOME", "h").replace('correct = "', 'question = "')
+    unscored = PROTOCOL.replace('correct = "', 'question = "')
     proto_file.write_text(unscored, "utf-8")
     assert distal_outcome_names(load_protocol(proto_file)) == ("mean_answer_s",)
