@@ -43,7 +43,7 @@ from labmrt.analysis.wcls import collinear_terms
 from labmrt.errors import LabmrtError, Problem
 
 DCEE_LEARNERS = ("lm", "set_to_zero")
-# Why the reference package's default learner is not offered (see learner_problem).
+#: Why the reference package's default learner is not offered (see learner_problem).
 GAM_UNAVAILABLE = (
     "MRTAnalysis's gam learner is mgcv's thin-plate regression spline with its GCV "
     "smoothing-parameter search, which no maintained Python GAM library reproduces "
