@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from labmrt.errors import LabmrtError, Problem
 
@@ -24,6 +23,8 @@ TABLE_COLUMNS = ["estimate", "std_error", "ci_lower", "ci_upper", "statistic", "
 
 def t_inference(estimate: np.ndarray, se: np.ndarray, df: int, conf_level: float) -> pd.DataFrame:
     """Estimate, SE, two-sided t CI and p-value; ``statistic`` is the t value."""
+    from scipy import stats  # on use: importing it takes most of a second
+
     estimate = np.asarray(estimate, dtype=float)
     se = np.asarray(se, dtype=float)
     crit = stats.t.isf((1 - conf_level) / 2, df)
@@ -140,6 +141,8 @@ class EffectResult:
 
     def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
         """t confidence intervals of every coefficient (design order), at the result's level."""
+        from scipy import stats  # on use: importing it takes most of a second
+
         level = self.conf_level if conf_level is None else float(conf_level)
         crit = stats.t.isf((1 - level) / 2, self.df)
         se = self.bse.to_numpy()
@@ -208,6 +211,8 @@ class EffectResult:
         return tab
 
     def _mrtanalysis_lincomb(self, lw, est, se) -> pd.DataFrame:
+        from scipy import stats  # on use: importing it takes most of a second
+
         d1 = np.count_nonzero(lw, axis=1)
         d2 = self.n_effective - self.p - self.q
         adj = d1 * (d1 + d2 - 1) / d2 if self.n_effective <= 50 else np.ones_like(d1, float)

@@ -14,6 +14,7 @@ from ui.display.probe import (
     plugin_file,
     probe_platform,
     requested_platform,
+    unreachable_display,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "plugin_file",
     "probe_platform",
     "requested_platform",
+    "unreachable_display",
 ]

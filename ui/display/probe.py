@@ -11,7 +11,12 @@ that child does not report its platform, the missing libraries are read from
 ``ldd`` of the plugin, from Qt's own plugin-loader messages
 (``QT_DEBUG_PLUGINS=1``) and, for the ``libxcb-cursor`` that Qt opens at run
 time, from the linker cache; :attr:`PlatformProbe.advice` names the Debian /
-Ubuntu packages that provide them.
+Ubuntu packages that provide them. When nothing is missing and Qt's xcb plugin
+says it "could not connect to display", the advice names that display (an SSH
+session without X forwarding sets none, or one no X server answers on): Qt
+then also prints its generic hint that ``xcb-cursor0`` is needed, which is
+dropped where the linker finds ``libxcb-cursor``, so nobody installs a
+library they already have.
 
 No Qt is imported in this process: the point is to ask before loading it.
 """
@@ -39,6 +44,10 @@ _REPORT = re.compile(r"^labmrt-platform (\S+)", re.MULTILINE)
 #: "Cannot load library .../libqxcb.so: (libxcb-icccm.so.4: cannot open shared object file"
 _CANNOT_OPEN = re.compile(r"(lib[\w.+-]+?\.so(?:\.\d+)*): cannot open shared object file")
 _NOT_FOUND = re.compile(r"^\s*(\S+\.so(?:\.\d+)*) => not found", re.MULTILINE)
+#: "qt.qpa.xcb: could not connect to display :93" (nothing after "display" when DISPLAY is unset)
+_NO_DISPLAY = re.compile(r"could not connect to display ?([^\s]*)")
+#: Qt >= 6.5 prints this whenever the xcb plugin fails, whatever the cause.
+_CURSOR_HINT = "xcb-cursor0 or libxcb-cursor0 is needed"
 #: Libraries Qt's xcb plugin opens at run time (so ldd does not list them): library, soname.
 _RUNTIME_LIBS = {"xcb": (("xcb-cursor", "libxcb-cursor.so.0"),)}
 #: Platforms that need no display and no system libraries beyond Qt's own.
@@ -72,6 +81,8 @@ class PlatformProbe:
     detail: str = ""  # Qt's own words when it failed, or why the probe could not tell
     returncode: int | None = None
     checked: bool = field(default=True)  # False: not probed (not Linux, or a headless platform)
+    # the X display that could not be opened ("" when DISPLAY was unset); None: not that problem
+    display: str | None = None
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -87,6 +98,17 @@ class PlatformProbe:
                 f"{', '.join(self.missing)}. On Debian or Ubuntu install them with\n"
                 f"  sudo apt-get install {' '.join(self.packages)}\n"
                 "(other distributions: the packages that provide these files)."
+            )
+        if self.display is not None:
+            where = (
+                f'the X display "{self.display}" (DISPLAY={self.display}): no X server answers there'
+                if self.display
+                else "an X display: DISPLAY is not set (e.g. an SSH session without X forwarding)"
+            )
+            return (
+                f'Qt\'s "{self.platform}" platform plugin could not open {where}. Run it in a '
+                "desktop session, over ssh -X, or on a virtual screen (Xvfb); without a screen "
+                "use --headless or QT_QPA_PLATFORM=offscreen."
             )
         reason = self.detail or "Qt gave no reason"
         return f'Qt\'s "{self.platform}" platform plugin did not start here: {reason}'
@@ -142,18 +164,32 @@ def missing_libraries(plugin: Path | None, platform: str = "", qt_output: str = 
     return list(dict.fromkeys(found))
 
 
-def _qt_reason(output: str) -> str:
-    """The lines of Qt's message worth showing (without the plugin loader's debug noise)."""
+def _qt_reason(output: str, cursor_found: bool) -> str:
+    """The lines of Qt's message worth showing (without the plugin loader's debug noise).
+
+    Qt's xcb-cursor hint is left out where the library is there (``cursor_found``).
+    """
     keep = [
         line.strip()
         for line in output.splitlines()
-        if line.startswith(("qt.qpa.", "This application failed", "Could not"))
-        or "could not connect to display" in line
+        if (
+            line.startswith(("qt.qpa.", "This application failed", "Could not"))
+            or "could not connect to display" in line
+        )
+        and not (cursor_found and _CURSOR_HINT in line)
     ]
     # The display that did not answer is the cause; Qt's closing lines, printed after it
     # (and after its standing note on libxcb-cursor0), only say that the plugin failed.
     display = [line for line in keep if "could not connect to display" in line]
     return " ".join(dict.fromkeys(display[-1:] + keep[-3:]))
+
+
+def unreachable_display(output: str, platform: str, missing: list[str]) -> str | None:
+    """The display Qt's xcb plugin could not connect to, when that is the whole problem."""
+    if platform != "xcb" or missing:
+        return None
+    found = _NO_DISPLAY.search(output)
+    return None if found is None else found.group(1)
 
 
 def probe_platform(
@@ -190,10 +226,12 @@ def probe_platform(
         return PlatformProbe(True, reported.group(1), returncode=0)
     output = done.stderr + done.stdout
     missing = missing_libraries(plugin_file(platform), platform, output)
+    cursor_found = "libxcb-cursor.so.0" not in missing
     return PlatformProbe(
         False,
         platform,
         missing=tuple(missing),
-        detail=_qt_reason(output) or f"the probe exited with code {done.returncode}",
+        detail=_qt_reason(output, cursor_found) or f"the probe exited with code {done.returncode}",
         returncode=done.returncode,
+        display=unreachable_display(output, platform, missing),
     )

@@ -6,11 +6,16 @@ only draws it. A timer polls the console every 100 ms; polling never blocks
 (the LSL inlets live on the console link's own thread), so the GUI thread
 stays free with many stations streaming (``bench/bench_lab_console.py``).
 A tile is redrawn when its station said something new or its online state
-changed, and is marked offline after 3 s without a heartbeat.
+changed, and is marked offline after 3 s without a heartbeat. The console
+believes only heartbeats sealed with the study key; what it ignored is
+summed up under the header (plain text: stream and host names are chosen by
+whoever sent them). A tile that cannot be drawn is logged and skipped, so the
+others keep refreshing.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -29,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from labmrt.lab.console import LabConsole
+from labmrt.lab.logbook import RateLimit
 from labmrt.state import AffectState
 from ui.widgets import STATE_COLOURS, DecisionLogModel, Readouts, StateHistoryPlot
 
@@ -40,6 +46,7 @@ TILE_STYLE = """
 #tile_online { font-weight: 600; }
 """
 COLUMNS = 4
+log = logging.getLogger(__name__)
 
 
 def _quality_text(quality: dict[str, float]) -> str:
@@ -66,6 +73,7 @@ class StationTile(QFrame):
         self.state = QLabel("")
         self.quality = QLabel("")
         self.alerts = QLabel("", objectName="tile_alerts")
+        self.alerts.setTextFormat(Qt.PlainText)
         self.alerts.setWordWrap(True)
         self.buttons: dict[str, QPushButton] = {}
         rows = (QHBoxLayout(), QHBoxLayout())
@@ -195,14 +203,19 @@ class LabView(QWidget):
         self._online: dict[str, bool] = {}
         self.header = QLabel("")
         self.header.setObjectName("progress_label")
+        self.notices = QLabel("", objectName="lab_notices")
+        self.notices.setTextFormat(Qt.PlainText)
+        self.notices.setWordWrap(True)
         self.grid = QGridLayout()
         self.grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
+        layout.addWidget(self.notices)
         layout.addLayout(self.grid)
         layout.addStretch(1)
         self.logs: list[QDialog] = []
         self.live: dict[str, StationLive] = {}
+        self._trouble = RateLimit(per_s=0.1, burst=3)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(poll_ms)
@@ -212,23 +225,33 @@ class LabView(QWidget):
         changed = self.console.poll()
         now = self.console.clock()
         for name, station in sorted(self.console.stations.items()):
-            online = station.online(now)
-            if name not in self.tiles:
-                tile = StationTile(name, self)
-                n = len(self.tiles)
-                self.grid.addWidget(tile, n // COLUMNS, n % COLUMNS)
-                self.tiles[name] = tile
-                changed.add(name)
-            if name in changed or self._online.get(name) != online:
-                self._online[name] = online
-                self.tiles[name].update_from(station.status, online, station.alerts)
-                live = self.live.get(name)
-                if name in changed and live is not None and live.isVisible():
-                    live.add(station.status)
+            try:
+                self._refresh_tile(name, station, now, changed)
+            except Exception:  # noqa: BLE001 - one tile never stops the others
+                if self._trouble.allow()[0]:
+                    log.exception("lab view: the tile of %s", name)
         n_on = sum(self._online.values())
         self.header.setText(
             f"{self.console.study.title}: {n_on} of {len(self.tiles)} station(s) online"
         )
+        notices = "\n".join(self.console.notices())
+        if notices != self.notices.text():
+            self.notices.setText(notices)
+
+    def _refresh_tile(self, name: str, station, now: float, changed: set[str]) -> None:
+        online = station.online(now)
+        if name not in self.tiles:
+            tile = StationTile(name, self)
+            n = len(self.tiles)
+            self.grid.addWidget(tile, n // COLUMNS, n % COLUMNS)
+            self.tiles[name] = tile
+            changed.add(name)
+        if name in changed or self._online.get(name) != online:
+            self._online[name] = online
+            self.tiles[name].update_from(station.status, online, station.alerts)
+            live = self.live.get(name)
+            if name in changed and live is not None and live.isVisible():
+                live.add(station.status)
 
     def start(self, station: str) -> None:
         """Start the station's interrupted participant again, else a newly allocated code."""

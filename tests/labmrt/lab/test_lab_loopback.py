@@ -127,7 +127,9 @@ def test_an_unanswered_command_fails_and_a_silent_station_goes_offline(lab):
     console.sender.tries = 2
     ghost = console.pause("ws-9")
     wait_for(lambda: ghost.state == "failed", 10, console.poll)
-    assert console.stations["ws-9"].alerts == ["pause failed: not acknowledged after 2 tries"]
+    assert console.stations["ws-9"].alerts == [
+        "pause failed: not acknowledged after 2 tries (valid 1 s)"
+    ]
     assert console.online("ws-1")
     now = console.clock()
     view = console.stations["ws-1"]

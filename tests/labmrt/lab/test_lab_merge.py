@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from lab_helpers import FakeLink, assert_merged_export_is_union
+from lab_helpers import FakeLink, assert_merged_export_is_union, heartbeat
 
 from labmrt.cli import main
 from labmrt.lab.study import allocate_code, create_lab_study
@@ -181,12 +181,10 @@ def test_the_console_merges_a_station_when_its_session_ends(tmp_path):
     assert not (study.dir / DB_NAME).exists()
     link = FakeLink()
     console = LabConsole(study, link)
-    beat = {"type": "status", "study": study.study_id, "station": "ws-3"}
-    beat["protocol_hash"] = study.protocol_hash
-    link.inbox.append({**beat, "status": "running"})
+    link.inbox.append(heartbeat(study, "ws-3", status="running", participant="P001"))
     console.poll()
     assert console.merges == []
-    link.inbox.append({**beat, "status": "completed"})
+    link.inbox.append(heartbeat(study, "ws-3", status="completed", participant="P001"))
     console.poll()
     assert len(console.merges) == 1
     console.merges[0].join(30)

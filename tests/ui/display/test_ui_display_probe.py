@@ -3,7 +3,8 @@
 The probe runs the real PySide6 in a child process against the displays this
 machine has: a display that does not exist (``DISPLAY=:93``), and a real X
 server (Xvfb) when one is installed. Where the xcb plugin's libraries are
-missing (``ldd`` says so), the probe must name them and their Debian packages.
+missing (``ldd`` says so), the probe must name them and their Debian packages;
+where they are all there, it must name the display that could not be opened.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import pytest
 
 from labmrt.commands import gui as gui_command
 from ui.display import (
+    PlatformProbe,
     debian_package,
     missing_libraries,
     plugin_file,
     probe_platform,
     requested_platform,
+    unreachable_display,
 )
 
 XCB_PLUGIN = plugin_file("xcb")
@@ -78,8 +81,40 @@ def test_probe_of_a_display_that_cannot_open_says_why():
             assert soname in advice
             assert debian_package(soname) in advice
         assert "sudo apt-get install " + " ".join(sorted(probe.packages)) in advice
-    else:  # the libraries are there: the reason is the display itself
-        assert ":93" in advice or "display" in advice.lower()
+    else:  # the libraries are there: the reason is the display itself, named
+        assert probe.display == ":93"
+        assert 'could not open the X display ":93"' in advice
+        assert "xcb-cursor0" not in advice  # Qt's hint, wrong here: the library is installed
+
+
+@pytest.mark.skipif(not LINUX or XCB_PLUGIN is None, reason="needs PySide6's xcb plugin (Linux)")
+def test_probe_without_display_says_display_is_not_set():
+    probe = probe_platform(env=_env(QT_QPA_PLATFORM="xcb"), timeout_s=60)
+    assert not probe.ok
+    if not probe.missing:
+        assert probe.display == ""
+        assert "DISPLAY is not set" in probe.advice()
+
+
+# What Qt 6 prints when the xcb plugin has its libraries but no X server answers.
+QT_NO_DISPLAY = """qt.qpa.xcb: could not connect to display :93
+qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin.
+qt.qpa.plugin: Could not load the Qt platform plugin "xcb" in "" even though it was found.
+This application failed to start because no Qt platform plugin could be initialized.
+"""
+
+
+def test_an_unreachable_display_is_named_not_the_cursor_library():
+    """Parsed from Qt's own words, so it holds on machines with and without the libraries."""
+    assert unreachable_display(QT_NO_DISPLAY, "xcb", []) == ":93"
+    assert unreachable_display(QT_NO_DISPLAY.replace(" :93", ""), "xcb", []) == ""
+    # a library is missing: that is the problem to report, not the display
+    assert unreachable_display(QT_NO_DISPLAY, "xcb", ["libxcb-icccm.so.4"]) is None
+    assert unreachable_display("qt.qpa.plugin: Could not load", "xcb", []) is None
+    advice = PlatformProbe(False, "xcb", display=":93").advice()
+    assert advice.startswith('Qt\'s "xcb" platform plugin could not open the X display ":93"')
+    assert "xcb-cursor" not in advice and "apt-get" not in advice
+    assert "DISPLAY is not set" in PlatformProbe(False, "xcb", display="").advice()
 
 
 @pytest.mark.skipif(not LINUX or XCB_PLUGIN is None, reason="needs PySide6's xcb plugin (Linux)")

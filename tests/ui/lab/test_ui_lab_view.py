@@ -1,38 +1,27 @@
-"""The console's lab view: tiles from station heartbeats, offline after 3 s, signed commands."""
+"""The console's lab view: tiles from station heartbeats, offline after 3 s, sealed commands."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from lab_helpers import FakeLink
+from lab_helpers import FOLDER, FakeLink, from_station, heartbeat
 
 from labmrt.cli import main
 from labmrt.lab.console import LabConsole
+from labmrt.lab.envelope import Sealer, parse, read_header
 from labmrt.lab.study import create_lab_study
-from labmrt.lab.wire import CommandGate
+from labmrt.lab.wire import CommandBody, CommandGate
 
 
-def _status(study, name, **fields) -> dict:
-    doc = {
-        "v": 1,
-        "type": "status",
-        "study": study.study_id,
-        "station": name,
-        "protocol_hash": study.protocol_hash,
-        "status": "idle",
-        "participant": "",
-        "phase": "",
-        "task_k": 0,
-        "task_n": 8,
-        "affect_state": "unknown",
-        "p_aroused": None,
-        "quality": {},
-        "warnings": [],
-        "interrupted": [],
-    }
-    doc.update(fields)
-    return doc
+def _status(study, name, **fields):
+    return heartbeat(study, name, **fields)
+
+
+def _opened(study, text: str) -> dict:
+    """What a station of the study reads in a sent command."""
+    doc = parse(text)
+    header = read_header(doc)
+    body = CommandBody.model_validate(Sealer(study.secret(), study.study_id).open(header, doc))
+    return {"station": header.station, "cmd": body.cmd, "args": body.args}
 
 
 @pytest.fixture
@@ -125,21 +114,21 @@ def test_buttons_send_signed_commands_with_fresh_codes(lab, monkeypatch):
     )
     _beat(lab, _status(study, "ws-1", status="running", participant="P001"))
     view.tiles["ws-1"].buttons["abort"].click()
-    docs = [json.loads(t) for t in link.sent]
+    docs = [_opened(study, t) for t in link.sent]
     assert [(d["station"], d["cmd"], d["args"]) for d in docs] == [
         ("ws-1", "start", {"participant": "P001"}),
         ("ws-2", "start", {"participant": "P007"}),  # the interrupted session resumes
         ("ws-1", "abort", {"reason": "fire drill"}),
     ]
-    gate = CommandGate(study.study_id, study.secret(), "ws-1")
+    gate = CommandGate(study.study_id, study.secret(), "ws-1", folder=FOLDER)
     started = gate.check(link.sent[0])
     assert started.execute and gate.check(link.sent[2]).execute
     # the station's acknowledgement settles the command; silence makes it fail
     ack = gate.ack_text(started.command, ok=True)
-    lab["link"].inbox.append({**json.loads(ack), "_text": ack})
+    lab["link"].inbox.append(from_station(study, "ws-1", ack))
     view.refresh()
     assert [c.state for c in lab["console"].commands("ws-1")] == ["acked", "pending"]
-    for _ in range(6):
+    for _ in range(7):  # 5 tries a second apart, failed 1 s after the last could run
         lab["clock"].advance(1.0)
         view.refresh()
     assert lab["console"].commands("ws-1")[1].state == "failed"

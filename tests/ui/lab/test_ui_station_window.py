@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab_helpers import FakeLink, write_protocol
+from lab_helpers import FakeLink, from_station, write_protocol
 
 from labmrt.lab.console import LabConsole
 from labmrt.lab.station import Station
@@ -40,7 +40,11 @@ def test_a_started_session_shows_on_the_station_screen(qtbot, tmp_path):
     station = Station(
         study, "ws-5", screen_factory(study.load_protocol(), "ws-5", presenter, markers=False), loop
     )
-    console = LabConsole(study, FakeLink(), merge_on_end=False)
+    link = FakeLink()
+    console = LabConsole(study, link, merge_on_end=False)
+    link.inbox.append(from_station(study, "ws-5", station.heartbeat_text()))  # heard first
+    console.poll()
+    assert console.online("ws-5")
     start = console.start("ws-5")
     loop.to_station.append(start.text)
     station.tick()
