@@ -40,7 +40,7 @@ BATCH = 800  # participants per simulated study folder
 
 def run_scenario(n: int, studies: int, seed: int, tmp: Path) -> list[dict]:
     """``studies`` studies of ``n`` participants: one row per study and effect."""
-    from sensors.simulate.schedule import ArousalSchedule
+    from sensors.simulate import ArousalSchedule
 
     protocol = load_protocol(STUDY)
     per_batch = max(1, BATCH // n)

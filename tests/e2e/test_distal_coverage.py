@@ -48,7 +48,7 @@ def _compare(table: pd.DataFrame, truth: dict, conf_level: float) -> pd.DataFram
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    from sensors.simulate.schedule import ArousalSchedule
+    from sensors.simulate import ArousalSchedule
 
     root = tmp_path_factory.mktemp("distal_cov")
     run = simulate_study(
