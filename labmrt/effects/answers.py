@@ -184,7 +184,7 @@ def answer_problems(model: EffectsFile, protocol: Protocol, where: str) -> list[
             why = (
                 "is the baseline arm: effects are stated against it"
                 if arm == baseline_arm
-                else ("is not an arm of the protocol")
+                else "is not an arm of the protocol"
             )
             problem(("effects", arm), why, f"use one of {arms}")
         missing = [s for s in STATES if s not in by_state]
@@ -200,17 +200,17 @@ def answer_problems(model: EffectsFile, protocol: Protocol, where: str) -> list[
                 f"use one of: {', '.join(outcomes) or 'none'}")  # fmt: skip
     if problems:
         return problems
-    lo = hi = {s: 0.0 for s in STATES}
+    lo = {s: 0.0 for s in STATES}
+    hi = dict(lo)
     if answers.mediator is not None and answers.slope:
         spec = outcomes[answers.mediator]
         out = model.outcomes.get(answers.mediator)
         if out is None:  # the simulation reports the missing outcome itself
             return problems
-        _, stated = out.stated()
-        lo, hi = {}, {}
+        key, stated = out.stated()
         for s in STATES:
             levels = [out.baseline[s]] + [
-                out.treated_probability(*_key_value(out, a, s), s) for a in stated
+                out.treated_probability(key, v.get(s, 0.0), s) for v in stated.values()
             ]
             sd = 0.5 if out.sd is None else out.sd
             low, high = _recorded_range(
@@ -239,8 +239,3 @@ def answer_problems(model: EffectsFile, protocol: Protocol, where: str) -> list[
                     )
                     return problems
     return problems
-
-
-def _key_value(out, arm: str, state: str) -> tuple[str, float]:
-    key, stated = out.stated()
-    return key, stated[arm][state]
