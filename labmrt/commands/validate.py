@@ -120,6 +120,13 @@ def _effects_summary(name: str) -> str:
     for reader, problems in refused.items():
         if problems:
             lines.append(f"  not for `{reader}`: " + "; ".join(p.format() for p in problems))
+    c = model.correct
+    if c.mediator or c.effects:
+        direct = ", ".join(c.effects) or "none"
+        lines.append(
+            f"  answers for `labmrt simulate` ([correct]): direct effects {direct}"
+            + (f"; through {c.mediator}, slope {c.slope:g}" if c.mediator else "")
+        )
     return "\n".join(lines)
 
 
