@@ -109,6 +109,9 @@ def _effects_summary(name: str) -> str:
         )
     refused = _effects_readers(doc, protocol, name)
     readers = [reader for reader, problems in refused.items() if not problems]
+    if "correct" in doc and refused["labmrt simulate"]:
+        # [correct] is read by `labmrt simulate` alone: a file that states it is for it
+        raise LabmrtError(refused["labmrt simulate"])
     if not readers:
         unique = {p.format(): p for problems in refused.values() for p in problems}
         raise LabmrtError(list(unique.values()))
