@@ -154,7 +154,8 @@ ALLOWED = {
     "labmrt.report": BASE | {"labmrt.protocol", "labmrt.store", "labmrt.export", "labmrt.analysis"},
     "labmrt.simulate": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis"},
-    "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store"},
+    "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.recording"},
+    "labmrt.recording": BASE,
     "labmrt.powersim": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.analysis"},
 }
 
