@@ -6,7 +6,12 @@ that the recording really happens and raises an alert for every way it can fail.
 Qt-free: the console, the stations and the CLI wire it in.
 """
 
-from labmrt.recording.control import LabRecorderControl, RecorderSettings, session_entities
+from labmrt.recording.control import (
+    LabRecorderControl,
+    RecorderSettings,
+    session_entities,
+    start_for_session,
+)
 from labmrt.recording.rcs import DEFAULT_PORT, RcsClient, parse_address
 
 __all__ = [
@@ -16,4 +21,5 @@ __all__ = [
     "RecorderSettings",
     "parse_address",
     "session_entities",
+    "start_for_session",
 ]

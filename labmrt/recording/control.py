@@ -251,3 +251,22 @@ class LabRecorderControl:
 
 def _why(reason: str) -> str:
     return f" (session {reason})" if reason else ""
+
+
+def start_for_session(
+    settings: RecorderSettings,
+    store: Any,
+    engine: Any,
+    *,
+    task: str,
+    recover: bool = False,
+    alert: Callable[[str], None] | None = None,
+) -> LabRecorderControl:
+    """Start LabRecorder for ``engine``'s session; it stops when the session ends.
+
+    The file is named as ``labmrt export --bids`` names the session (``ses``, ``run``).
+    """
+    ses, run = session_entities(store.sessions(), engine.session_id)
+    control = LabRecorderControl(settings, alert=alert)
+    control.start(engine.participant, ses, task, run, recover=recover)
+    return control.attach(engine.signals)
