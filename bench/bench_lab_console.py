@@ -49,9 +49,11 @@ def run(n_stations: int, seconds: float, time_scale: float) -> None:
     from labmrt.lab.console import LabConsole
     from labmrt.lab.study import create_lab_study
     from labmrt.lab.transport import ConsoleLink
-    from ui.lab_view import LabView
+    from ui.lab import LabView
+    from ui.widgets import apply_style
 
     app = QApplication.instance() or QApplication([])
+    apply_style()
     folder = Path(tempfile.mkdtemp(prefix="labmrt-bench-lab-"))
     study = create_lab_study(folder / "study", ROOT / "protocols" / "framing_affect.toml")
     link = ConsoleLink(study.study_id)

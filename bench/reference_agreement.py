@@ -8,8 +8,15 @@ covariance matrices, and the largest absolute difference of the p-values.
 ``tests/test_analysis_reference.py`` holds the same numbers to their
 tolerances (1e-8 relative for WCLS, 1e-6 for EMEE, whose reference root
 finder stops near the root); this prints how close they actually are.
-Then the sample-size calculator against the R package MRTSampleSize's own
-example (help pages of ``calculateSampleSize`` and ``calculatePower``).
+Then the distal and mediated analyses (``dcee()``, ``mcee()``) against every
+fit of ``mrtanalysis_distal_reference.json`` that labmrt runs (all but the
+gam fits, whose learner labmrt refuses): the same quantities plus the lincomb
+rows, at the fit's confidence level and at 95% and 90%, and for mcee also
+against the reference's converged (``tight``) values
+(``tests/labmrt/analysis/test_distal_reference.py`` holds them to the file's
+tolerances). Then the sample-size calculator against the R package
+MRTSampleSize's own example (help pages of ``calculateSampleSize`` and
+``calculatePower``).
 
     .venv/bin/python bench/reference_agreement.py
 """
@@ -24,7 +31,7 @@ import numpy as np
 import pandas as pd
 from bench_record import BenchRecord
 
-from labmrt.analysis import emee, wcls
+from labmrt.analysis import dcee, emee, mcee, wcls
 from labmrt.analysis import power as mrtpower
 from labmrt.analysis.power import StudyDesign, Trajectory
 
@@ -86,6 +93,123 @@ def _compare(tables: list[tuple[pd.DataFrame, dict]], statistic_squared: bool) -
     return out
 
 
+def _print_rows(rows: list[dict], extra: tuple[str, str] | None = None) -> None:
+    """The per-fit differences as a Markdown table (``extra``: one more column, key and title)."""
+    head = "| fit | function | estimate | SE | CI | statistic | covariance | p-value (abs.) |"
+    print(head + (f" {extra[1]} |" if extra else ""))
+    print("|---|---|" + "---:|" * (6 + bool(extra)))
+
+    def num(r: dict, key: str) -> str:
+        return f"{r[key]:.1e}" if key in r else "-"
+
+    for r in rows:
+        keys = ["estimate", "std_error", "ci", "statistic", "covariance", "p_value_abs"]
+        keys += [extra[0]] if extra else []
+        print(f"| {r['fit']} | {r['function']} | " + " | ".join(num(r, k) for k in keys) + " |")
+
+
+def _distal_frame(fit: dict) -> pd.DataFrame:
+    """The fit's data, with the rows the reference's vignette drops first dropped too."""
+    frame = pd.read_csv(DATA / fit["data_file"])
+    rule = fit["row_filter"]
+    if rule is not None:
+        drop = np.zeros(len(frame), dtype=bool)
+        for row in rule["drop_rows"]:
+            drop |= (frame["id"] == row["id"]).to_numpy() & (frame["dp"] == row["dp"]).to_numpy()
+        frame = frame[~drop].reset_index(drop=True)
+        assert len(frame) == rule["n_rows_after"]
+    return frame
+
+
+def _distal_fit(fit: dict, frame: pd.DataFrame, conf_level: float):
+    """The reference's R call as a call of labmrt's Python API."""
+    c = fit["call_arguments"]
+    common = dict(
+        id=c["id"],
+        outcome=c["outcome"],
+        treatment=c["treatment"],
+        rand_prob=c["rand_prob"],
+        availability=c["availability"],
+        learner=c["control_reg_method"],
+        conf_level=conf_level,
+    )
+    if fit["function"] == "dcee":
+        return dcee(
+            frame,
+            moderators=_terms(c["moderator_formula"]),
+            controls=_terms(c["control_formula"]),
+            **common,
+        )
+    return mcee(
+        frame,
+        decision_point=c["dp"],
+        mediator=c["mediator"],
+        controls=_terms(c["control_formula_with_mediator"]),
+        effect_form=_terms(c["time_varying_effect_form"]),
+        specific_dp=c["specific_dp_only"],
+        **common,
+    )
+
+
+def _distal_rows(res, want_terms: list[dict], want_lincomb: list[dict], suffix: str) -> list:
+    """(ours, theirs) pairs of every printed number: terms, then the lincomb rows."""
+    pairs = []
+    weights = [lc["weights"] for lc in want_lincomb]
+    got = res.to_dict(weights or None)
+    for ours, theirs in ((got["terms"], want_terms), (got.get("lincomb", []), want_lincomb)):
+        for g, w in zip(ours, theirs, strict=True):
+            pairs += [
+                (g["estimate"], w["estimate"], "estimate"),
+                (g["std_error"], w["se"], "std_error"),
+                (g["ci_lower"], w["ci_lower" + suffix], "ci"),
+                (g["ci_upper"], w["ci_upper" + suffix], "ci"),
+                (g["statistic"], w["statistic"], "statistic"),
+                (g["p_value"], w["p_value"], "p_value_abs"),
+            ]
+    return pairs
+
+
+def distal_agreement(ref: dict) -> tuple[list[dict], list[str]]:
+    """Per fit of the distal reference: the largest relative difference per quantity."""
+    rows, refused = [], []
+    for name, fit in ref["fits"].items():
+        if fit["call_arguments"]["control_reg_method"] == "gam":
+            refused.append(name)
+            continue
+        frame = _distal_frame(fit)
+        diff = {"estimate": 0.0, "std_error": 0.0, "ci": 0.0, "statistic": 0.0, "p_value_abs": 0.0}
+        for conf, suffix in ((fit["conf_level"], ""), (0.95, "_95"), (0.9, "_90")):
+            res = _distal_fit(fit, frame, conf)
+            for ours, theirs, key in _distal_rows(
+                res, fit["terms"], fit.get("lincomb", []), suffix
+            ):
+                d = abs(ours - theirs) if key == "p_value_abs" else _rel(ours, theirs)
+                diff[key] = max(diff[key], d)
+        diff["covariance"] = _rel(res.cov_used, fit["vcov"]["matrix"])
+        row = {
+            "fit": name,
+            "function": fit["function"],
+            "terms": len(fit["terms"]),
+            "lincombs": len(fit.get("lincomb", [])),
+            "participants": res.n_participants,
+            "rows": res.n_decision_points,
+            **diff,
+            "max_rel": max(v for k, v in diff.items() if k != "p_value_abs"),
+            "tolerance_rel": fit["tolerance"]["rel"],
+        }
+        if "tight" in fit:
+            res = _distal_fit(fit, frame, fit["conf_level"])
+            est = [t["estimate"] for t in fit["tight"]["terms"]]
+            se = [t["se"] for t in fit["tight"]["terms"]]
+            row["tight_max_rel"] = max(
+                _rel(res.params, est),
+                _rel(np.sqrt(np.diag(res.cov_used)), se),
+                _rel(res.cov_used, fit["tight"]["vcov"]["matrix"]),
+            )
+        rows.append(row)
+    return rows, refused
+
+
 def main() -> int:
     record = BenchRecord("reference_agreement", timing=False)
     if not DATA.is_dir():
@@ -119,14 +243,7 @@ def main() -> int:
         f"MRTAnalysis {wcls_ref.get('reference_package_version', '?')} on its example data "
         f"({len(frame)} rows): largest relative difference per quantity"
     )
-    print("| fit | function | estimate | SE | CI | statistic | covariance | p-value (abs.) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        cov = f"{r['covariance']:.1e}" if "covariance" in r else "-"
-        print(
-            f"| {r['fit']} | {r['function']} | {r['estimate']:.1e} | {r['std_error']:.1e} "
-            f"| {r['ci']:.1e} | {r['statistic']:.1e} | {cov} | {r['p_value_abs']:.1e} |"
-        )
+    _print_rows(rows)
     worst = {
         fn: max(
             max(v for k, v in r.items() if isinstance(v, float))
@@ -136,6 +253,24 @@ def main() -> int:
         for fn in ("wcls", "emee")
     }
     print(f"largest difference: WCLS {worst['wcls']:.1e}, EMEE {worst['emee']:.1e}")
+    distal_ref = json.loads((DATA / "mrtanalysis_distal_reference.json").read_text())
+    distal, refused = distal_agreement(distal_ref)
+    print(
+        f"MRTAnalysis {distal_ref['reference_package_version']} "
+        f"({distal_ref['reference_package_source'].split(':')[0]}), dcee / mcee: largest "
+        "relative difference per quantity (terms and lincomb rows at the fit's, 95% and 90% "
+        "confidence)"
+    )
+    _print_rows(distal, ("tight_max_rel", "mcee vs converged"))
+    print(f"not run (labmrt refuses the gam learner): {', '.join(refused)}")
+    worst_distal = {
+        fn: max(r["max_rel"] for r in distal if r["function"] == fn) for fn in ("dcee", "mcee")
+    }
+    worst_tight = max(r["tight_max_rel"] for r in distal if "tight_max_rel" in r)
+    print(
+        f"largest difference: dcee {worst_distal['dcee']:.1e}, mcee {worst_distal['mcee']:.1e} "
+        f"(against the converged values {worst_tight:.1e})"
+    )
     n = mrtpower.sample_size(HEARTSTEPS, 0.8, 0.05).n
     p40 = mrtpower.power(HEARTSTEPS, 40).power
     print(
@@ -150,6 +285,16 @@ def main() -> int:
             "reference_package": wcls_ref.get("reference_package", "MRTAnalysis"),
             "reference_version": wcls_ref.get("reference_package_version", ""),
             "rows": len(frame),
+            "distal": {
+                "reference_package": distal_ref["reference_package"],
+                "reference_version": distal_ref["reference_package_version"],
+                "reference_source": distal_ref["reference_package_source"],
+                "fits": distal,
+                "refused_gam": refused,
+                "worst_dcee": worst_distal["dcee"],
+                "worst_mcee": worst_distal["mcee"],
+                "worst_mcee_tight": worst_tight,
+            },
             "sample_size": {
                 "n": n,
                 "n_reference": MRTSS_N,

@@ -1,12 +1,14 @@
 """Sphinx configuration of labmrt's documentation site.
 
-Build: ``.venv/bin/sphinx-build -W --keep-going -b html docs build/docs`` (``bash
-test.sh`` runs it), then open ``build/docs/index.html``. Reference pages are
-generated from the code at build time: the CLI from ``labmrt.cli.build_parser``
+Build: ``.venv/bin/python -m sphinx -E -W --keep-going -q -b html docs build/docs``
+(``bash test.sh`` runs it), then open ``build/docs/index.html``. Reference pages
+are generated from the code at build time: the CLI from ``labmrt.cli.build_parser``
 (sphinx-argparse), the file formats from their pydantic models
 (``_ext/file_formats.py``), the export codebook from a small simulated study
-(``_ext/codebook_page.py``), the Python API by autodoc, and the validation
-figures from the benches' JSON under ``bench/results/`` (``_ext/bench_figures.py``).
+(``_ext/codebook_page.py``), the Python API by autodoc (``_ext/api_pages.py``:
+public faces, every module documented), and the validation figures from the
+benches' JSON under ``bench/results/`` (``_ext/bench_figures.py``). Every path
+and project name a page quotes must exist (``_ext/project_names.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ extensions = [
     "bench_figures",
     "codebook_page",
     "file_formats",
+    "project_names",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -54,7 +57,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (
         r"py:.*",
-        r"(np|numpy|pd|pandas|scipy|statsmodels|pydantic|pylsl|pyxdf|neurokit2|nk|dask|distributed|matplotlib|threading|concurrent|collections|typing|typing_extensions|pathlib|sqlite3|datetime|enum|argparse|io|os|json|tomllib|multiprocessing|subprocess|fractions|dataclasses|importlib|hmac|queue|socket|types|abc)(\..*)?",
+        r"(np|numpy|pd|pandas|scipy|statsmodels|pydantic|pylsl|pyxdf|neurokit2|nk|dask|distributed|matplotlib|threading|concurrent|collections|typing|typing_extensions|pathlib|sqlite3|datetime|enum|argparse|io|os|json|tomllib|multiprocessing|subprocess|fractions|dataclasses|importlib|hmac|queue|socket|types|abc|ast|logging|PySide6|shiboken6|pyqtgraph|lazy_loader)(\..*)?",
     ),
     # builtins and typing names that autodoc writes into signatures
     (
@@ -63,9 +66,15 @@ nitpick_ignore_regex = [
     ),
     # private helpers (a leading underscore) are not documented, e.g. a models' base class
     (r"py:.*", r"(.*\.)?_[A-Za-z]\w*(\..*)?"),
-    # sensors/ and ui/ are being restructured into subpackages; their API pages come
-    # with that move (docs/api/index.md), until then references to them stay plain text.
-    (r"py:.*", r"(sensors|ui)(\..*)?"),
+]
+
+# Inline code that looks like a name of the project but is not one (project_names.py).
+project_names_not_code = [
+    "labmrt.X",  # a placeholder: labmrt.protocol, labmrt.session, ...
+    "labmrt.sensors",  # the layout that was not chosen (development.md)
+    "labmrt.ui",
+    "labmrt.sqlite",  # the study database's file name
+    "labmrt.station",  # the LSL type of a station's status stream
 ]
 
 autodoc_default_options = {

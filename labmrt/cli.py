@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module under :mod:`labmrt.commands` and
 exposes ``register(subparsers)``; the module imports its heavy dependencies
-inside the handler so that ``labmrt --help`` stays fast. This is one of the two
-wiring points (with ``ui.app``) allowed to reach into ``sensors`` and ``ui``.
+inside the handler so that ``labmrt --help`` stays fast. With the composition
+roots ``ui.app`` and ``ui.lab``, it is one of the wiring points allowed to reach
+into ``sensors`` and ``ui``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from labmrt import __version__
-from labmrt.errors import EXIT_USER_ERROR, LabmrtError
+from labmrt.errors import EXIT_USER_ERROR, DeprecatedKey, LabmrtError
 from labmrt.own_packages import check_own_packages
 
 # Subcommand modules in the order they appear in ``labmrt --help``.
@@ -54,6 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        """A deprecated key in an input file is the user's to fix: one plain line."""
+        if issubclass(category, DeprecatedKey):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        return _main(argv)
+    finally:
+        warnings.showwarning = shown
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         check_own_packages()  # a foreign `sensors` or `ui` would fail later, obscurely
     except LabmrtError as err:
@@ -64,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         if "gui" in COMMAND_MODULES:
-            return main(["gui"])
+            return _main(["gui"])
         parser.print_help()
         return 0
     try:

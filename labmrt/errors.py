@@ -47,6 +47,16 @@ class LabmrtError(Exception):
         return "\n".join(p.format() for p in self.problems)
 
 
+class DeprecatedKey(FutureWarning):
+    """An input file uses a renamed key: it is still read, and the warning (a
+    :class:`Problem`: where, what, what to write instead) says how to write it now.
+    The CLI prints it as a ``warning:`` line; Python shows it as a FutureWarning."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(problem.format())
+
+
 def loc_text(loc: Sequence[str | int]) -> str:
     """``('arms', 1, 'framing')`` -> ``arms[2].framing`` (list items counted from 1, as a
     person counts the tables of a TOML file)."""

@@ -5,7 +5,7 @@ each framed task, may confirm it, uses the information system's features,
 answers, and reports every feature use to the engine with timestamps on the
 session clock. How much it uses the features of each proximal outcome
 depends on the framing it received and on its true affective state, by the
-effect model of an effects file (TOML, :func:`load_effects`); the truth is
+effect model of an effects file (TOML, :func:`load_effect_model`); the truth is
 written next to the data (``STUDY_DIR/truth.json``) so an analysis can be
 checked against it.
 
@@ -21,9 +21,9 @@ Effect model, per outcome and decision point, with ``s`` the true state
 * ``any``: used with probability ``baseline[s] + R * effect[a][s]`` (a risk difference).
 * ``count``: ``Poisson(baseline[s] + R * effect[a][s])`` opens/uses.
 
-Receipt is independent of arm and state (probability ``receipt_prob``), so
+Receipt is independent of arm and state (probability ``receipt``), so
 the intent-to-treat effect of arm ``a`` vs the baseline arm in state ``s`` is
-``receipt_prob * effect[a][s]`` exactly; truth.json lists both.
+``receipt * effect[a][s]`` exactly; truth.json lists both.
 
 The state source of a fast simulation (:class:`ScriptedStateSource`) reports
 the participant's scripted state (any object with ``state_at(seconds)``, e.g.
@@ -39,14 +39,21 @@ from __future__ import annotations
 import json
 import math
 import time
-import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from labmrt.effects import (
+    STATES,
+    EffectsFile,
+    OutcomeModel,
+    effects_from_dict,
+    read_effects,
+)
+from labmrt.effects import load_effects as _load_effects
 from labmrt.errors import LabmrtError, Problem
 from labmrt.protocol import Protocol as StudyProtocol
 from labmrt.session import SessionEngine
@@ -55,22 +62,7 @@ from labmrt.session.engine import FramedTask
 from labmrt.session.outcomes import apply_transform
 from labmrt.state import AffectState
 
-SIM_STATES = ("calm", "aroused")
-EFFECTS_KEYS = {
-    "participant_sd",
-    "receipt_prob",
-    "correct_prob",
-    "break_prob",
-    "break_s",
-    "dropouts_per_hour",
-    "dropout_s",
-    "low_quality_per_hour",
-    "read_s",
-    "work_s",
-    "mean_state_segment_s",
-    "outcomes",
-}
-OUTCOME_KEYS = {"baseline", "effects", "sd"}
+SIM_STATES = STATES
 
 
 class StateScript(Protocol):
@@ -96,11 +88,11 @@ class OutcomeEffects:
 
 @dataclass(frozen=True)
 class EffectModel:
-    """How simulated participants behave; see the module docstring and README."""
+    """How simulated participants behave; see the module docstring and the effects file."""
 
     outcomes: dict[str, OutcomeEffects]
     participant_sd: float = 0.2
-    receipt_prob: float = 0.9
+    receipt: float = 0.9
     correct_prob: float = 0.7
     break_prob: float = 0.03
     break_s: tuple[float, float] = (30.0, 120.0)
@@ -111,12 +103,12 @@ class EffectModel:
     work_s: tuple[float, float] = (5.0, 25.0)
     mean_state_segment_s: float = 150.0
 
-    def truth(self, baseline_arm: str, receipt_prob: float | None = None) -> dict[str, Any]:
+    def truth(self, baseline_arm: str, receipt: float | None = None) -> dict[str, Any]:
         """The true effects, per outcome, arm (vs ``baseline_arm``) and state.
 
-        ``receipt_prob``: the share of framings received (1 when the protocol checks no receipt).
+        ``receipt``: the share of framings received (1 when the protocol checks no receipt).
         """
-        receipt = self.receipt_prob if receipt_prob is None else receipt_prob
+        receipt = self.receipt if receipt is None else receipt
         out: dict[str, Any] = {}
         for name, o in self.outcomes.items():
             arms = {}
@@ -176,134 +168,54 @@ def default_effects(protocol: StudyProtocol) -> dict[str, Any]:
             per_k = [(0.5 * k, 1.0 * k) for k in range(1, len(arms) + 1)]
         outcomes[o.name] = {
             "baseline": base,
-            "sd": sd,
+            **({"sd": sd} if sd else {}),  # a use or a count has no spread of its own
             "effects": {
                 arm: {"calm": round(c, 6), "aroused": round(a, 6)}
                 for arm, (c, a) in zip(arms, per_k, strict=True)
             },
         }
-    return {"outcomes": outcomes}
+    return {"receipt": 0.9, "outcomes": outcomes}
 
 
-def load_effects(path: str | Path | None, protocol: StudyProtocol) -> tuple[EffectModel, dict]:
-    """Read an effects file (or the defaults for ``protocol``); returns (model, document)."""
+def load_effect_model(path: str | Path | None, protocol: StudyProtocol) -> tuple[EffectModel, dict]:
+    """The simulated participants' model from an effects file (or the defaults for
+    ``protocol``); returns (model, the document as written)."""
     if path is None:
         doc = default_effects(protocol)
-        where = "default effects"
+        effects = effects_from_dict(doc, protocol, "default effects", simulation_problems)
     else:
-        path = Path(path)
-        where = str(path)
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise LabmrtError(Problem(where, "effects file not found", "check the path")) from None
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise LabmrtError(
-                Problem(where, f"is not a valid TOML effects file: {err}", "see README")
-            ) from None
-    return effects_from_dict(doc, protocol, where), doc
+        doc = read_effects(path)
+        effects = _load_effects(path, protocol, check=simulation_problems)
+    return effect_model(effects, protocol), doc
 
 
-def _num(value: Any, where: str, problems: list[Problem], low=-math.inf, high=math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        problems.append(Problem(where, f"must be a number, got {value!r}"))
-        return 0.0
-    if not low <= value <= high:
-        problems.append(Problem(where, f"is {value}, must be within [{low}, {high}]"))
-    return float(value)
-
-
-def _pair(value: Any, where: str, problems: list[Problem]) -> tuple[float, float]:
-    if not isinstance(value, list) or len(value) != 2:
-        problems.append(Problem(where, f"must be [low, high], got {value!r}"))
-        return (0.0, 0.0)
-    low = _num(value[0], where, problems, 0.0)
-    high = _num(value[1], where, problems, 0.0)
-    if high < low:
-        problems.append(Problem(where, "high is below low", "write [low, high]"))
-    return (low, high)
-
-
-def effects_from_dict(doc: Mapping[str, Any], protocol: StudyProtocol, where: str) -> EffectModel:
-    """Validate an effects document against the protocol; every problem is reported."""
+def simulation_problems(model: EffectsFile, protocol: StudyProtocol, where: str) -> list[Problem]:
+    """This simulation's own rules: the protocol's outcomes, each on its measure's scale,
+    driven by features of its own."""
     problems: list[Problem] = []
-    for key in doc:
-        if key not in EFFECTS_KEYS:
-            problems.append(
-                Problem(f"{where}: {key}", "unknown key", f"use one of {sorted(EFFECTS_KEYS)}")
-            )
-    kwargs: dict[str, Any] = {}
-    for key in ("participant_sd", "dropouts_per_hour", "low_quality_per_hour"):
-        if key in doc:
-            kwargs[key] = _num(doc[key], f"{where}: {key}", problems, 0.0)
-    for key in ("receipt_prob", "correct_prob", "break_prob"):
-        if key in doc:
-            kwargs[key] = _num(doc[key], f"{where}: {key}", problems, 0.0, 1.0)
-    if "mean_state_segment_s" in doc:
-        kwargs["mean_state_segment_s"] = _num(
-            doc["mean_state_segment_s"], f"{where}: mean_state_segment_s", problems, 1.0
-        )
-    for key in ("break_s", "dropout_s", "read_s", "work_s"):
-        if key in doc:
-            kwargs[key] = _pair(doc[key], f"{where}: {key}", problems)
-    arms = [a.id for a in protocol.arms if not a.baseline]
     specs = {o.name: o for o in protocol.outcomes}
-    raw_outcomes = doc.get("outcomes", {})
-    if not isinstance(raw_outcomes, Mapping):
-        problems.append(Problem(f"{where}: outcomes", "must be a table of outcome tables"))
-        raw_outcomes = {}
-    outcomes: dict[str, OutcomeEffects] = {}
+    for name in model.outcomes:
+        if name not in specs:
+            problems.append(
+                Problem(f"{where}: outcomes.{name}", "is not an outcome of the protocol")
+            )
     feature_owner: dict[str, str] = {}
     for name, spec in specs.items():
         loc = f"{where}: outcomes.{name}"
-        raw = raw_outcomes.get(name)
-        if not isinstance(raw, Mapping):
+        out = model.outcomes.get(name)
+        if out is None:
             problems.append(
                 Problem(loc, "is missing", f"add [outcomes.{name}] with baseline and effects")
             )
             continue
-        for key in raw:
-            if key not in OUTCOME_KEYS:
-                problems.append(
-                    Problem(f"{loc}.{key}", "unknown key", f"use {sorted(OUTCOME_KEYS)}")
-                )
-        lo, hi = (0.0, 1.0) if spec.measure == "any" else (-math.inf, math.inf)
-        base_raw = raw.get("baseline", {})
-        baseline = {}
-        for s in SIM_STATES:
-            if not isinstance(base_raw, Mapping) or s not in base_raw:
-                problems.append(Problem(f"{loc}.baseline", f"has no value for {s}", ""))
-                continue
-            baseline[s] = _num(base_raw[s], f"{loc}.baseline.{s}", problems, lo, hi)
-        eff_raw = raw.get("effects", {})
-        effects: dict[str, dict[str, float]] = {}
-        for arm in arms:
-            arm_raw = eff_raw.get(arm, {}) if isinstance(eff_raw, Mapping) else {}
-            effects[arm] = {}
-            for s in SIM_STATES:
-                value = arm_raw.get(s, 0.0) if isinstance(arm_raw, Mapping) else 0.0
-                effects[arm][s] = _num(value, f"{loc}.effects.{arm}.{s}", problems)
-                if spec.measure == "any" and s in baseline:
-                    total = baseline[s] + effects[arm][s]
-                    if not 0.0 <= total <= 1.0:
-                        problems.append(
-                            Problem(
-                                f"{loc}.effects.{arm}.{s}",
-                                f"baseline + effect = {total:g} is not a probability",
-                                "keep baseline + effect within [0, 1]",
-                            )
-                        )
-        if isinstance(eff_raw, Mapping):
-            for arm in eff_raw:
-                if arm not in arms:
-                    problems.append(
-                        Problem(
-                            f"{loc}.effects.{arm}",
-                            "is not a non-baseline arm of the protocol",
-                            f"use one of {arms}",
-                        )
-                    )
-        sd = _num(raw.get("sd", 0.5), f"{loc}.sd", problems, 0.0)
+        binary = spec.measure == "any"
+        if "scale" in out.model_fields_set and (out.scale == "binary") != binary:
+            problems.append(
+                Problem(f"{loc}.scale", f"is {out.scale!r} but the protocol measures {spec.measure!r}",
+                        f"write scale = {'binary' if binary else 'continuous'!r} or leave it out")
+            )  # fmt: skip
+        if binary and out.scale != "binary":
+            problems += _probability_problems(out, loc)
         for fid in spec.features:
             if fid in feature_owner:
                 problems.append(
@@ -315,24 +227,48 @@ def effects_from_dict(doc: Mapping[str, Any], protocol: StudyProtocol, where: st
                     )
                 )
             feature_owner[fid] = name
-        outcomes[name] = OutcomeEffects(
-            name=name,
+    return problems
+
+
+def _probability_problems(out: OutcomeModel, loc: str) -> list[Problem]:
+    """A 0/1 outcome stated as risk differences: every level a probability."""
+    problems = []
+    for s in SIM_STATES:
+        if not 0.0 <= out.baseline[s] <= 1.0:
+            problems.append(Problem(f"{loc}.baseline.{s}", f"is {out.baseline[s]:g}, not a probability",
+                                    "use 0 to 1"))  # fmt: skip
+        for arm, by_state in out.effects.items():
+            total = out.baseline[s] + by_state.get(s, 0.0)
+            if not 0.0 <= total <= 1.0:
+                problems.append(
+                    Problem(f"{loc}.effects.{arm}.{s}",
+                            f"baseline + effect = {total:g} is not a probability",
+                            "keep baseline + effect within [0, 1]")
+                )  # fmt: skip
+    return problems
+
+
+def effect_model(effects: EffectsFile, protocol: StudyProtocol) -> EffectModel:
+    """The simulated participants' behaviour an (already checked) effects file describes;
+    an arm the file leaves out has no effect."""
+    arms = [a.id for a in protocol.arms if not a.baseline]
+    outcomes: dict[str, OutcomeEffects] = {}
+    for spec in protocol.outcomes:
+        out = effects.outcomes[spec.name]
+        outcomes[spec.name] = OutcomeEffects(
+            name=spec.name,
             measure=spec.measure,
             transform=spec.transform,
             features=tuple(spec.features),
             window=spec.window,
-            baseline=baseline,
-            effects=effects,
-            sd=sd,
+            baseline=dict(out.baseline),
+            effects={a: {s: out.effects.get(a, {}).get(s, 0.0) for s in SIM_STATES} for a in arms},
+            sd=0.5 if out.sd is None else out.sd,
         )
-    for name in raw_outcomes:
-        if name not in specs:
-            problems.append(
-                Problem(f"{where}: outcomes.{name}", "is not an outcome of the protocol", "")
-            )
-    if problems:
-        raise LabmrtError(problems)
-    return EffectModel(outcomes=outcomes, **kwargs)
+    behaviour = {
+        f.name: getattr(effects, f.name) for f in fields(EffectModel) if f.name != "outcomes"
+    }
+    return EffectModel(outcomes=outcomes, **behaviour)
 
 
 # --------------------------------------------------------------------------- state source
@@ -473,7 +409,7 @@ class SimulatedParticipant:
         state = self.true_state(shown)
         arm = task.arm or self.baseline_arm
         mode, need = task.control, task.min_dwell_s
-        received = True if mode == "none" else bool(rng.random() < model.receipt_prob)
+        received = True if mode == "none" else bool(rng.random() < model.receipt)
         # reading: long enough to count as received, or skimmed / never confirmed
         if received:
             read = need + float(rng.uniform(*model.read_s))
@@ -641,12 +577,12 @@ def simulate_study(
                 "simulate into a new (or empty) folder; recorded studies are never overwritten",
             )
         )
-    model, doc = load_effects(effects, protocol)
+    model, doc = load_effect_model(effects, protocol)
     started = time.perf_counter()
     codes = participant_codes(n_participants)
     duration = expected_duration_s(protocol, model)
     truth: dict[str, Any] = {
-        "what": "the known truth of a simulated labmrt study (see README: simulated studies)",
+        "what": "the known truth of a simulated labmrt study (docs/guides/sessions.md: simulated studies)",
         "protocol_hash": protocol.content_hash,
         "protocol_title": protocol.study.title,
         "seed": int(seed),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from labmrt.cli import main
+from labmrt.lab.envelope import Header, Sealer
+from labmrt.lab.heartbeat import heartbeat_body
+from labmrt.lab.transport import Message, station_source_id
 from labmrt.store.merge import session_map
 
 TABLES = ("decision_points", "events", "states", "sessions")
@@ -64,18 +69,51 @@ def write_protocol(folder: Path, n_tasks: int = 4) -> Path:
 
 
 class FakeLink:
-    """Stands in for the console's LSL link: queued station messages in, sent commands kept."""
+    """Stands in for an LSL link: queued messages in, sent commands (or heartbeats) kept."""
 
     def __init__(self):
-        self.inbox: list[dict] = []
+        self.inbox: list[Message] = []
         self.sent: list[str] = []
 
-    def poll(self) -> list[dict]:
+    def poll(self) -> list[Message]:
         out, self.inbox = self.inbox, []
         return out
 
+    commands = poll  # a station's side
+
     def send(self, text: str) -> None:
         self.sent.append(text)
+
+    publish = send
+
+    def gone(self) -> list[str]:
+        return []
+
+
+FOLDER = "f0" * 16  # the folder id of the stations the helpers make up
+_SEQ = itertools.count(int(time.time() * 1000))
+
+
+def from_station(study, name: str, text: str, uid: str = "") -> Message:
+    """``text`` as it arrives from station ``name``'s own status stream."""
+    source_id = station_source_id(study.study_id, name)
+    return Message(text.encode(), source_id, uid or f"uid-{name}", "test-host")
+
+
+def heartbeat(study, name: str, *, seq: int | None = None, uid: str = "", **fields: Any) -> Message:
+    """A heartbeat of station ``name`` sealed with the study key (idle unless ``fields`` say)."""
+    body = {
+        "protocol_hash": study.protocol_hash,
+        "folder": FOLDER,
+        "beat": 1,
+        "t": time.time(),
+        "status": "idle",
+        "task_n": 8,
+        **fields,
+    }
+    header = Header("status", study.study_id, name, next(_SEQ) if seq is None else seq)
+    text = Sealer(study.secret(), study.study_id).seal(header, heartbeat_body(body))
+    return from_station(study, name, text, uid)
 
 
 def wait_for(what: Callable[[], object], timeout: float, poll: Callable[[], object] = None):

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def test_core_and_sensors_do_not_import_qt():
     code = (
@@ -49,46 +51,51 @@ def _modules() -> dict[str, Path]:
     return mods
 
 
-def _imported(path: Path, known: dict[str, Path], *, lazy: bool) -> set[str]:
-    """Project modules ``path`` imports: at import time only, or (``lazy``) anywhere in it.
+def _imported(path: Path, known: dict[str, Path]) -> set[str]:
+    """Project modules ``path`` imports anywhere in it: at module level, inside functions
+    and classes, under ``if TYPE_CHECKING:`` (a type checker runs those, and a cycle there
+    is a cycle of the design all the same).
 
-    ``from pkg import name`` counts as an import of ``pkg.name`` when that is a module.
-    Imports under ``if TYPE_CHECKING:`` never run and are left out.
+    ``from pkg import name`` counts as an import of ``pkg.name`` when that is a module,
+    else of ``pkg`` (the name comes from the package's face).
     """
     found: set[str] = set()
-
-    def note(node: ast.Import | ast.ImportFrom) -> None:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name in known)
-            return
-        base = node.module or ""
-        for alias in node.names:
-            full = f"{base}.{alias.name}"
-            if full in known:
-                found.add(full)
-            elif base in known:
-                found.add(base)
-
-    def visit(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                note(node)
-            elif isinstance(node, ast.If | ast.Try | ast.With):
-                for name in ("body", "orelse", "finalbody"):
-                    visit(getattr(node, name, []))
-                for handler in getattr(node, "handlers", []):
-                    visit(handler.body)
-
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    if lazy:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                note(node)
-    else:
-        visit(tree.body)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}:{node.lineno}: write absolute imports"
+            base = node.module or ""
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                if full in known:
+                    found.add(full)
+                elif base in known:
+                    found.add(base)
+    if path.name == "__init__.py":
+        package = ".".join(path.parent.relative_to(PROJECT).parts)
+        found |= _face_modules(path, package)
     return found
+
+
+def _face_modules(path: Path, package: str) -> set[str]:
+    """The modules a lazy face loads: the keys of its ``lazy.attach(..., submod_attrs=...)``.
+
+    A face imports its modules on first use, by name, so no import statement names them.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("attach"):
+            for kw in node.keywords:
+                if kw.arg == "submod_attrs" and isinstance(kw.value, ast.Dict):
+                    found.update(f"{package}.{k.value}" for k in kw.value.keys)
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports (itself left out)."""
+    known = _modules()
+    return {m: _imported(p, known) - {m} for m, p in known.items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -126,12 +133,30 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_no_module_imports_itself_back():
-    """No import cycles between modules of labmrt, sensors and ui at import time."""
-    known = _modules()
-    graph = {m: _imported(p, known, lazy=False) - {m} for m, p in known.items()}
+def test_cycle_finder_and_import_reader_see_what_they_must(tmp_path):
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    assert _cycles(graph) == []
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+    source = tmp_path / "m.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "import p.top\n"
+        "if TYPE_CHECKING:\n"
+        "    from p.typed import T\n"
+        "def f():\n"
+        "    from p import lazy\n"
+        "class C:\n"
+        "    def g(self):\n"
+        "        from p.face import name\n",
+        encoding="utf-8",
+    )
+    known = {m: source for m in ("p", "p.top", "p.typed", "p.lazy", "p.face", "p.unused")}
+    assert _imported(source, known) == {"p.top", "p.typed", "p.lazy", "p.face"}
+
+
+def test_no_import_cycle_between_modules():
+    """No cycle between the modules of labmrt, sensors and ui, whatever kind of import."""
+    cycles = _cycles(_import_graph())
+    assert cycles == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
 def _unit(module: str) -> str:
@@ -142,36 +167,161 @@ def _unit(module: str) -> str:
     return module
 
 
-# What each part of the core may import (lazy imports included): data flows
-# protocol -> session -> store -> export -> analysis; cli and commands wire them.
+def _unit_uses(units: set[str], graph: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """For each of ``units`` (subpackages or modules), the other units its modules import."""
+    graph = _import_graph() if graph is None else graph
+    uses: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        unit = _unit(module)
+        if unit in units:
+            found = {_unit(t) for t in targets}
+            uses.setdefault(unit, set()).update(t for t in found if t != unit)
+    return uses
+
+
+def _units_of(package: str, graph: dict[str, set[str]]) -> set[str]:
+    return {_unit(m) for m in graph if m == package or m.startswith(package + ".")}
+
+
+def check_flow(
+    rules: dict[str, set[str]],
+    graph: dict[str, set[str]] | None = None,
+    *,
+    scope: str | None = None,
+) -> None:
+    """Each unit named in ``rules`` (unit -> the units it may import) imports only what its
+    rule allows, and those units, taken together, form no cycle. With ``scope`` (a top
+    package such as ``ui``) only imports of that package's own units are judged."""
+    graph = _import_graph() if graph is None else graph
+    uses = _unit_uses(set(rules), graph)
+    if scope is not None:
+        uses = {u: {t for t in found if t.split(".")[0] == scope} for u, found in uses.items()}
+    missing = sorted(set(rules) - set(uses))
+    assert not missing, f"rules for units that do not exist: {missing}: update the rules"
+    wrong = {unit: sorted(found - rules[unit]) for unit, found in uses.items()}
+    assert {u: w for u, w in wrong.items() if w} == {}
+    within = {u: {t for t in found if t in rules} for u, found in uses.items()}
+    assert _cycles(within) == []
+
+
+def test_flow_check_fails_on_a_forbidden_import_and_a_lost_unit():
+    graph = {"labmrt.protocol.model": {"labmrt.store.database"}, "labmrt.store.database": set()}
+    rules = {"labmrt.protocol": {"labmrt"}, "labmrt.store": {"labmrt"}}
+    with pytest.raises(AssertionError, match="labmrt.store"):
+        check_flow(rules, graph)
+    check_flow({**rules, "labmrt.protocol": {"labmrt.store"}}, graph)
+    with pytest.raises(AssertionError, match="do not exist"):
+        check_flow({**rules, "labmrt.gone": set()}, graph)
+
+
+# What each part of the core may import (any kind of import): data flows
+# protocol -> session -> store -> export -> analysis; an effects file (what a study
+# expects) feeds the two simulations; cli and commands wire them.
 BASE = {"labmrt", "labmrt.errors", "labmrt.state", "labmrt.textcols"}
-ALLOWED = {
+CORE_FLOW = {
     "labmrt.protocol": BASE,
     "labmrt.session": BASE | {"labmrt.protocol"},
     "labmrt.store": BASE,
     "labmrt.export": BASE | {"labmrt.store", "labmrt.protocol"},
     "labmrt.analysis": BASE,
+    "labmrt.effects": BASE | {"labmrt.protocol", "labmrt.analysis"},
     "labmrt.report": BASE | {"labmrt.protocol", "labmrt.store", "labmrt.export", "labmrt.analysis"},
     "labmrt.simulate": BASE
-    | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis"},
+    | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis", "labmrt.effects"},
     "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.recording"},
     "labmrt.recording": BASE,
-    "labmrt.powersim": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.analysis"},
+    "labmrt.powersim": BASE
+    | {"labmrt.protocol", "labmrt.session", "labmrt.analysis", "labmrt.effects"},
 }
 
 
+# The core's shared modules, and its outer edge (the command line wires every part).
+CORE_EDGE = BASE | {"labmrt.own_packages", "labmrt.cli", "labmrt.commands"}
+
+
 def test_core_subpackages_depend_one_way():
-    known = _modules()
-    uses: dict[str, set[str]] = {}
-    for module, path in known.items():
-        unit = _unit(module)
-        if unit in ALLOWED:
-            targets = {_unit(t) for t in _imported(path, known, lazy=True)}
-            uses.setdefault(unit, set()).update(t for t in targets if t != unit)
-    assert set(uses) == set(ALLOWED), "a core part was added or removed: update ALLOWED"
-    wrong = {unit: sorted(found - ALLOWED[unit]) for unit, found in uses.items()}
-    assert {u: w for u, w in wrong.items() if w} == {}
-    assert _cycles(uses) == []
+    graph = _import_graph()
+    unruled = _units_of("labmrt", graph) - set(CORE_FLOW) - CORE_EDGE
+    assert not unruled, f"core parts without a rule in CORE_FLOW: {sorted(unruled)}"
+    check_flow(CORE_FLOW, graph)
+
+
+# --------------------------------------------------------------------------- ui's subpackages
+# What each subpackage of ui may import of the others (lazy imports and those under
+# TYPE_CHECKING included): widgets < participant < session < console, lab; the analyst's
+# windows use the shared widgets only; display (asked before Qt loads) uses nothing; app,
+# the desktop app's composition root, wires them.
+UI_ALLOWED: dict[str, set[str]] = {
+    "ui.widgets": set(),
+    "ui.display": set(),
+    "ui.participant": {"ui.widgets"},
+    "ui.session": {"ui.widgets", "ui.participant"},
+    "ui.console": {"ui.widgets", "ui.participant", "ui.session"},
+    "ui.lab": {"ui.widgets", "ui.participant", "ui.session"},
+    "ui.analysis": {"ui.widgets"},
+    "ui.app": {
+        "ui.widgets",
+        "ui.participant",
+        "ui.session",
+        "ui.console",
+        "ui.analysis",
+        "ui.display",
+    },
+}
+
+
+def _face_names(path: Path) -> tuple[list[str], set[str]]:
+    """A face's ``__all__`` (empty when it has none) and the names its imports bind."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    exported: list[str] = []
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            exported = list(ast.literal_eval(node.value))
+        elif isinstance(node, ast.ImportFrom):
+            bound.update(a.asname or a.name for a in node.names)
+    return exported, bound
+
+
+def test_ui_subpackages_depend_one_way():
+    graph = _import_graph()
+    loose = sorted(p.name for p in (PROJECT / "ui").glob("*.py") if p.name != "__init__.py")
+    assert loose == [], "only the package face sits directly in ui/: move these into a subpackage"
+    found = _units_of("ui", graph) - {"ui"}
+    assert found == set(UI_ALLOWED), "a ui subpackage was added or removed: update UI_ALLOWED"
+    check_flow(UI_ALLOWED, graph, scope="ui")
+
+
+def test_ui_faces_export_what_they_import():
+    """Each subpackage of ui has a face whose ``__all__`` is exactly what it re-exports."""
+    for unit in sorted(UI_ALLOWED):
+        face = PROJECT / unit.replace(".", "/") / "__init__.py"
+        exported, bound = _face_names(face)
+        assert exported, f"{unit}: its face has no __all__"
+        assert sorted(exported) == sorted(bound), f"{unit}: __all__ and the face's imports differ"
+
+
+def test_code_outside_ui_imports_its_faces():
+    """The CLI, the benches and the screenshot scripts use ``ui.<subpackage>``, never deeper."""
+    paths = [p for m, p in _modules().items() if not m.startswith("ui")]
+    paths += sorted((PROJECT / "bench").glob("*.py"))
+    paths += sorted((PROJECT / "docs").rglob("*.py"))
+    deep = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "ui" and (len(parts) > 2 or isinstance(node, ast.Import)):
+                    deep.append(f"{path.relative_to(PROJECT)}:{node.lineno} {name}")
+    assert deep == [], "import ui's subpackages by their faces (ui.app, ui.lab, ...)"
 
 
 def test_package_faces_export_what_the_readme_documents():
@@ -227,51 +377,15 @@ SENSORS_ALLOWED = {
 }
 
 
-def _face_modules(path: Path, package: str) -> set[str]:
-    """The modules a lazy face loads: the keys of its ``lazy.attach(..., submod_attrs=...)``.
-
-    A face imports its modules on first use, by name, so ``_imported`` does not see them.
-    """
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("attach"):
-            for kw in node.keywords:
-                if kw.arg == "submod_attrs" and isinstance(kw.value, ast.Dict):
-                    found.update(f"{package}.{k.value}" for k in kw.value.keys)
-    return found
-
-
-def _sensors_graph() -> dict[str, set[str]]:
-    """Every sensors module -> the sensors modules it imports, anywhere in it."""
-    known = _modules()
-    graph = {}
-    for module, path in known.items():
-        if module == "sensors" or module.startswith("sensors."):
-            uses = _imported(path, known, lazy=True) | _face_modules(path, module)
-            graph[module] = {t for t in uses if t.startswith("sensors")} - {module}
-    return graph
-
-
 def test_sensors_stages_depend_one_way():
-    graph = _sensors_graph()
+    graph = _import_graph()
     loose = sorted(p.name for p in (PROJECT / "sensors").glob("*.py"))
     assert loose == ["__init__.py"], f"modules outside a stage's subpackage: {loose}"
     assert graph["sensors"] == set(), "the package face imports nothing: the CLI's start stays free"
-    uses: dict[str, set[str]] = {}
-    for module, targets in graph.items():
-        if module != "sensors":
-            unit = _unit(module)
-            uses.setdefault(unit, set()).update(_unit(t) for t in targets if _unit(t) != unit)
-    assert set(uses) == set(SENSORS_ALLOWED), "a stage was added or removed: update SENSORS_ALLOWED"
-    wrong = {unit: sorted(found - SENSORS_ALLOWED[unit]) for unit, found in uses.items()}
-    assert {u: w for u, w in wrong.items() if w} == {}
-    assert _cycles(uses) == []
-
-
-def test_no_import_cycle_among_sensors_modules_even_inside_functions():
-    graph = _sensors_graph()
     assert graph["sensors.acquire"] >= {"sensors.acquire.buffer", "sensors.acquire.streams"}
-    assert _cycles(graph) == []
+    found = _units_of("sensors", graph) - {"sensors"}
+    assert found == set(SENSORS_ALLOWED), "a stage was added or removed: update SENSORS_ALLOWED"
+    check_flow(SENSORS_ALLOWED, graph, scope="sensors")
 
 
 def test_code_outside_sensors_imports_the_stages_faces():
@@ -281,7 +395,7 @@ def test_code_outside_sensors_imports_the_stages_faces():
     deep = []
     for top in ("labmrt", "ui", "bench", "docs"):
         for path in sorted((PROJECT / top).rglob("*.py")):
-            for target in _imported(path, known, lazy=True):
+            for target in _imported(path, known):
                 if target.startswith("sensors.") and target not in faces:
                     deep.append(f"{path.relative_to(PROJECT)}: {target}")
     assert deep == []

@@ -10,17 +10,80 @@ a module, the bare name it imported (``:class:`LabmrtError``` in
   name linked to its definition;
 - a ``missing-reference`` handler resolves a Python reference that names an
   object through a module that imports it, by importing that module and
-  looking the name up where the object was defined.
+  looking the name up where the object was defined. A value (a constant has
+  no ``__module__``) is followed through the ``from ... import`` statements
+  and lazy faces (``lazy_loader.attach``) of the source to the module that
+  assigns it.
+
+A third piece keeps the pages complete: every module of ``labmrt``,
+``sensors`` and ``ui`` must be documented by an ``automodule`` somewhere
+(a build warning names the ones that are not, an error under ``-W``).
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
+import importlib.util
 import inspect
+import pkgutil
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
+#: The project's own top-level packages: their references must resolve, their modules be documented.
+OWN = ("labmrt", "sensors", "ui")
+
+
+@functools.cache
+def _source_tree(modname: str) -> ast.Module | None:
+    try:
+        spec = importlib.util.find_spec(modname)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    with open(spec.origin, encoding="utf-8") as f:
+        return ast.parse(f.read())
+
+
+def _lazy_names(node: ast.AST) -> dict[str, list[str]]:
+    """``lazy.attach(__name__, submod_attrs={"mod": ["name", ...]})`` -> that dict."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("attach"):
+        for kw in node.keywords:
+            if kw.arg == "submod_attrs":
+                return ast.literal_eval(kw.value)
+    return {}
+
+
+def defining_module(modname: str, name: str, depth: int = 0) -> str | None:
+    """The module that assigns ``name`` at its top level, found from ``modname`` through
+    its imports (``from x import name``) and its lazy face, or None."""
+    tree = _source_tree(modname)
+    if tree is None or depth > 10:
+        return None
+    for node in tree.body:
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+            for sub in _lazy_names(node.value).items():
+                if name in sub[1]:
+                    return defining_module(f"{modname}.{sub[0]}", name, depth + 1)
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            names = target.elts if isinstance(target, ast.Tuple) else [target]
+            if any(isinstance(n, ast.Name) and n.id == name for n in names):
+                return modname
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return defining_module(node.module, alias.name, depth + 1)
+    return None
 
 
 def _canonical(target: str, context_module: str | None) -> str | None:
@@ -53,6 +116,8 @@ def _canonical(target: str, context_module: str | None) -> str | None:
                 else:
                     tail.append(attr)
             if obj is not None:
+                if len(tail) == 1:  # a value: where it is assigned, not where it is imported
+                    base = defining_module(base, tail[0]) or base
                 return ".".join([base, *tail])
             break
     return None
@@ -61,6 +126,8 @@ def _canonical(target: str, context_module: str | None) -> str | None:
 def _defined_once(domain, target: str) -> str | None:
     """A module-level value (``AFFECT_CONTEXT``) documented in one module of its package."""
     package = target.split(".")[0]
+    if package not in OWN:
+        return None
     last = target.rsplit(".", 1)[-1]
     found = [
         name
@@ -79,7 +146,7 @@ def resolve_through_imports(app, env, node, contnode):
     if canonical and canonical != target and canonical not in domain.objects:
         canonical = None
     if canonical is None or canonical == target:
-        canonical = _defined_once(domain, target) if target.startswith("labmrt.") else None
+        canonical = _defined_once(domain, target)
     if canonical is None or canonical == target:
         return None
     new = node.deepcopy()
@@ -108,12 +175,12 @@ class PublicFace(SphinxDirective):
         items = nodes.bullet_list()
         for export in names:
             obj = getattr(package, export)
-            role = "class" if inspect.isclass(obj) else "func" if callable(obj) else "data"
-            target = (
-                f"{obj.__module__}.{obj.__qualname__}"
-                if role != "data" and hasattr(obj, "__qualname__")
-                else f"{name}.{export}"
-            )
+            # a type alias (``Span = tuple[float, float]``) is callable but is a value
+            role = "class" if inspect.isclass(obj) else "func" if inspect.isroutine(obj) else "data"
+            if role != "data" and hasattr(obj, "__qualname__"):
+                target = f"{obj.__module__}.{obj.__qualname__}"
+            else:
+                target = f"{defining_module(name, export) or name}.{export}"
             ref = addnodes.pending_xref(
                 "", refdomain="py", reftype=role, reftarget=target, refexplicit=True,
                 refwarn=True, **{"py:module": name},
@@ -126,7 +193,44 @@ class PublicFace(SphinxDirective):
         return [intro, items]
 
 
+def own_modules() -> list[str]:
+    """Every module of the project's own packages (importing each package, not its modules)."""
+    found = []
+    for top in OWN:
+        package = importlib.import_module(top)
+        found.append(top)
+        found += [
+            m.name for m in pkgutil.walk_packages(package.__path__, top + ".", lambda _: None)
+        ]
+    return sorted(found)
+
+
+def check_every_module_documented(app, env):
+    documented = set(env.get_domain("py").modules)
+    for name in own_modules():
+        if name not in documented:
+            logger.warning(
+                f"{name} has no API entry: add an automodule for it to the page of its "
+                "package under docs/api/",
+                type="labmrt",
+                subtype="api",
+            )
+
+
+def skip_foreign_imports(app, what, name, obj, skip, options):
+    """A module's members include what it imports; another library's are never ours to
+    document (autodoc would drop them later, after reading their signatures, which some
+    decorated functions of SciPy do not survive)."""
+    if what == "module" and (inspect.isclass(obj) or inspect.isroutine(obj)):
+        owner = (getattr(obj, "__module__", None) or "").split(".")[0]
+        if owner and owner not in OWN:
+            return True
+    return None
+
+
 def setup(app):
     app.add_directive("public-face", PublicFace)
+    app.connect("autodoc-skip-member", skip_foreign_imports)
     app.connect("missing-reference", resolve_through_imports)
+    app.connect("env-check-consistency", check_every_module_documented)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

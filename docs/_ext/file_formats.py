@@ -8,7 +8,13 @@ as the model's JSON schema states them. So the reference is the validator:
 a key added to a model appears here on the next build. Options:
 
 - ``:hide:`` dotted keys that are not written by hand (``source_path``);
-- ``:table:`` the name of the root table (empty for a file's top level).
+- ``:table:`` the name of the root table (empty for a file's top level);
+- ``:omit:`` ``Model: package.module.NAMES``, field names that the model's
+  tables leave out (``TrialAnalysis: labmrt.effects.schema.SET_BY_SIMULATION``,
+  the options a simulation sets itself), listed under the table instead;
+- ``:renamed:`` a mapping ``{(table path, old key): (new key, conversion)}``
+  of keys that were renamed and are still read (``labmrt.effects.schema.RENAMED``),
+  rendered as a table of old and new keys after the sections.
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ def _type_text(schema: dict, defs: dict) -> str:
     if "const" in schema:
         return f"``{schema['const']!r}``"
     kind = schema.get("type")
+    if kind == "array" and "prefixItems" in schema:  # a fixed-length tuple
+        return "[" + ", ".join(_type_text(s, defs) for s in schema["prefixItems"]) + "]"
     if kind == "array":
         return "list of " + _type_text(schema.get("items", {}), defs)
     if kind == "object":
@@ -95,6 +103,7 @@ def _constraints(schema: dict) -> str:
         ("minLength", "at least {} characters"),  # 1: "not empty", below
         ("maxLength", "at most {} characters"),
         ("minItems", "at least {} items"),
+        ("maxItems", "at most {} items"),
         ("minProperties", "at least {} entries"),
         ("pattern", "matches ``{}``"),
     ):
@@ -102,6 +111,10 @@ def _constraints(schema: dict) -> str:
             out.append(word.format(schema[key]))
     if schema.get("minLength") == 1:
         out = ["not empty" if o == "at least 1 characters" else o for o in out]
+    if "prefixItems" in schema:  # the length is the type's
+        out = [o for o in out if not o.endswith(" items")]
+    if schema.get("maxItems") == 1:
+        out = ["at most one item" if o == "at most 1 items" else o for o in out]
     if schema.get("minItems") == 1:
         out = ["not empty" if o == "at least 1 items" else o for o in out]
     for sub in schema.get("anyOf", []):
@@ -124,6 +137,8 @@ def _default_text(field) -> str:
         return f'``"{value}"``'
     if isinstance(value, bool):
         return f"``{str(value).lower()}``"
+    if isinstance(value, tuple):  # TOML writes an array
+        value = list(value)
     return f"``{value!r}``"
 
 
@@ -133,14 +148,28 @@ def _cell(text: str) -> str:
 
 class FileFormat(SphinxDirective):
     required_arguments = 1
-    option_spec = {"hide": directives.unchanged, "table": directives.unchanged}
+    option_spec = {
+        "hide": directives.unchanged,
+        "table": directives.unchanged,
+        "renamed": directives.unchanged,
+        "omit": directives.unchanged,
+    }
 
     def run(self):
         root = _import(self.arguments[0])
         self.env.note_dependency(inspect.getsourcefile(root) or "")
         hidden = {h.strip() for h in (self.options.get("hide") or "").split(",") if h.strip()}
+        self.omitted: dict[str, tuple[str, list[str]]] = {}
+        if self.options.get("omit"):
+            model_name, _, names_path = self.options["omit"].partition(":")
+            self.omitted[model_name.strip()] = (
+                names_path.strip(),
+                list(_import(names_path.strip())),
+            )
         lines: list[str] = []
         self._section(root, self.options.get("table", ""), "", hidden, lines, seen=set())
+        if self.options.get("renamed"):
+            lines += self._renamed(self.options["renamed"])
         container = nodes.container(classes=["file-format"])
         # the docstrings' references are relative to the model's module
         before = self.env.ref_context.get("py:module")
@@ -156,6 +185,25 @@ class FileFormat(SphinxDirective):
                 self.env.ref_context["py:module"] = before
         return container.children
 
+    def _renamed(self, path: str) -> list[str]:
+        renamed = _import(path)
+        title = "Renamed keys"
+        lines = [title, "~" * len(title), ""]
+        lines += [
+            "Still read, each with a ``warning:`` line that says what to write instead",
+            f"(:data:`{path}`).",
+            "",
+            ".. list-table::",
+            "   :header-rows: 1",
+            "",
+            "   * - old key",
+            "     - write instead",
+        ]
+        for (table, old), (new, _) in renamed.items():
+            where = f"[{'.'.join(table)}] " if table else ""
+            lines += [f"   * - ``{where}{old}``", f"     - ``{where}{new}``"]
+        return [*lines, ""]
+
     def _section(self, model, heading, dotted, hidden, lines, seen):
         schema = model.model_json_schema(mode="validation")
         defs = schema.get("$defs", {})
@@ -167,9 +215,10 @@ class FileFormat(SphinxDirective):
         lines += [f"Read by :class:`{model.__module__}.{model.__qualname__}`.", ""]
         rows = []
         nested = []
+        names_path, omitted = self.omitted.get(model.__name__, ("", []))
         for name, field in model.model_fields.items():
             key = f"{dotted}.{name}" if dotted else name
-            if key in hidden:
+            if key in hidden or name in omitted:
                 continue
             found = _models_in(field.annotation)
             if found:
@@ -202,6 +251,15 @@ class FileFormat(SphinxDirective):
                     f"     - {_cell(cons)}",
                 ]
             lines.append("")
+        if omitted:
+            lines += [
+                "Not written here (:data:`"
+                + names_path
+                + "`, an error if given): "
+                + ", ".join(f"``{n}``" for n in omitted)
+                + ".",
+                "",
+            ]
         for sub, sub_heading, key in nested:
             if (sub, sub_heading) in seen:
                 continue

@@ -30,9 +30,11 @@ def main() -> None:
     from labmrt.lab.console import LabConsole
     from labmrt.lab.study import create_lab_study
     from labmrt.lab.transport import ConsoleLink
-    from ui.lab_view import LabView
+    from ui.lab import LabView
+    from ui.widgets import apply_style
 
     app = QApplication.instance() or QApplication([])
+    apply_style()
     folder = Path(tempfile.mkdtemp(prefix="labmrt-lab-shot-"))
     study = create_lab_study(folder / "study", ROOT / "protocols" / "demo.toml")
     link = ConsoleLink(study.study_id)

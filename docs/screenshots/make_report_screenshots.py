@@ -4,7 +4,7 @@ The flow the README describes, one command each: `labmrt power --json`,
 `labmrt preregister` (protocol + plan + sample size), `labmrt simulate` (24
 participants), one more session run with a changed randomization table
 (`labmrt run --simulated`), then `labmrt report --bundle`; the report is
-opened in Chromium (`ui.report_browser`) and two parts are saved. About 20 s.
+opened in Chromium (`ui.analysis.report_browser`) and two parts are saved. About 20 s.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/make_report_screenshots.py
 """
@@ -46,7 +46,7 @@ def shoot(report: Path, name: str, height: int, anchor: str) -> None:
         [
             sys.executable,
             "-m",
-            "ui.report_browser",
+            "ui.analysis.report_browser",
             str(report),
             "--screenshot",
             str(OUT / name),

@@ -125,24 +125,13 @@ def prepare(
                     "prob_<arm> columns; leave out --treatment and --prob",
                 )
             )
-        from labmrt.analysis.contrasts import arms_of
-
-        base = resolve_baseline(frame, baseline, source)
-        con = parse_contrast(contrast, arms_of(frame), base)
-        cc = contrast_columns(frame, con, arm, _avail_mask(frame, availability))
+        cc, contrast_info = _contrast(frame, contrast, baseline, arm, availability, source, notes)
         treatment_spec, prob_spec, include = cc.treatment, cc.prob, cc.include
-        treatment_label = con.label
-        prob_label = (
-            f"p({'+'.join(con.treated)}) / (p({'+'.join(con.treated)}) + "
-            f"p({'+'.join(con.control)})) from prob_ columns"
-        )
-        contrast_info = {**con.to_dict(), "baseline_arm": base, "rows_excluded": cc.n_excluded}
-        if cc.n_excluded:
-            notes.append(
-                f"{cc.n_excluded} available decision point(s) drew an arm outside the contrast "
-                "and are excluded (treated as unavailable)"
-            )
+        treatment_label = cc.contrast.label
+        treated, control = "+".join(cc.contrast.treated), "+".join(cc.contrast.control)
+        prob_label = f"p({treated}) / (p({treated}) + p({control})) from prob_ columns"
     else:
+        cc = None
         if treatment is None:
             raise LabmrtError(
                 Problem("treatment", "not given", "name a 0/1 treatment column or a --contrast")
@@ -160,62 +149,26 @@ def prepare(
 
     analysis = "intent-to-treat"
     if per_protocol:
-        require_columns(frame, {received: "received flag"})
-        got = (pd.to_numeric(frame[received], errors="coerce") == 1).to_numpy(dtype=bool)
-        avail = _avail_mask(frame, availability)
-        base_rows = avail if avail is not None else np.ones(len(frame), dtype=bool)
-        if include is not None:
-            base_rows = base_rows & include
-        dropped = int(np.count_nonzero(base_rows & ~got))
-        include = got if include is None else include & got
+        include = _received_rows(frame, received, availability, include, notes)
         analysis = "per-protocol"
-        notes.append(
-            f"per-protocol: only decision points with {received} = 1 are analyzed "
-            f"({dropped} available point(s) dropped); this comparison is NOT protected by "
-            "randomization (receipt may depend on the participant's state)"
-        )
-
     if treatment_lags:
-        if isinstance(treatment_spec, str):
-            require_columns(frame, {treatment_spec: "treatment"})
-            a_now = pd.to_numeric(frame[treatment_spec], errors="coerce").to_numpy(dtype=float)
-        else:
-            a_now = np.asarray(treatment_spec, dtype=float)
-        avail = _avail_mask(frame, availability)
-        randomized = np.ones(len(frame), dtype=bool) if avail is None else avail
-        if contrast is not None:
-            randomized = randomized & cc.include
-        a_now = np.where(randomized, np.nan_to_num(a_now, nan=0.0), 0.0)
-        base_name = treatment if isinstance(treatment, str) else "treatment"
-        lag_cols = lagged_treatments(
-            a_now, frame, id, decision_point, list(treatment_lags), base_name
+        lag_cols = _lag_columns(
+            frame, treatment, treatment_spec, cc, id, decision_point, treatment_lags, availability
         )
-        clash = [c for c in lag_cols if c in frame.columns]
-        if clash:
-            raise LabmrtError(
-                Problem("treatment lag", f"column(s) {', '.join(clash)} already exist")
-            )
         frame = frame.assign(**lag_cols)
         controls += list(lag_cols)
         notes.append(
             "lagged treatment(s) " + ", ".join(lag_cols) + " added to the controls "
             "(1 if that earlier decision point was randomized to the treated side)"
         )
-
     outcome_spec: str | np.ndarray = outcome
     outcome_label = outcome
     if outcome_delay:
-        y = pd.to_numeric(frame[outcome], errors="coerce").to_numpy(dtype=float)
-        y_later, has = delayed_outcome(y, frame, id, decision_point, outcome_delay)
-        avail = _avail_mask(frame, availability)
-        lost = int(np.count_nonzero(~has if avail is None else ~has & avail))
-        include = has if include is None else include & has
-        outcome_spec = y_later
-        outcome_label = f"{outcome} (at t+{int(outcome_delay)})"
-        notes.append(
-            f"delayed effect: outcome taken {int(outcome_delay)} decision point(s) later; "
-            f"{lost} decision point(s) without it are excluded"
+        outcome_spec, has = _delayed(
+            frame, outcome, id, decision_point, outcome_delay, availability, notes
         )
+        include = has if include is None else include & has
+        outcome_label = f"{outcome} (at t+{int(outcome_delay)})"
 
     kwargs = dict(
         id=id,
@@ -241,6 +194,72 @@ def prepare(
         treatment_label=treatment_label,
         prob_label=prob_label,
     )
+
+
+def _contrast(frame, contrast, baseline, arm, availability, source, notes):
+    """The contrast's treatment, probability and rows (:mod:`labmrt.analysis.contrasts`)."""
+    from labmrt.analysis.contrasts import arms_of
+
+    base = resolve_baseline(frame, baseline, source)
+    con = parse_contrast(contrast, arms_of(frame), base)
+    cc = contrast_columns(frame, con, arm, _avail_mask(frame, availability))
+    info = {**con.to_dict(), "baseline_arm": base, "rows_excluded": cc.n_excluded}
+    if cc.n_excluded:
+        notes.append(
+            f"{cc.n_excluded} available decision point(s) drew an arm outside the contrast "
+            "and are excluded (treated as unavailable)"
+        )
+    return cc, info
+
+
+def _received_rows(frame, received, availability, include, notes) -> np.ndarray:
+    """Per-protocol: the rows (already included) whose framing was received."""
+    require_columns(frame, {received: "received flag"})
+    got = (pd.to_numeric(frame[received], errors="coerce") == 1).to_numpy(dtype=bool)
+    avail = _avail_mask(frame, availability)
+    base_rows = avail if avail is not None else np.ones(len(frame), dtype=bool)
+    if include is not None:
+        base_rows = base_rows & include
+    dropped = int(np.count_nonzero(base_rows & ~got))
+    notes.append(
+        f"per-protocol: only decision points with {received} = 1 are analyzed "
+        f"({dropped} available point(s) dropped); this comparison is NOT protected by "
+        "randomization (receipt may depend on the participant's state)"
+    )
+    return got if include is None else include & got
+
+
+def _lag_columns(frame, treatment, treatment_spec, cc, id, decision_point, lags, availability):
+    """Columns of the treatment at earlier decision points (0 where not randomized)."""
+    if isinstance(treatment_spec, str):
+        require_columns(frame, {treatment_spec: "treatment"})
+        a_now = pd.to_numeric(frame[treatment_spec], errors="coerce").to_numpy(dtype=float)
+    else:
+        a_now = np.asarray(treatment_spec, dtype=float)
+    avail = _avail_mask(frame, availability)
+    randomized = np.ones(len(frame), dtype=bool) if avail is None else avail
+    if cc is not None:
+        randomized = randomized & cc.include
+    a_now = np.where(randomized, np.nan_to_num(a_now, nan=0.0), 0.0)
+    base_name = treatment if isinstance(treatment, str) else "treatment"
+    lag_cols = lagged_treatments(a_now, frame, id, decision_point, list(lags), base_name)
+    clash = [c for c in lag_cols if c in frame.columns]
+    if clash:
+        raise LabmrtError(Problem("treatment lag", f"column(s) {', '.join(clash)} already exist"))
+    return lag_cols
+
+
+def _delayed(frame, outcome, id, decision_point, delay, availability, notes):
+    """The outcome ``delay`` decision points later, and the rows that have it."""
+    y = pd.to_numeric(frame[outcome], errors="coerce").to_numpy(dtype=float)
+    y_later, has = delayed_outcome(y, frame, id, decision_point, delay)
+    avail = _avail_mask(frame, availability)
+    lost = int(np.count_nonzero(~has if avail is None else ~has & avail))
+    notes.append(
+        f"delayed effect: outcome taken {int(delay)} decision point(s) later; "
+        f"{lost} decision point(s) without it are excluded"
+    )
+    return y_later, has
 
 
 def used_range(values: np.ndarray, used: np.ndarray, some_unused: bool) -> tuple[float, float]:

@@ -110,8 +110,14 @@ def resolve_baseline(
     return "baseline" if "baseline" in arms else None
 
 
-def parse_contrast(text: str, arms: list[str], baseline: str | None) -> Contrast:
-    """Turn ``loss-vs-baseline`` and friends into arm sets (grammar in the module doc)."""
+def parse_contrast(
+    text: str, arms: list[str], baseline: str | None, *, arms_from: str | None = None
+) -> Contrast:
+    """Turn ``loss-vs-baseline`` and friends into arm sets (grammar in the module doc).
+
+    ``arms`` are the data's (its ``prob_`` columns), or with ``arms_from`` those of
+    another source (``"the protocol"``), which the message for an unknown arm names.
+    """
     parts = _SEP.split(text.strip())
     hint = "write e.g. loss-vs-baseline, loss:baseline, gain-vs-rest or any-vs-baseline"
     if len(parts) != 2 or not all(parts):
@@ -152,6 +158,14 @@ def parse_contrast(text: str, arms: list[str], baseline: str | None) -> Contrast
                 out += [a for a in arms if a not in excluded]
             elif name in arms:
                 out.append(name)
+            elif arms_from is not None:
+                raise LabmrtError(
+                    Problem(
+                        f"contrast {text!r}",
+                        f"{name!r} is not an arm of {arms_from}",
+                        f"use one of {arms} or 'baseline'",
+                    )
+                )
             else:
                 raise LabmrtError(
                     Problem(

@@ -432,25 +432,14 @@ def build_design(
     labels = labels or {}
     moderators = _dedupe(moderators)
     controls = _dedupe(controls)
-    needed: dict[str, str] = {id: "participant id"}
-    if decision_point is not None:
-        needed[decision_point] = "decision point"
-    if session is not None:
-        needed[session] = "session"
-    for role, spec in (
-        ("outcome", outcome),
-        ("treatment", treatment),
-        ("randomization probability", rand_prob),
-        ("availability", availability),
-        ("numerator probability", numerator_prob),
-    ):
-        if isinstance(spec, str):
-            needed.setdefault(spec, role)
-    for c in moderators:
-        needed.setdefault(c, "moderator")
-    for c in controls:
-        needed.setdefault(c, "control")
-    require_columns(frame, needed)
+    roles = {
+        "outcome": outcome,
+        "treatment": treatment,
+        "randomization probability": rand_prob,
+        "availability": availability,
+        "numerator probability": numerator_prob,
+    }
+    _require_design_columns(frame, id, decision_point, session, roles, moderators, controls)
     notes: list[str] = []
     if add_moderators_to_controls:
         extra = [m for m in moderators if m not in controls]
@@ -460,12 +449,120 @@ def build_design(
                 "moderator(s) " + ", ".join(extra) + " added to the controls (working model), "
                 "as MRTAnalysis's formula does"
             )
-
     n = len(frame)
     if n == 0:
         raise LabmrtError(Problem("data", "has no rows", "check the file"))
+    rows = _row_order(frame, id, decision_point, session)
+    where, in_order, order = rows.labels, rows.in_order, rows.order
+    used = _used_rows(frame, availability, include, rows)
+    a, prob, num, y, a_label, num_label = _checked_values(
+        frame, outcome, treatment, rand_prob, numerator_prob, binary_outcome, labels, used, rows
+    )
 
-    # ---- row order: by participant (first appearance kept), then decision point
+    # ---- moderator and control blocks (levels from the used rows), written once
+    used_in_frame = used if in_order else np.empty(n, dtype=bool)
+    if not in_order:
+        used_in_frame[order] = used
+    plans_g, control_names, lv_g, src_g = plan_terms(frame, controls, used_in_frame, "control")
+    plans_s, effect_names, lv_s, src_s = plan_terms(frame, moderators, used_in_frame, "moderator")
+    q, p = len(control_names), len(effect_names)
+    # One column-major block [g | (A - p~) S | S]: x = [g | effect] and s are views of it.
+    block = np.empty((n, q + 2 * p), order="F")
+    g, s = block[:, :q], block[:, q + p :]
+    row_map = None if in_order else order
+    _check_block(g, fill_terms(g, plans_g, used, row_map), control_names, "control", where)
+    _check_block(s, fill_terms(s, plans_s, used, row_map), effect_names, "moderator", where)
+
+    # ---- zero the unused rows so nothing undefined reaches a sum
+    off = np.flatnonzero(~used)
+    if off.size:
+        # Values read from the table or given as arrays may be the caller's: copied, once.
+        # Constants and rows taken in sorted order are fresh arrays already.
+        y, prob, num = (
+            v if not in_order or _is_constant(spec) else v.astype(float)
+            for v, spec in ((y, outcome), (prob, rand_prob), (num, numerator_prob))
+        )
+        y[off] = 0.0
+        prob[off] = 0.5
+        num[off] = 0.5
+    # 0/1 at the used rows (checked above), 0 at the others.
+    a = ((a == 1) & used).astype(float)
+    for lo in range(0, n, _FILL_ROWS):  # the effect block (A - p~) S, a cached piece at a time
+        piece = slice(lo, lo + _FILL_ROWS)
+        centered = a[piece] - num[piece]
+        for j in range(p):
+            np.multiply(centered, s[piece, j], out=block[piece, q + j])
+
+    return Design(
+        y=y,
+        g=g,
+        s=s,
+        a=a,
+        prob=prob,
+        num_prob=num,
+        used=used,
+        starts=rows.starts,
+        participants=rows.participants,
+        control_names=control_names,
+        effect_names=effect_names,
+        treatment_label=f"I({a_label} - {num_label})",
+        row_order=order,
+        decision_points=rows.decision_points,
+        factor_levels={**lv_g, **lv_s},
+        term_sources={**src_g, **src_s},
+        notes=notes,
+        row_labels=where,
+        x=block[:, : q + p],
+        # A constant probability enters the weights as a number: no per-row division.
+        w=wcls_weight(a, _scalar_or(rand_prob, prob), _scalar_or(numerator_prob, num), used),
+    )
+
+
+def _require_design_columns(
+    frame: pd.DataFrame,
+    id: str,
+    decision_point: str | None,
+    session: str | None,
+    roles: dict[str, object],
+    moderators: list[str],
+    controls: list[str],
+) -> None:
+    """Every column the analysis names exists (one message naming all that do not)."""
+    needed: dict[str, str] = {id: "participant id"}
+    if decision_point is not None:
+        needed[decision_point] = "decision point"
+    if session is not None:
+        needed[session] = "session"
+    for role, spec in roles.items():
+        if isinstance(spec, str):
+            needed.setdefault(spec, role)
+    for c in moderators:
+        needed.setdefault(c, "moderator")
+    for c in controls:
+        needed.setdefault(c, "control")
+    require_columns(frame, needed)
+
+
+@dataclass
+class _RowOrder:
+    """The design's row order: by participant (first appearance kept), then decision point."""
+
+    order: np.ndarray
+    in_order: bool  # the table is in that order already: no copies
+    starts: np.ndarray  # first row of each participant (sorted rows)
+    participants: np.ndarray
+    decision_points: np.ndarray | None
+    labels: RowLabels
+
+    def take(self, arr: np.ndarray) -> np.ndarray:
+        return arr if self.in_order else arr[self.order]
+
+
+def _row_order(
+    frame: pd.DataFrame, id: str, decision_point: str | None, session: str | None
+) -> _RowOrder:
+    """Sort by participant and decision point; ids and points must be present and unique."""
+    n = len(frame)
     ids_raw = frame[id]
     if ids_raw.isna().any():
         bad_rows = np.flatnonzero(ids_raw.isna().to_numpy())[:_SHOW_ROWS] + 1
@@ -501,11 +598,8 @@ def build_design(
 
     sc = take(codes)
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-    participants = np.asarray(uniques)[sc[starts]]
-    ids_sorted = take(np.asarray(ids_raw.to_numpy()))
     dp_sorted = take(dp) if dp is not None else None
-    where = RowLabels(order, ids_sorted, dp_sorted)
-
+    where = RowLabels(order, take(np.asarray(ids_raw.to_numpy())), dp_sorted)
     if dp_sorted is not None and n > 1:
         dup = np.r_[False, (sc[1:] == sc[:-1]) & (dp_sorted[1:] == dp_sorted[:-1])]
         if session is not None:
@@ -521,28 +615,53 @@ def build_design(
                     "keep one row per participant and decision point",
                 )
             )
+    return _RowOrder(order, in_order, starts, np.asarray(uniques)[sc[starts]], dp_sorted, where)
 
-    # ---- availability and used rows
+
+def _used_rows(
+    frame: pd.DataFrame,
+    availability: str | np.ndarray | None,
+    include: np.ndarray | None,
+    rows: _RowOrder,
+) -> np.ndarray:
+    """Available (a 0/1 flag without gaps) and included rows, in design order."""
+    n = len(frame)
     if availability is None:
-        avail = np.ones(n)
-        avail_label = "availability"
+        used = np.ones(n, dtype=bool)
     else:
         avail, avail_label = _flag_values(frame, availability, n, "availability")
-        avail = take(avail)
+        avail = rows.take(avail)
         bad = ~np.isin(avail, (0.0, 1.0))
         if bad.any():
             raise LabmrtError(
                 Problem(
                     f"availability {avail_label!r}",
-                    "must be 0 or 1 (no missing values): " + describe_rows(bad, where),
+                    "must be 0 or 1 (no missing values): " + describe_rows(bad, rows.labels),
                     "record unavailable decision points as 0",
                 )
             )
-    used = avail == 1
+        used = avail == 1
     if include is not None:
-        used &= take(np.asarray(include, dtype=bool))
+        used &= rows.take(np.asarray(include, dtype=bool))
+    return used
 
-    # ---- treatment, probabilities, outcome
+
+def _checked_values(
+    frame: pd.DataFrame,
+    outcome: str | np.ndarray,
+    treatment: str | np.ndarray,
+    rand_prob: ColumnOrValue,
+    numerator_prob: ColumnOrValue,
+    binary_outcome: bool,
+    labels: dict[str, str],
+    used: np.ndarray,
+    rows: _RowOrder,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, str]:
+    """Treatment, probabilities and outcome in design order, checked at the used rows.
+
+    Returns (a, prob, num, y, treatment label, numerator label).
+    """
+    n, take, where = len(frame), rows.take, rows.labels
     a, a_label = _flag_values(frame, treatment, n, "treatment")
     a = take(a)
     prob, p_label = _value(frame, rand_prob, n, "randomization probability")
@@ -587,65 +706,7 @@ def build_design(
                     "use the continuous analysis (without --binary) for other outcomes",
                 )
             )
-
-    # ---- moderator and control blocks (levels from the used rows), written once
-    used_in_frame = used if in_order else np.empty(n, dtype=bool)
-    if not in_order:
-        used_in_frame[order] = used
-    plans_g, control_names, lv_g, src_g = plan_terms(frame, controls, used_in_frame, "control")
-    plans_s, effect_names, lv_s, src_s = plan_terms(frame, moderators, used_in_frame, "moderator")
-    q, p = len(control_names), len(effect_names)
-    # One column-major block [g | (A - p~) S | S]: x = [g | effect] and s are views of it.
-    block = np.empty((n, q + 2 * p), order="F")
-    g, s = block[:, :q], block[:, q + p :]
-    row_map = None if in_order else order
-    _check_block(g, fill_terms(g, plans_g, used, row_map), control_names, "control", where)
-    _check_block(s, fill_terms(s, plans_s, used, row_map), effect_names, "moderator", where)
-
-    # ---- zero the unused rows so nothing undefined reaches a sum
-    off = np.flatnonzero(~used)
-    if off.size:
-        # Values read from the table or given as arrays may be the caller's: copied, once.
-        # Constants and rows taken in sorted order are fresh arrays already.
-        y, prob, num = (
-            v if not in_order or _is_constant(spec) else v.astype(float)
-            for v, spec in ((y, outcome), (prob, rand_prob), (num, numerator_prob))
-        )
-        y[off] = 0.0
-        prob[off] = 0.5
-        num[off] = 0.5
-    # 0/1 at the used rows (checked above), 0 at the others.
-    a = ((a == 1) & used).astype(float)
-    for lo in range(0, n, _FILL_ROWS):  # the effect block (A - p~) S, a cached piece at a time
-        rows = slice(lo, lo + _FILL_ROWS)
-        centered = a[rows] - num[rows]
-        for j in range(p):
-            np.multiply(centered, s[rows, j], out=block[rows, q + j])
-
-    design = Design(
-        y=y,
-        g=g,
-        s=s,
-        a=a,
-        prob=prob,
-        num_prob=num,
-        used=used,
-        starts=starts,
-        participants=participants,
-        control_names=control_names,
-        effect_names=effect_names,
-        treatment_label=f"I({a_label} - {num_label})",
-        row_order=order,
-        decision_points=dp_sorted,
-        factor_levels={**lv_g, **lv_s},
-        term_sources={**src_g, **src_s},
-        notes=notes,
-        row_labels=where,
-        x=block[:, : q + p],
-        # A constant probability enters the weights as a number: no per-row division.
-        w=wcls_weight(a, _scalar_or(rand_prob, prob), _scalar_or(numerator_prob, num), used),
-    )
-    return design
+    return a, prob, num, y, a_label, num_label
 
 
 def _participant_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:

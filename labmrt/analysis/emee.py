@@ -55,11 +55,13 @@ def _equations(design: Design, theta: np.ndarray):
     return total, u, v, e, mu, f, m
 
 
-def solve_emee(design: Design, start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Newton's method from ``start`` (zeros, as MRTAnalysis) with step halving."""
-    theta = np.zeros(design.k) if start is None else np.asarray(start, dtype=float).copy()
-    scale = max(design.n_participants, 1)
-    total, *_, m = _equations(design, theta)
+def newton_root(equations, theta: np.ndarray, scale: float, tol: float = _TOL):
+    """Newton's method with step halving on ``equations(theta) -> (total, derivative)``.
+
+    Returns the root, the number of steps, and the last residual norm
+    (``max |total| / scale``); the caller decides what a failure means.
+    """
+    total, m = equations(theta)
     norm = np.max(np.abs(total)) / scale
     for it in range(1, _MAX_ITER + 1):
         try:
@@ -70,24 +72,38 @@ def solve_emee(design: Design, start: np.ndarray | None = None) -> tuple[np.ndar
         while True:
             cand = theta - lam * step
             with np.errstate(over="ignore", invalid="ignore"):
-                t_new, *_, m_new = _equations(design, cand)
+                t_new, m_new = equations(cand)
             n_new = np.max(np.abs(t_new)) / scale
             if np.isfinite(n_new) and (n_new < norm or lam < 1e-8):
                 break
             lam /= 2
         theta, total, m, norm = cand, t_new, m_new, n_new
-        if norm < _TOL or np.max(np.abs(lam * step)) < 1e-14 * (1 + np.max(np.abs(theta))):
-            return theta, it
-    if not np.isfinite(norm) or norm > 1e-8:
-        raise LabmrtError(
-            Problem(
-                "EMEE",
-                "the estimating equation has no numerical solution "
-                f"(residual {norm:.3g} after {_MAX_ITER} Newton steps)",
-                "check the outcome (0/1, not all equal) and use fewer moderators/controls",
-            )
-        )
-    return theta, _MAX_ITER
+        if norm < tol or np.max(np.abs(lam * step)) < 1e-14 * (1 + np.max(np.abs(theta))):
+            return theta, it, norm
+    return theta, _MAX_ITER, norm
+
+
+def no_root_problem(where: str, norm: float) -> Problem:
+    return Problem(
+        where,
+        "the estimating equation has no numerical solution "
+        f"(residual {norm:.3g} after {_MAX_ITER} Newton steps)",
+        "check the outcome (0/1, not all equal) and use fewer moderators/controls",
+    )
+
+
+def solve_emee(design: Design, start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Newton's method from ``start`` (zeros, as MRTAnalysis) with step halving."""
+    theta = np.zeros(design.k) if start is None else np.asarray(start, dtype=float).copy()
+
+    def equations(th):
+        total, *_, m = _equations(design, th)
+        return total, m
+
+    theta, it, norm = newton_root(equations, theta, max(design.n_participants, 1))
+    if it == _MAX_ITER and (not np.isfinite(norm) or norm > 1e-8):
+        raise LabmrtError(no_root_problem("EMEE", norm))
+    return theta, it
 
 
 def fit_emee_design(

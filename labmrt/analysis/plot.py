@@ -60,7 +60,7 @@ def plot_effect(res, path: str | Path | None = None, moderator: str | None = Non
         )
     fig = agg_figure((6.0, 3.8))
     ax = fig.add_subplot(1, 1, 1)
-    scale = "log relative risk" if res.method == "emee" else "effect on the outcome"
+    scale = "log relative risk" if res.scale == "log relative risk" else "effect on the outcome"
     others = [m for m in mods if m != moderator]
     if moderator is None:
         tab = res.table.iloc[:1]

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from labmrt.errors import LabmrtError, Problem
 
@@ -24,6 +23,8 @@ TABLE_COLUMNS = ["estimate", "std_error", "ci_lower", "ci_upper", "statistic", "
 
 def t_inference(estimate: np.ndarray, se: np.ndarray, df: int, conf_level: float) -> pd.DataFrame:
     """Estimate, SE, two-sided t CI and p-value; ``statistic`` is the t value."""
+    from scipy import stats  # on use: importing it takes most of a second
+
     estimate = np.asarray(estimate, dtype=float)
     se = np.asarray(se, dtype=float)
     crit = stats.t.isf((1 - conf_level) / 2, df)
@@ -129,6 +130,28 @@ class EffectResult:
         return self._frame(self._cov_corrected)
 
     @property
+    def bse(self) -> pd.Series:
+        """Standard errors of every coefficient (design order), from the covariance used."""
+        return pd.Series(np.sqrt(np.diag(self.cov_used)), index=self.design_names)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """The covariance used for inference (statsmodels' name for it)."""
+        return self.cov
+
+    def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
+        """t confidence intervals of every coefficient (design order), at the result's level."""
+        from scipy import stats  # on use: importing it takes most of a second
+
+        level = self.conf_level if conf_level is None else float(conf_level)
+        crit = stats.t.isf((1 - level) / 2, self.df)
+        se = self.bse.to_numpy()
+        return pd.DataFrame(
+            {"lower": self.params - crit * se, "upper": self.params + crit * se},
+            index=self.design_names,
+        )
+
+    @property
     def effect_params(self) -> pd.Series:
         return pd.Series(self.params[self.q :], index=self.effect_names)
 
@@ -188,6 +211,8 @@ class EffectResult:
         return tab
 
     def _mrtanalysis_lincomb(self, lw, est, se) -> pd.DataFrame:
+        from scipy import stats  # on use: importing it takes most of a second
+
         d1 = np.count_nonzero(lw, axis=1)
         d2 = self.n_effective - self.p - self.q
         adj = d1 * (d1 + d2 - 1) / d2 if self.n_effective <= 50 else np.ones_like(d1, float)

@@ -41,6 +41,7 @@ from scipy import stats
 
 from labmrt.analysis.batch import BatchFit, fit_from_sums, single_threaded_blas, solve_batched
 from labmrt.analysis.design import Design, build_design, effect_block, wcls_weight
+from labmrt.analysis.options import AnalysisOptions
 from labmrt.errors import LabmrtError, Problem
 
 Method = Literal["redraw", "shuffle"]
@@ -667,50 +668,6 @@ def plot_null_distributions(result: RandomizationResult, path: str | Path) -> Pa
 # --------------------------------------------------------------------------- design from a table
 
 
-@dataclass(frozen=True)
-class AnalysisSpec:
-    """The options of one WCLS analysis, as ``labmrt analyze`` takes them.
-
-    Binary treatment: ``treatment`` (0/1 column) and ``prob`` (column name or a
-    number). Multi-arm data: ``arm`` column with ``prob_<arm>`` columns,
-    ``treatment_arm`` and optionally ``control_arms`` (default: every other
-    arm, i.e. "treatment arm vs not"); rows drawn to another arm get weight 0.
-    """
-
-    outcome: str
-    participant: str = "participant"
-    moderators: tuple[str, ...] = ()
-    controls: tuple[str, ...] = ()
-    availability: str | None = "available"
-    treatment: str | None = None
-    prob: str | float | None = None
-    arm: str | None = None
-    treatment_arm: str | None = None
-    control_arms: tuple[str, ...] | None = None
-    numerator_prob: float = 0.5
-    estimator: Literal["wcls", "emee"] = "wcls"
-    options: tuple[tuple[str, object], ...] = ()  # further wcls()/emee() keywords
-
-    def analysis_kwargs(self) -> dict:
-        """The keyword arguments of :func:`labmrt.analysis.api.wcls` / ``emee`` it stands for."""
-        kw: dict = dict(
-            id=self.participant,
-            outcome=self.outcome,
-            moderators=list(self.moderators),
-            controls=list(self.controls),
-            availability=self.availability,
-            numerator_prob=self.numerator_prob,
-        )
-        if self.arm is not None:
-            treated = str(self.treatment_arm)
-            control = "+".join(self.control_arms) if self.control_arms else "rest"
-            kw.update(arm=self.arm, contrast=f"{treated}-vs-{control}")
-        else:
-            kw.update(treatment=self.treatment, rand_prob=self.prob)
-        kw.update(dict(self.options))
-        return kw
-
-
 def arm_design(
     design: Design,
     *,
@@ -805,9 +762,13 @@ def _contrast_index(
     return treated, ctrl
 
 
-def design_from_table(frame: pd.DataFrame, spec: AnalysisSpec) -> ArmDesign:
-    """The analysis ``spec`` describes, built by the analyzer and indexed by the drawn arm."""
-    return design_from_analysis(frame, estimator=spec.estimator, **spec.analysis_kwargs())
+def design_from_table(frame: pd.DataFrame, options: AnalysisOptions) -> ArmDesign:
+    """The analysis ``options`` describe, built by the analyzer and indexed by the drawn arm."""
+    kw = options.call_kwargs()
+    kw.pop("conf_level")  # a randomization test has no confidence level
+    return design_from_analysis(
+        frame, estimator=options.method, small_sample=kw.pop("small_sample", "auto"), **kw
+    )
 
 
 _A, _P = "__redraw_treatment", "__redraw_prob"
@@ -932,7 +893,7 @@ def apply_subset(frame: pd.DataFrame, expr: str | None) -> pd.DataFrame:
 
 def compare_analyses(
     frame: pd.DataFrame,
-    spec: AnalysisSpec,
+    options: AnalysisOptions,
     outcomes: Sequence[str] = (),
     subsets: Sequence[str] = (),
     *,
@@ -944,9 +905,9 @@ def compare_analyses(
     participants and rows used. This is the comparison table of phase 7; each
     row is the analyzer's own fit (:func:`labmrt.analysis.api.wcls`/``emee``).
     """
-    return compare_variants(
-        frame, spec.analysis_kwargs(), outcomes, subsets, estimator=spec.estimator, alpha=alpha
-    )
+    kw = options.call_kwargs()
+    kw.pop("conf_level")  # each fit's level is 1 - alpha
+    return compare_variants(frame, kw, outcomes, subsets, estimator=options.method, alpha=alpha)
 
 
 def compare_variants(

@@ -38,6 +38,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from labmrt.analysis.options import AnalysisOptions
 from labmrt.errors import LabmrtError, Problem, loc_text
 
 Direction = Literal[">0", "<0", "!=0"]
@@ -96,32 +97,12 @@ class PlanRobustness(BaseModel):
     per_protocol: bool = False
 
 
-class AnalysisPlan(BaseModel):
-    """Every option of ``labmrt analyze``; field names match the Python API."""
-
-    model_config = ConfigDict(extra="forbid")
+class AnalysisPlan(AnalysisOptions):
+    """Every option of ``labmrt analyze`` (:class:`~labmrt.analysis.options.AnalysisOptions`),
+    the data it reads and what the plan tests."""
 
     data: str | None = None
-    method: Literal["wcls", "emee"] = "wcls"
-    id: str = "participant"
-    decision_point: str | None = None
     outcome: str
-    treatment: str | None = None
-    prob: float | str | None = None
-    contrast: str | None = None
-    baseline: str | None = None
-    arm: str = "arm"
-    moderators: list[str] = Field(default_factory=list)
-    controls: list[str] = Field(default_factory=list)
-    availability: str | None = None
-    numerator_prob: float | str | None = None
-    per_protocol: bool = False
-    received: str = "received"
-    treatment_lags: list[int] = Field(default_factory=list)
-    outcome_delay: int = 0
-    small_sample: Literal["auto", "always", "never"] | None = None
-    conf_level: float = 0.95
-    lincomb: list[list[float]] = Field(default_factory=list)
 
     # What the plan tests (pre-registration); see the module docstring.
     protocol: str | None = None
@@ -154,31 +135,6 @@ class AnalysisPlan(BaseModel):
 
     def hypothesis(self, hid: str) -> Hypothesis:
         return next(h for h in self.hypotheses if h.id == hid)
-
-    def call_kwargs(self) -> dict:
-        """Keyword arguments of :func:`labmrt.analysis.wcls` / ``emee``."""
-        kw = dict(
-            id=self.id,
-            outcome=self.outcome,
-            treatment=self.treatment,
-            rand_prob=self.prob,
-            moderators=self.moderators,
-            controls=self.controls,
-            availability=self.availability,
-            numerator_prob=self.numerator_prob,
-            decision_point=self.decision_point,
-            contrast=self.contrast,
-            baseline=self.baseline,
-            arm=self.arm,
-            per_protocol=self.per_protocol,
-            received=self.received,
-            treatment_lags=self.treatment_lags,
-            outcome_delay=self.outcome_delay,
-            conf_level=self.conf_level,
-        )
-        if self.small_sample is not None:
-            kw["small_sample"] = self.small_sample
-        return kw
 
 
 def load_plan(path: str | Path) -> AnalysisPlan:

@@ -43,6 +43,7 @@ def render_summary(res) -> str:
     title = {
         "wcls": "Causal excursion effects (WCLS, additive scale)",
         "emee": "Causal excursion effects (EMEE, log relative risk)",
+        "emee2": "Causal excursion effects (EMEE2, centred residual, log relative risk)",
     }[res.method]
     corr = "Mancl-DeRouen" if res.small_sample_applied else "none"
     left = [

@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from labmrt.commands import analyze_distal
+
 EPILOG = """\
 examples:
   labmrt analyze data.csv --id userid --outcome logstep_30min --treatment intervention \\
@@ -19,6 +21,13 @@ examples:
   labmrt analyze export/decision_points.csv --outcome help_log --contrast loss-vs-baseline \\
       --moderator affect_state --control affect_state task_index --availability available --json
   labmrt analyze --plan plan.toml --plot effect.png
+  labmrt analyze data.csv --id userid --distal-outcome Y --treatment A --prob prob_A \\
+      --moderator Z --control Z X --availability avail --learner lm --json
+  labmrt analyze data.csv --id id --decision-point dp --distal-outcome Y --treatment A \\
+      --mediator M --prob p_A --availability I --effect-form dp --control dp M X --json
+  labmrt analyze data.csv --binary --centered-residual --outcome y --treatment A --prob 0.6
+  labmrt analyze data.csv --effect-size --outcome y --treatment A --prob p \\
+      --decision-point dp --control x --bootstrap 1000 --seed 1 --plot d.png
 
 contrasts: T-vs-C or T:C, sides are arm ids joined by "+", or "baseline" (the
 baseline arm), "rest" (right side: every other arm), "any" (left side: every
@@ -115,6 +124,7 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", metavar="PNG", help="save the effect-by-moderator plot")
     parser.add_argument("--plot-moderator", metavar="COL", help="moderator on the plot's x axis")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    analyze_distal.add_options(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -144,6 +154,10 @@ def handle(args: argparse.Namespace) -> int:
     from labmrt.analysis.spec import fit_analysis, load_plan, plan_from_dict
     from labmrt.errors import LabmrtError, Problem
 
+    analysis = analyze_distal.select(args)
+    if analysis != "wcls":
+        return analyze_distal.handle(args, analysis)
+    analyze_distal.check_options(args, "wcls")
     raw: dict = {}
     source = None
     if args.plan:

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 
 def require_display() -> None:
-    from ui.app import display_available
+    from ui.display import display_available
 
     if not display_available():
         raise LabmrtError(
@@ -58,7 +58,7 @@ def platform_problem() -> str | None:
     Qt aborts the process when its platform plugin cannot load (on Linux: the
     xcb plugin lacking system XCB libraries), so the app is never started blind.
     """
-    from ui.display_probe import probe_platform
+    from ui.display import probe_platform
 
     probe = probe_platform()
     return None if probe.ok else probe.advice()
@@ -68,7 +68,7 @@ def interactive_display() -> bool:
     """A screen a person can see: a display server, or a real (not offscreen) Qt platform."""
     import os
 
-    from ui.app import display_available
+    from ui.display import display_available
 
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     if platform.split(":")[0] in ("offscreen", "minimal"):

@@ -142,7 +142,7 @@ def open_lab(study, n: int, time_scale: float, headless: bool) -> int:
     procs = spawn_stations(study.dir, n, time_scale) if n else []
     try:
         if not headless and interactive_display() and platform_problem() is None:
-            from ui.lab_window import run_lab_window
+            from ui.lab import run_lab_window
 
             return run_lab_window(study, on_close=lambda: print(merge_all(study)))
         if not headless:

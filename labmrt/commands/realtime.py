@@ -29,7 +29,7 @@ def simulate_realtime(
     from labmrt.simulate import (
         SimulatedParticipant,
         StudyRun,
-        load_effects,
+        load_effect_model,
         participant_codes,
     )
     from labmrt.store import DB_NAME, StudyStore
@@ -41,7 +41,7 @@ def simulate_realtime(
         raise LabmrtError(
             Problem(str(out), "already holds a study database", "simulate into a new folder")
         )
-    model, doc = load_effects(effects, protocol)
+    model, doc = load_effect_model(effects, protocol)
     started = time.perf_counter()
     codes = participant_codes(n_participants)
     truth: dict[str, Any] = {

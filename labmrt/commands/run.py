@@ -250,9 +250,9 @@ def _run(args: argparse.Namespace) -> int:
         try:
             source, truth = _state_source(args, protocol, clock, p_seed, cleanup)
             if args.simulated:
-                from labmrt.simulate import SimulatedParticipant, load_effects
+                from labmrt.simulate import SimulatedParticipant, load_effect_model
 
-                model, _ = load_effects(args.effects, protocol)
+                model, _ = load_effect_model(args.effects, protocol)
                 presenter: Any = SimulatedParticipant(
                     protocol, model, clock, truth, seed=p_seed + int(args.resume)
                 )
@@ -317,7 +317,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _state_source(args, protocol, clock, seed: int, cleanup: list) -> tuple[Any, Any]:
     """(state source, true-state function) for the chosen mode."""
-    from labmrt.simulate import ScriptedStateSource, load_effects, random_intervals
+    from labmrt.simulate import ScriptedStateSource, load_effect_model, random_intervals
 
     if args.simulated_sensors:
         from sensors.live import live_state_source
@@ -329,7 +329,7 @@ def _state_source(args, protocol, clock, seed: int, cleanup: list) -> tuple[Any,
 
     from sensors.simulate import ArousalSchedule
 
-    model, _ = load_effects(args.effects, protocol)
+    model, _ = load_effect_model(args.effects, protocol)
     duration = 4 * 3600.0
     script = ArousalSchedule.random(seed, duration, model.mean_state_segment_s)
     rng = np.random.default_rng([seed, 99])

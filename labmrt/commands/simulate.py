@@ -34,7 +34,11 @@ def register(subparsers) -> None:
     parser.add_argument("protocol", metavar="PROTOCOL", help="protocol file (TOML)")
     parser.add_argument("--participants", type=int, required=True, metavar="N")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
-    parser.add_argument("--effects", metavar="FILE", help="effects file (TOML; see README)")
+    parser.add_argument(
+        "--effects",
+        metavar="FILE",
+        help="effects file (TOML, the format labmrt power --simulate reads)",
+    )
     parser.add_argument("--out", required=True, metavar="STUDY_DIR", help="new study folder")
     parser.add_argument(
         "--realtime",

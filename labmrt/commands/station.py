@@ -103,7 +103,7 @@ def simulated_factory(
         from labmrt.commands.run import _origin, _state_source
         from labmrt.session import SessionEngine
         from labmrt.session.clock import LSLClock, ScaledClock
-        from labmrt.simulate import SimulatedParticipant, load_effects
+        from labmrt.simulate import SimulatedParticipant, load_effect_model
 
         real_time = sensors or live is not None
         clock: Any = (
@@ -117,7 +117,7 @@ def simulated_factory(
             source, truth = live, (lambda t: "calm")
         else:
             source, truth = _state_source(opts, protocol, clock, p_seed, cleanup)
-        model, _ = load_effects(None, protocol)
+        model, _ = load_effect_model(None, protocol)
         person = SimulatedParticipant(protocol, model, clock, truth, seed=p_seed + int(resume))
         outlet = None
         if markers:
@@ -197,7 +197,7 @@ def _run(args: argparse.Namespace) -> int:
     station_cleanup: list = []
     live = lab_sensors(protocol, args.sensors, station_cleanup) if args.sensors else None
     if not args.simulated:
-        from ui.station_window import run_station_window
+        from ui.lab import run_station_window
 
         try:
             return run_station_window(

@@ -93,21 +93,62 @@ def _toml_or_none(name: str) -> dict | None:
 
 
 def _effects_summary(name: str) -> str:
-    from labmrt.powersim.effects import validate_effects_file
+    """One schema serves both simulations; each adds rules of what it alone models, so
+    the file is checked with both and the summary says which of them can read it."""
+    from labmrt.effects import named_protocol, parse_effects, read_effects
+    from labmrt.errors import LabmrtError
 
-    model, protocol = validate_effects_file(name)
+    doc = read_effects(name)
+    model = parse_effects(doc, name)  # renamed keys are reported here, once
+    protocol = named_protocol(name, model)
     if protocol is None:
-        head = (
-            "  effects for `labmrt power --simulate` (names no protocol: checked on its own; "
-            'add protocol = "..." to check arms and states against it)'
+        return (
+            "  effects file (names no protocol: checked on its own; "
+            'add protocol = "..." to check arms, states and outcomes against it)\n'
+            f"  outcomes: {_outcomes_text(model)}"
         )
-    else:
-        head = (
-            f"  effects for `labmrt power --simulate` of {model.protocol} "
-            f"(content hash {protocol.content_hash})"
-        )
-    outcomes = ", ".join(f"{k} ({v.scale})" for k, v in model.outcomes.items())
-    return f"{head}\n  outcomes: {outcomes}"
+    refused = _effects_readers(doc, protocol, name)
+    readers = [reader for reader, problems in refused.items() if not problems]
+    if not readers:
+        unique = {p.format(): p for problems in refused.values() for p in problems}
+        raise LabmrtError(list(unique.values()))
+    lines = [
+        f"  effects for {' and '.join(f'`{r}`' for r in readers)} of {model.protocol} "
+        f"(content hash {protocol.content_hash})",
+        f"  outcomes: {_outcomes_text(model)}",
+    ]
+    for reader, problems in refused.items():
+        if problems:
+            lines.append(f"  not for `{reader}`: " + "; ".join(p.format() for p in problems))
+    return "\n".join(lines)
+
+
+def _effects_readers(doc: dict, protocol, name: str) -> dict[str, list]:
+    """Each simulation -> the problems it finds in the effects document (none: it reads it)."""
+    import warnings
+
+    from labmrt.effects import checked_effects
+    from labmrt.errors import DeprecatedKey, LabmrtError
+    from labmrt.powersim.effects import check_against_protocol
+    from labmrt.simulate import simulation_problems
+
+    found = {}
+    for reader, check in (
+        ("labmrt power --simulate", check_against_protocol),
+        ("labmrt simulate", simulation_problems),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecatedKey)
+            try:
+                checked_effects(doc, protocol, name, check)
+                found[reader] = []
+            except LabmrtError as err:
+                found[reader] = list(err.problems)
+    return found
+
+
+def _outcomes_text(model) -> str:
+    return ", ".join(f"{k} ({v.scale})" for k, v in model.outcomes.items())
 
 
 def _plan_summary(name: str) -> str:

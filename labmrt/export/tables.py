@@ -140,6 +140,91 @@ _BASE_COLUMNS = [
 ]
 
 
+_PRESENTATION_COLUMNS = [
+    "uniform",
+    "shown_t",
+    "received_t",
+    "dwell_s",
+    "confirmed",
+    "answer",
+    "answer_t",
+    "correct",
+    "end_t",
+]
+
+
+@dataclass
+class _DecisionColumns:
+    """The columns of the decision-point table beyond the fixed ones: one per arm,
+    recorded feature, quality, control, outcome, signal window and context value."""
+
+    arms: list[str]
+    outcome_defs: dict[str, dict]
+    feature_cols: dict[str, str]
+    quality_cols: dict[str, str]
+    control_cols: dict[str, str]
+    outcome_cols: dict[str, str]
+    window_cols: dict[str, tuple[str, str]]
+    context_cols: dict[str, str]
+
+    def names(self) -> list[str]:
+        return (
+            _BASE_COLUMNS
+            + [f"prob_{a}" for a in self.arms]
+            + ["received", "affect_state", "p_aroused"]
+            + list(self.feature_cols.values())
+            + list(self.quality_cols.values())
+            + list(self.control_cols.values())
+            + list(self.outcome_cols.values())
+            + ["protocol_hash"]
+            + _PRESENTATION_COLUMNS
+            + [c for pair in self.window_cols.values() for c in pair]
+            + list(self.context_cols.values())
+        )
+
+
+def _decision_columns(
+    dec: pd.DataFrame, outc: pd.DataFrame, summaries: dict[str, ProtocolSummary]
+) -> _DecisionColumns:
+    """Name the columns of what the sessions recorded, without clashes (:class:`_Namer`)."""
+    arms: list[str] = []
+    outcome_defs: dict[str, dict] = {}
+    for summary in summaries.values():
+        arms += [a for a in summary.arms if a not in arms]
+        for o in summary.outcomes:
+            outcome_defs.setdefault(o["name"], o)
+    for a in list(dec["arm"].dropna()) + _ordered_keys(dec["probabilities"]):
+        if a not in arms:
+            arms.append(a)
+    for name in outc["name"]:
+        outcome_defs.setdefault(name, {"name": name, "unit": "", "meaning": "proximal outcome"})
+    namer = _Namer(
+        _BASE_COLUMNS
+        + [f"prob_{a}" for a in arms]
+        + ["received", "affect_state", "p_aroused", "protocol_hash"]
+    )
+    return _DecisionColumns(
+        arms=arms,
+        outcome_defs=outcome_defs,
+        feature_cols={k: namer.name(k, "feature") for k in _ordered_keys(dec["features"])},
+        quality_cols={
+            k: namer.name(k, "quality", prefix_always=True) for k in _ordered_keys(dec["quality"])
+        },
+        control_cols={k: namer.name(k, "control") for k in _ordered_keys(dec["controls"])},
+        outcome_cols={k: namer.name(k, "outcome") for k in outcome_defs},
+        window_cols={
+            k: (
+                namer.name(f"{k}_start", "window", prefix_always=True),
+                namer.name(f"{k}_end", "window", prefix_always=True),
+            )
+            for k in _ordered_keys(dec["windows"])
+        },
+        context_cols={
+            k: namer.name(k, "context", prefix_always=True) for k in _ordered_keys(dec["context"])
+        },
+    )
+
+
 def decision_point_table(
     store: StudyStore, summaries: dict[str, ProtocolSummary]
 ) -> tuple[pd.DataFrame, TableDoc]:
@@ -158,126 +243,80 @@ def decision_point_table(
     outcome_values: dict[tuple[int, int], dict[str, float]] = {}
     for row in outc.itertuples(index=False):
         outcome_values.setdefault((row.session, row.decision_point), {})[row.name] = _num(row.value)
-
-    arms: list[str] = []
-    outcome_defs: dict[str, dict] = {}
-    for summary in summaries.values():
-        arms += [a for a in summary.arms if a not in arms]
-        for o in summary.outcomes:
-            outcome_defs.setdefault(o["name"], o)
-    for a in list(dec["arm"].dropna()) + _ordered_keys(dec["probabilities"]):
-        if a not in arms:
-            arms.append(a)
-    for name in outc["name"]:
-        outcome_defs.setdefault(name, {"name": name, "unit": "", "meaning": "proximal outcome"})
-
-    namer = _Namer(
-        _BASE_COLUMNS
-        + [f"prob_{a}" for a in arms]
-        + ["received", "affect_state", "p_aroused", "protocol_hash"]
-    )
-    feature_cols = {k: namer.name(k, "feature") for k in _ordered_keys(dec["features"])}
-    quality_cols = {
-        k: namer.name(k, "quality", prefix_always=True) for k in _ordered_keys(dec["quality"])
-    }
-    control_cols = {k: namer.name(k, "control") for k in _ordered_keys(dec["controls"])}
-    outcome_cols = {k: namer.name(k, "outcome") for k in outcome_defs}
-    window_keys = _ordered_keys(dec["windows"])
-    window_cols = {
-        k: (
-            namer.name(f"{k}_start", "window", prefix_always=True),
-            namer.name(f"{k}_end", "window", prefix_always=True),
-        )
-        for k in window_keys
-    }
-    context_cols = {
-        k: namer.name(k, "context", prefix_always=True) for k in _ordered_keys(dec["context"])
-    }
-    extra = [
-        "uniform",
-        "shown_t",
-        "received_t",
-        "dwell_s",
-        "confirmed",
-        "answer",
-        "answer_t",
-        "correct",
-        "end_t",
-    ]
-
+    cols = _decision_columns(dec, outc, summaries)
     records = []
     for row in dec.itertuples(index=False):
         key = (row.session, row.decision_point)
         p = pres.loc[key] if key in pres.index else None
-        probs = row.probabilities or {}
-        rec: dict[str, Any] = {
-            "participant": row.participant,
-            "session": row.session,
-            "decision_point": row.decision_point,
-            "task_index": row.task_index,
-            "task_id": row.task_id,
-            "t": row.t,
-            "available": int(bool(row.available)),
-            "unavailable_reason": row.unavailable_reason or "",
-            "arm": row.arm,
-        }
-        for a in arms:
-            rec[f"prob_{a}"] = _num(probs.get(a))
-        rec["received"] = pd.NA if p is None or pd.isna(p["received"]) else int(p["received"])
-        rec["affect_state"] = row.state
-        rec["p_aroused"] = _num(row.p_aroused)
-        for k, col in feature_cols.items():
-            rec[col] = _num((row.features or {}).get(k))
-        for k, col in quality_cols.items():
-            rec[col] = _num((row.quality or {}).get(k))
-        controls = row.controls or {}
-        for k, col in control_cols.items():
-            v = controls.get(k)
-            rec[col] = v if isinstance(v, str) else _num(v)
-        outs = outcome_values.get(key, {})
-        for k, col in outcome_cols.items():
-            rec[col] = outs.get(k, np.nan)
-        rec["protocol_hash"] = row.protocol_hash or sessions.loc[row.session, "protocol_hash"]
-        rec["uniform"] = _num(row.uniform)
-        for col in extra[1:]:
-            value = None if p is None else p[col]
-            if col in ("confirmed", "correct"):
-                rec[col] = pd.NA if value is None or pd.isna(value) else int(value)
-            elif col == "answer":
-                rec[col] = value
-            else:
-                rec[col] = _num(value)
-        windows = row.windows or {}
-        for k, (c0, c1) in window_cols.items():
-            bounds = windows.get(k) or [None, None]
-            rec[c0], rec[c1] = _num(bounds[0]), _num(bounds[1])
-        context = row.context or {}
-        for k, col in context_cols.items():
-            v = context.get(k)
-            rec[col] = v if isinstance(v, str) or v is None else _num(v)
-        records.append(rec)
-
-    columns = (
-        _BASE_COLUMNS
-        + [f"prob_{a}" for a in arms]
-        + ["received", "affect_state", "p_aroused"]
-        + list(feature_cols.values())
-        + list(quality_cols.values())
-        + list(control_cols.values())
-        + list(outcome_cols.values())
-        + ["protocol_hash"]
-        + extra
-        + [c for pair in window_cols.values() for c in pair]
-        + list(context_cols.values())
-    )
-    frame = pd.DataFrame.from_records(records, columns=columns)
+        protocol_hash = row.protocol_hash or sessions.loc[row.session, "protocol_hash"]
+        records.append(_decision_record(row, p, cols, outcome_values.get(key, {}), protocol_hash))
+    frame = pd.DataFrame.from_records(records, columns=cols.names())
     for col in ("session", "decision_point", "available"):
         frame[col] = frame[col].astype("int64")
     for col in ("task_index", "received", "confirmed", "correct"):
         frame[col] = frame[col].astype("Int64")
     frame = frame.sort_values(["participant", "session", "decision_point"], kind="stable")
     frame = frame.reset_index(drop=True)
+    _document_decision_columns(doc, cols, summaries)
+    return frame, doc
 
+
+def _decision_record(
+    row: Any, p: pd.Series | None, cols: _DecisionColumns, outs: dict[str, float], protocol_hash
+) -> dict[str, Any]:
+    """One decision point (``row`` of the store) with its presentation ``p`` and outcomes."""
+    probs = row.probabilities or {}
+    rec: dict[str, Any] = {
+        "participant": row.participant,
+        "session": row.session,
+        "decision_point": row.decision_point,
+        "task_index": row.task_index,
+        "task_id": row.task_id,
+        "t": row.t,
+        "available": int(bool(row.available)),
+        "unavailable_reason": row.unavailable_reason or "",
+        "arm": row.arm,
+    }
+    for a in cols.arms:
+        rec[f"prob_{a}"] = _num(probs.get(a))
+    rec["received"] = pd.NA if p is None or pd.isna(p["received"]) else int(p["received"])
+    rec["affect_state"] = row.state
+    rec["p_aroused"] = _num(row.p_aroused)
+    for k, col in cols.feature_cols.items():
+        rec[col] = _num((row.features or {}).get(k))
+    for k, col in cols.quality_cols.items():
+        rec[col] = _num((row.quality or {}).get(k))
+    controls = row.controls or {}
+    for k, col in cols.control_cols.items():
+        v = controls.get(k)
+        rec[col] = v if isinstance(v, str) else _num(v)
+    for k, col in cols.outcome_cols.items():
+        rec[col] = outs.get(k, np.nan)
+    rec["protocol_hash"] = protocol_hash
+    rec["uniform"] = _num(row.uniform)
+    for col in _PRESENTATION_COLUMNS[1:]:
+        value = None if p is None else p[col]
+        if col in ("confirmed", "correct"):
+            rec[col] = pd.NA if value is None or pd.isna(value) else int(value)
+        elif col == "answer":
+            rec[col] = value
+        else:
+            rec[col] = _num(value)
+    windows = row.windows or {}
+    for k, (c0, c1) in cols.window_cols.items():
+        bounds = windows.get(k) or [None, None]
+        rec[c0], rec[c1] = _num(bounds[0]), _num(bounds[1])
+    context = row.context or {}
+    for k, col in cols.context_cols.items():
+        v = context.get(k)
+        rec[col] = v if isinstance(v, str) or v is None else _num(v)
+    return rec
+
+
+def _document_decision_columns(
+    doc: TableDoc, cols: _DecisionColumns, summaries: dict[str, ProtocolSummary]
+) -> None:
+    """The codebook entry of every column of the decision-point table."""
     baseline = {s.baseline_arm for s in summaries.values() if s.baseline_arm}
     doc.add("participant", "", "participant code (pseudonymous; never a name)")
     doc.add("session", "", "session id in the study database (see sessions table)")
@@ -293,7 +332,7 @@ def decision_point_table(
         "treatment option (framing) drawn; empty when unavailable"
         + (f"; baseline arm: {', '.join(sorted(baseline))}" if baseline else ""),
     )
-    for a in arms:
+    for a in cols.arms:
         doc.add(
             f"prob_{a}",
             "probability",
@@ -309,7 +348,7 @@ def decision_point_table(
     )
     doc.add("affect_state", "", "classified affective state at the decision (calm/aroused/unknown)")
     doc.add("p_aroused", "probability", "classifier probability of the aroused state")
-    for k, col in feature_cols.items():
+    for k, col in cols.feature_cols.items():
         doc.add(
             col,
             FEATURE_UNITS.get(k.lower(), ""),
@@ -317,12 +356,12 @@ def decision_point_table(
             f"`window_{k}_start`..`window_{k}_end` when given",
             "moderator",
         )
-    for k, col in quality_cols.items():
+    for k, col in cols.quality_cols.items():
         doc.add(col, "0..1", f"signal quality of the `{k}` stream at the decision", "moderator")
-    for k, col in control_cols.items():
+    for k, col in cols.control_cols.items():
         doc.add(col, "s" if k.endswith("_s") else "", f"control variable `{k}`", "control")
-    for k, col in outcome_cols.items():
-        d = outcome_defs[k]
+    for k, col in cols.outcome_cols.items():
+        d = cols.outcome_defs[k]
         doc.add(col, d.get("unit", ""), d.get("meaning", "proximal outcome"), "outcome")
     doc.add("protocol_hash", "", "content hash of the protocol that produced the row")
     doc.add("uniform", "0..1", "uniform random number the arm was drawn with")
@@ -334,12 +373,11 @@ def decision_point_table(
     doc.add("answer_t", CLOCK, "when the answer was given")
     doc.add("correct", "", "1 = the answer was correct, 0 = wrong, empty = not scored")
     doc.add("end_t", CLOCK, "when the task ended")
-    for k, (c0, c1) in window_cols.items():
+    for k, (c0, c1) in cols.window_cols.items():
         doc.add(c0, CLOCK, f"start of the signal window `{k}` was computed on", "moderator")
         doc.add(c1, CLOCK, f"end of the signal window `{k}` was computed on", "moderator")
-    for k, col in context_cols.items():
+    for k, col in cols.context_cols.items():
         doc.add(col, "", f"context value `{k}` the randomizer saw", "context")
-    return frame, doc
 
 
 def events_table(store: StudyStore) -> tuple[pd.DataFrame, TableDoc]:

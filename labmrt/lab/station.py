@@ -3,12 +3,19 @@
 The station records into its own store (``STUDY/stations/NAME``), exactly as
 a single labmrt app does, so a session it has started goes on and finishes
 when the network or the console goes away; commands only start, pause,
-resume or abort. Every command passes the :class:`labmrt.lab.wire.CommandGate`
-first; refused ones are appended to ``commands.log`` in the station folder with
-the reason, accepted ones too (with ``ok`` and the error, if any), so the
-folder tells afterwards who commanded what. The highest sequence number run is
-kept in ``last_seq`` (written before the command runs), so a command recorded
-off the network cannot be played back after the station restarts either.
+resume or abort. Every received message passes the
+:class:`labmrt.lab.wire.CommandGate` first; refused ones are appended to
+``commands.log`` in the station folder with the reason (bounded in size and
+rate, rotated: :mod:`labmrt.lab.logbook`), accepted ones always (with ``ok``
+and the error, if any), so the folder tells afterwards who commanded what.
+The highest sequence number run is kept in ``last_seq`` (written before the
+command runs), so a command recorded off the network cannot be played back
+after the station restarts either. ``station.json`` holds the folder's random
+``folder_id``, which commands must name.
+
+No message stops the station: each is handled on its own, and whatever goes
+wrong with one (or with a heartbeat) is logged, briefly and at a bounded
+rate, and the loop goes on.
 
 Starting a participant whose session on this station was interrupted (the
 station was killed, the machine lost power) resumes that session, as
@@ -26,14 +33,17 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from labmrt.errors import LabmrtError
+from labmrt.lab.envelope import Header, Sealer
+from labmrt.lab.heartbeat import heartbeat_body
+from labmrt.lab.logbook import CommandLog, RateLimit
 from labmrt.lab.study import LabStudy
-from labmrt.lab.wire import VERSION, Command, CommandGate
+from labmrt.lab.wire import Command, CommandGate
 from labmrt.store import StudyStore
 from labmrt.store.merge import STATION_FILE
 
@@ -41,7 +51,27 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0
 SEQ_FILE = "last_seq"
+LOG_FILE = "commands.log"
 EngineFactory = Callable[[str, Any, bool], tuple[Any, list[Callable[[], None]]]]
+
+
+def folder_identity(folder, name: str, study_id: str) -> str:
+    """The station folder's random id (``station.json``), created with the folder."""
+    meta = folder / STATION_FILE
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    if not isinstance(doc, dict):
+        doc = {"name": name, "study_id": study_id}
+    folder_id = doc.get("folder_id")
+    if isinstance(folder_id, str) and len(folder_id) == 32:
+        return folder_id
+    doc["folder_id"] = uuid.uuid4().hex
+    tmp = meta.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+    tmp.replace(meta)
+    return doc["folder_id"]
 
 
 class Station:
@@ -62,9 +92,7 @@ class Station:
         self.name = name
         self.dir = study.station_dir(name)
         self.dir.mkdir(parents=True, exist_ok=True)
-        meta = self.dir / STATION_FILE
-        if not meta.exists():
-            meta.write_text(json.dumps({"name": name, "study_id": study.study_id}) + "\n")
+        self.folder_id = folder_identity(self.dir, name, study.study_id)
         self.protocol = study.load_protocol()
         self.store = StudyStore.open(self.dir, create=True)
         self.factory = factory
@@ -74,15 +102,23 @@ class Station:
         self.sensors = sensors
         # LabRecorder started and stopped with every session (labmrt.recording.RecorderSettings)
         self.labrecorder = labrecorder
-        self.gate = CommandGate(study.study_id, study.secret(), name, log=self._log_refused)
+        secret = study.secret()
+        self.sealer = Sealer(secret, study.study_id)
+        self.commands_log = CommandLog(self.dir / LOG_FILE)
+        self.gate = CommandGate(
+            study.study_id, secret, name, log=self._log_refused, folder=self.folder_id
+        )
         self.gate.last_seq = self._saved_seq()
         self.engine: Any = None
         self._cleanup: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._beat = 0
+        self._status_seq = 0
         self._next_beat = 0.0
         self._status: dict[str, Any] = {"status": "idle", "participant": "", "phase": ""}
         self._warnings: list[str] = []
+        self._last_result: tuple[int | None, bool, str] = (None, True, "")
+        self._errors = RateLimit(per_s=0.2, burst=5)
 
     # ------------------------------------------------------------------ the command log
     def _saved_seq(self) -> int:
@@ -97,32 +133,38 @@ class Station:
         tmp.write_text(f"{seq}\n", encoding="ascii")
         tmp.replace(self.dir / SEQ_FILE)
 
-    def _append_log(self, entry: dict[str, Any]) -> None:
-        entry = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry}
-        with (self.dir / "commands.log").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+    def _log_refused(self, reason: str, what: dict[str, Any]) -> None:
+        if self.commands_log.refused(reason, what):
+            log.warning("station %s refused a message (%s)", self.name, reason)
 
-    def _log_refused(self, reason: str, doc: dict[str, Any]) -> None:
-        log.warning("station %s refused a command (%s)", self.name, reason)
-        self._append_log({"refused": reason, "command": doc})
+    def _trouble(self, what: str) -> None:
+        """Something went wrong in the loop: logged (at a bounded rate), and the loop goes on."""
+        if self._errors.allow()[0]:
+            log.exception("station %s: %s", self.name, what)
 
     # ------------------------------------------------------------------ the loop
     def serve(self, stop: threading.Event, tick_s: float = 0.05) -> None:
         """Obey commands and beat until ``stop`` is set; the session goes on alone after."""
         while not stop.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - no message, stream or sensor stops the station
+                self._trouble("the station loop")
             stop.wait(tick_s)
 
     def tick(self) -> None:
-        for text in self.link.commands():
-            self.receive(text)
+        for message in self.link.commands():
+            try:
+                self.receive(getattr(message, "data", message), getattr(message, "size", -1))
+            except Exception:  # noqa: BLE001 - one message never affects the next
+                self._trouble("a received message")
         now = time.monotonic()
         if now >= self._next_beat:
             self._next_beat = now + self.heartbeat_s
-            self.link.publish(json.dumps(self.status(), separators=(",", ":")))
+            self.link.publish(self.heartbeat_text())
 
-    def receive(self, text: str) -> None:
-        verdict = self.gate.check(text)
+    def receive(self, text: str | bytes, size: int = -1) -> None:
+        verdict = self.gate.check(text, size)
         if verdict.command is None:
             return
         ok, error = True, ""
@@ -132,11 +174,14 @@ class Station:
                 self.execute(verdict.command)
             except LabmrtError as err:
                 ok, error = False, err.message
-            self._append_log(
+            except Exception as err:  # noqa: BLE001 - answered and logged, the station goes on
+                self._trouble(f"running {verdict.command.cmd}")
+                ok, error = False, f"the station could not {verdict.command.cmd} ({err!r})"[:300]
+            self.commands_log.write(
                 {"command": asdict(verdict.command), "ok": ok, "error": error, "executed": True}
             )
             self._last_result = (verdict.command.seq, ok, error)
-        elif getattr(self, "_last_result", (None,))[0] == verdict.command.seq:
+        elif self._last_result[0] == verdict.command.seq:
             _, ok, error = self._last_result
         if verdict.ack:
             self.link.publish(self.gate.ack_text(verdict.command, ok, error))
@@ -228,7 +273,7 @@ class Station:
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
-        """The heartbeat message: who, where in the session, state, signal, warnings."""
+        """The heartbeat's body: who, where in the session, state, signal, warnings."""
         self._beat += 1
         with self._lock:
             doc = dict(self._status)
@@ -242,25 +287,30 @@ class Station:
         quality = dict(state.get("quality") or {})
         if quality and min(quality.values()) < 0.5 and doc.get("status") in ("running", "resumed"):
             warnings.append("low signal quality: " + ", ".join(sorted(quality)))
-        return {
-            "v": VERSION,
-            "type": "status",
-            "study": self.study.study_id,
-            "station": self.name,
-            "protocol_hash": self.protocol.content_hash,
-            "beat": self._beat,
-            "t": time.time(),
-            "affect_state": state.get("label", "unknown"),
-            "p_aroused": state.get("p_aroused"),
-            "state_t": state.get("t"),
-            "features": state.get("features", {}),
-            "state_reason": state.get("reason", ""),
-            "quality": quality,
-            "warnings": warnings,
-            "interrupted": self.interrupted() if doc.get("status") == "idle" else [],
-            "last_seq": self.gate.last_seq,
-            **doc,
-        }
+        return heartbeat_body(
+            {
+                "protocol_hash": self.protocol.content_hash,
+                "folder": self.folder_id,
+                "beat": self._beat,
+                "t": time.time(),
+                "affect_state": state.get("label", "unknown"),
+                "p_aroused": state.get("p_aroused"),
+                "state_t": state.get("t"),
+                "features": state.get("features", {}),
+                "state_reason": state.get("reason", ""),
+                "quality": quality,
+                "warnings": warnings,
+                "interrupted": self.interrupted() if doc.get("status") == "idle" else [],
+                "last_seq": self.gate.last_seq,
+                **doc,
+            }
+        )
+
+    def heartbeat_text(self) -> str:
+        """The status message as it goes on the network: sealed, numbered above the last one."""
+        self._status_seq = max(self._status_seq + 1, int(time.time() * 1000))
+        header = Header("status", self.study.study_id, self.name, self._status_seq)
+        return self.sealer.seal(header, self.status())
 
     def close(self) -> None:
         engine = self.engine
@@ -268,6 +318,7 @@ class Station:
             engine.join(timeout=0)
         self._finish_cleanup()
         self.store.close()
+        self.commands_log.close()
 
 
 def _current_state(engine: Any, sensors: Any = None) -> dict[str, Any]:

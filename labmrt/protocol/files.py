@@ -172,7 +172,9 @@ def read_toml(path: Path, shown: str) -> dict[str, Any]:
         raise LabmrtError(Problem(shown, f"cannot be read ({err.strerror})", "")) from None
     if not data.strip():
         raise LabmrtError(
-            Problem(shown, "is empty", "start from protocols/minimal.toml (see README)")
+            Problem(
+                shown, "is empty", "start from protocols/minimal.toml (docs/guides/protocols.md)"
+            )
         )
     try:
         text = data.decode("utf-8-sig")
@@ -204,7 +206,11 @@ def read_toml(path: Path, shown: str) -> dict[str, Any]:
             msg, _, pos = msg.partition(" (at ")
             where = f"{shown}: {pos.rstrip(')')}"
         raise LabmrtError(
-            Problem(where, f"is not valid TOML: {msg}", "fix the syntax there (see README)")
+            Problem(
+                where,
+                f"is not valid TOML: {msg}",
+                "fix the syntax there (docs/guides/protocols.md)",
+            )
         ) from None
 
 

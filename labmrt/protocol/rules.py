@@ -5,19 +5,20 @@ the rules here need several fields at once (exactly one baseline arm, every
 probability set covering every arm and summing to 1, tasks naming features
 that exist, ...). Each broken rule is one located :class:`Issue`, so all of
 them are reported together.
+
+The rules read a :class:`~labmrt.protocol.model.Protocol`, typed ``Any`` here:
+the model runs them as its validator, so this module cannot import it back
+without an import cycle.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import Any
 
 from labmrt.protocol.errors import Issue, did_you_mean
 from labmrt.state import STATE_LABELS
-
-if TYPE_CHECKING:
-    from labmrt.protocol.model import Protocol
 
 #: Tolerance for "each probability set sums to 1".
 SUM_TOLERANCE = 1e-9
@@ -66,12 +67,22 @@ def _check_probability_set(
     return issues
 
 
-def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list of rules
-    arm_ids = [a.id for a in p.arms]
-    feature_ids = [f.id for f in p.features]
-    task_ids = [t.id for t in p.tasks]
+def study_rule_issues(p: Any) -> Iterator[Issue]:
+    """Every broken cross-field rule of the protocol ``p``, in the order of its tables."""
+    yield from _arm_issues(p)
+    yield from _randomization_issues(p)
+    yield from _feature_and_task_issues(p)
+    yield from _decision_rule_issues(p)
+    yield from _outcome_issues(p)
+    yield from _calibration_and_sensor_issues(p)
+    for name in ("moderators", "controls"):
+        for j, dup in _duplicates(list(getattr(p, name))):
+            yield Issue((name, j), f"'{dup}' is listed twice", "list each variable once")
 
-    # arms
+
+def _arm_issues(p: Any) -> Iterator[Issue]:
+    """One baseline arm, unique ids, and a wording of every task for every arm."""
+    arm_ids = [a.id for a in p.arms]
     for i, dup in _duplicates(arm_ids):
         yield Issue(("arms", i, "id"), f"duplicate arm id '{dup}'", "give every arm its own id")
     baselines = [i for i, a in enumerate(p.arms) if a.baseline]
@@ -106,7 +117,10 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
                 'write e.g. framing = "Think of what you can gain. {task}"',
             )
 
-    # randomization
+
+def _randomization_issues(p: Any) -> Iterator[Issue]:
+    """Constant probabilities or a table by context, each set covering the arms and summing to 1."""
+    arm_ids = [a.id for a in p.arms]
     r = p.randomization
     if r.probabilities is not None and r.table is not None:
         yield Issue(
@@ -131,52 +145,61 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
                 "remove context, or give a table per context value",
             )
     else:
-        assert r.table is not None
-        if r.context is None:
-            yield Issue(
-                ("randomization", "context"),
-                "is required with a probability table",
-                f'name the context variable, e.g. context = "{AFFECT_CONTEXT}"',
-            )
-        if not r.table:
-            yield Issue(("randomization", "table"), "is empty", "add a row per context value")
-        for key, row in r.table.items():
-            yield from _check_probability_set(row, arm_ids, ("randomization", "table", key))
-            if r.context == AFFECT_CONTEXT and key not in STATE_LABELS:
-                yield Issue(
-                    ("randomization", "table", key),
-                    f"'{key}' is not an affective state",
-                    did_you_mean(key, STATE_LABELS),
-                )
-        if r.table and r.fallback not in r.table:
-            yield Issue(
-                ("randomization", "fallback"),
-                f"row '{r.fallback}' is not in the table, so a context value without a row "
-                "could not be randomized",
-                f"add [randomization.table.{r.fallback}] or set fallback to one of: "
-                + ", ".join(r.table),
-            )
-        if r.context is not None and r.context not in p.moderators:
-            yield Issue(
-                ("randomization", "context"),
-                f"'{r.context}' is not listed in moderators, so it would not be recorded",
-                f'add "{r.context}" to moderators',
-            )
-        if r.context == AFFECT_CONTEXT and p.sensors is None:
-            yield Issue(
-                ("randomization", "context"),
-                f"{AFFECT_CONTEXT} needs physiological sensors",
-                "add a [sensors] table (streams and classifier)",
-            )
+        yield from _table_issues(p, arm_ids)
 
-    # features
+
+def _table_issues(p: Any, arm_ids: list[str]) -> Iterator[Issue]:
+    """Probabilities by context: the context recorded, every row a probability set."""
+    r = p.randomization
+    if r.context is None:
+        yield Issue(
+            ("randomization", "context"),
+            "is required with a probability table",
+            f'name the context variable, e.g. context = "{AFFECT_CONTEXT}"',
+        )
+    if not r.table:
+        yield Issue(("randomization", "table"), "is empty", "add a row per context value")
+    for key, row in r.table.items():
+        yield from _check_probability_set(row, arm_ids, ("randomization", "table", key))
+        if r.context == AFFECT_CONTEXT and key not in STATE_LABELS:
+            yield Issue(
+                ("randomization", "table", key),
+                f"'{key}' is not an affective state",
+                did_you_mean(key, STATE_LABELS),
+            )
+    if r.table and r.fallback not in r.table:
+        yield Issue(
+            ("randomization", "fallback"),
+            f"row '{r.fallback}' is not in the table, so a context value without a row "
+            "could not be randomized",
+            f"add [randomization.table.{r.fallback}] or set fallback to one of: "
+            + ", ".join(r.table),
+        )
+    if r.context is not None and r.context not in p.moderators:
+        yield Issue(
+            ("randomization", "context"),
+            f"'{r.context}' is not listed in moderators, so it would not be recorded",
+            f'add "{r.context}" to moderators',
+        )
+    if r.context == AFFECT_CONTEXT and p.sensors is None:
+        yield Issue(
+            ("randomization", "context"),
+            f"{AFFECT_CONTEXT} needs physiological sensors",
+            "add a [sensors] table (streams and classifier)",
+        )
+
+
+def _feature_and_task_issues(p: Any) -> Iterator[Issue]:
+    """Unique ids; tasks name existing features and arms, and answers fit their kind."""
+    arm_ids = [a.id for a in p.arms]
+    feature_ids = [f.id for f in p.features]
+    task_ids = [t.id for t in p.tasks]
     for i, dup in _duplicates(feature_ids):
         yield Issue(
             ("features", i, "id"), f"duplicate feature id '{dup}'", "give every feature its own id"
         )
     table_features = {f.id for f in p.features if f.kind == "comparison_table"}
 
-    # tasks
     for i, dup in _duplicates(task_ids):
         yield Issue(("tasks", i, "id"), f"duplicate task id '{dup}'", "give every task its own id")
     for i, t in enumerate(p.tasks):
@@ -234,7 +257,10 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
                 'add table = {"columns": [...], "rows": [[...], ...]}',
             )
 
-    # decision rules
+
+def _decision_rule_issues(p: Any) -> Iterator[Issue]:
+    """The decision points named exist, and a signal-based availability has sensors."""
+    task_ids = [t.id for t in p.tasks]
     rules = p.decision_rules
     if rules.select == "list":
         if not rules.task_ids:
@@ -271,7 +297,9 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
             "add [sensors], or set require_signal = false and remove min_quality",
         )
 
-    # outcomes
+
+def _outcome_issues(p: Any) -> Iterator[Issue]:
+    feature_ids = [f.id for f in p.features]
     for i, dup in _duplicates([o.name for o in p.outcomes]):
         yield Issue(
             ("outcomes", i, "name"), f"duplicate outcome '{dup}'", "give every outcome its own name"
@@ -293,7 +321,9 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
                 'use transform = "none" with measure = "any"',
             )
 
-    # calibration and sensors
+
+def _calibration_and_sensor_issues(p: Any) -> Iterator[Issue]:
+    """A calibration classifier has a rest phase; calibration-only keys need one; pins list streams."""
     cal = p.calibration
     if cal is not None and cal.stressor_s > 0 and cal.stressor == "none":
         yield Issue(
@@ -335,8 +365,3 @@ def study_rule_issues(p: Protocol) -> Iterator[Issue]:  # noqa: C901 - flat list
                     f"pins {kind} but sensors.streams does not list it",
                     f'add "{kind}" to sensors.streams, or remove the pin',
                 )
-
-    # moderators and controls
-    for name in ("moderators", "controls"):
-        for j, dup in _duplicates(list(getattr(p, name))):
-            yield Issue((name, j), f"'{dup}' is listed twice", "list each variable once")

@@ -6,13 +6,29 @@ physiological streams and with LabRecorder. A simulated study swaps in a
 :class:`VirtualClock`: waiting advances the clock instead of sleeping, so a
 40-participant study with three-minute calibrations runs in seconds while the
 record looks exactly like a real-time one.
+
+The participant screen's widgets take the time as a plain callable
+(:data:`ClockFn`, by default :func:`lsl_clock`), so a feature-use event sits on
+the axis of the physiological samples and a test can drive a widget with a
+fake clock.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
+
+#: ``now`` in seconds as a plain callable: what a widget of the participant screen reads.
+ClockFn = Callable[[], float]
+
+
+def lsl_clock() -> float:
+    """LSL ``local_clock()``: the time base of the streams and the session record."""
+    from pylsl import local_clock
+
+    return float(local_clock())
 
 
 @runtime_checkable

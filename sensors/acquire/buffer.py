@@ -19,13 +19,14 @@ Why it looks the way it does:
   (``proc_monotonize``). Dejittering is left off on purpose: liblsl's
   dejitter fits timestamps against the sample count, which smears a stall of
   a still-connected source over the following samples and would hide the gap.
-  The offsets (``time_correction``) are kept in :attr:`clock_offsets`.
+  The offsets (``time_correction``) are kept in :attr:`~StreamBuffer.clock_offsets`.
 
-States: ``disconnected`` (before :meth:`connect`/after :meth:`disconnect`),
-``connecting``, ``streaming``, ``lost``, and ``invalid`` (the stream can never
-be used: too few channels, an absurd or irregular rate, a string format; the
-reason is in :attr:`problem`). Listeners registered with :meth:`on_state`
-are called from the acquisition thread on every change.
+States: ``disconnected`` (before :meth:`~StreamBuffer.connect`/after
+:meth:`~StreamBuffer.disconnect`), ``connecting``, ``streaming``, ``lost``, and
+``invalid`` (the stream can never be used: too few channels, an absurd or
+irregular rate, a string format; the reason is in :attr:`~StreamBuffer.problem`).
+Listeners registered with :meth:`~StreamBuffer.on_state` are called from the
+acquisition thread on every change.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from sensors.acquire.streams import StreamDescription, find_stream
 
 log = logging.getLogger(__name__)
 
+#: A buffer's states, in the order a connection goes through them (see the module docstring).
 STATES: tuple[str, ...] = ("disconnected", "connecting", "streaming", "lost", "invalid")
 
 # Nominal rates a stream of each kind can sensibly have (Hz). Below the lower
@@ -65,6 +67,7 @@ PLAUSIBLE_RATES: dict[str | None, tuple[float, float]] = {
 # and they count as lost only after IRREGULAR_LOST_S without a sample.
 IRREGULAR_KINDS = frozenset({"ibi", "hr"})
 IRREGULAR_SIZING_HZ = 4.0
+#: Seconds without a sample after which an irregular (beat-level) stream counts as lost.
 IRREGULAR_LOST_S = 6.0
 
 DEFAULT_PROCESSING_FLAGS = pylsl.proc_clocksync | pylsl.proc_monotonize
@@ -148,6 +151,7 @@ class StreamBuffer:
         self.convert = convert
         self.bufsize_s = float(bufsize_s)
         self.processing_flags = processing_flags
+        #: Why the stream can never be used (the ``invalid`` state), or None.
         self.problem: str | None = check_stream(self.description, self.channel, self._kind)
         rate = self.description.nominal_srate if self.problem is None else 1.0
         irregular = rate <= 0
@@ -184,6 +188,7 @@ class StreamBuffer:
         self._offset_pending = True
 
         self.gaps: list[tuple[float, float]] = []
+        #: ``(local time, time_correction)`` pairs: the clock offsets the inlet measured.
         self.clock_offsets: deque[tuple[float, float]] = deque(maxlen=2000)
         self.n_nan = 0
         self.n_received = 0

@@ -44,8 +44,8 @@ class SampleRecorder:
         self._copy_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sample-recorder", daemon=True)
-        self.n_samples = 0
-        self.n_missed = 0
+        self.n_samples = 0  #: samples written to the store
+        self.n_missed = 0  #: samples overwritten in a buffer before they were copied
 
     def start(self) -> SampleRecorder:
         self._thread.start()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 
+#: The waveform kinds: ECG, PPG (pulse) and EDA (skin conductance).
 KINDS: tuple[str, ...] = ("ecg", "ppg", "eda")
+#: Every kind a source may carry: the waveforms and the beat-level ``ibi`` and ``hr``.
 SOURCE_KINDS: tuple[str, ...] = (*KINDS, "ibi", "hr")
 
 # Words that identify a modality, as seen in stream types and names of common

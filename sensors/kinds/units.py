@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The unit every stage works in, per kind (a PPG has no physical unit: kept as published).
 TARGET_UNITS: dict[str, str] = {
     "ecg": "mV",
     "ppg": "as published",
@@ -104,9 +105,10 @@ _RESISTANCE: dict[str, float] = {
     "megaohms": 1.0,
     "megohm": 1.0,
 }
+#: Unit words of raw ADC codes: such a channel needs a device's transfer function (:data:`DEVICES`).
 RAW_UNITS = frozenset({"raw", "adc", "counts", "digital", "lsb", "rawadc", "adccounts", "au_raw"})
 
-# Transfer functions from the datasheets cited in the module docstring.
+#: Transfer functions from the datasheets cited in the module docstring.
 DEVICES: dict[str, dict[str, object]] = {
     "bitalino": {
         "vcc": 3.3,

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-Span = tuple[float, float]  # (start, end) in seconds, on the clock of the time stamps
+Span = tuple[float, float]  #: (start, end) in seconds, on the clock of the time stamps
 
 
 class SignalWindow(NamedTuple):

@@ -29,7 +29,7 @@ import numpy as np
 from sensors.kinds import Span
 
 RR_RANGE_S = (0.3, 2.0)
-NN_MAX_DEVIATION = 0.3  # relative to the window's median interval
+NN_MAX_DEVIATION = 0.3  #: relative to the window's median interval
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,15 @@ from scipy.signal import find_peaks
 
 from sensors.signals.samples import MAX_NAN_SHARE, fill_nans, last_segment, timestamps_for
 
+#: Length of the skin-conductance window (s).
 EDA_WINDOW_S = 30.0
+#: Seconds before the window the filters warm up on (their output there is not used).
 EDA_MARGIN_S = 10.0
+#: Smallest skin-conductance response counted (uS; Boucsein et al. 2012).
 SCR_MIN_AMPLITUDE_US = 0.05
+#: The last seconds whose tonic level is ``scl_fast``.
 FAST_SCL_WINDOW_S = 10.0
+#: The skin-conductance features of a window.
 EDA_FEATURES: tuple[str, ...] = ("scl", "scr_rate", "scr_amp")
 
 
@@ -44,7 +49,7 @@ def eda_window(
 
     Signal before the window (up to :data:`EDA_MARGIN_S`) only warms up the
     filters. ``scr_amp`` is ``None`` when no SCR occurred. Returns
-    ``(features, info)`` like :func:`hrv_window`, ``info["n_scr"]`` counting SCRs.
+    ``(features, info)`` like :func:`~sensors.signals.hrv.hrv_window`, ``info["n_scr"]`` counting SCRs.
     """
     x = np.asarray(signal, dtype=float).ravel()
     ts = timestamps_for(x.size, sfreq, t0, timestamps)

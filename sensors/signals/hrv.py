@@ -44,13 +44,16 @@ from sensors.signals.beats import (
 )
 from sensors.signals.samples import MAX_NAN_SHARE, fill_nans, last_segment, timestamps_for
 
+#: Length of the heart-rate-variability window (s).
 HRV_WINDOW_S = 60.0
-HF_MIN_S = 60.0  # Task Force (1996): ~1 min for HF
-LF_MIN_S = 120.0  # Task Force (1996): ~2 min for LF
+HF_MIN_S = 60.0  #: Task Force (1996): ~1 min for HF
+LF_MIN_S = 120.0  #: Task Force (1996): ~2 min for LF
 MIN_BEATS = 8  # fewer beats in a window: no HRV at all
 MIN_NN_SHARE = 0.8  # share of clean intervals needed for any HRV feature
-MAX_CORRECTED_SHARE = 0.2  # more Kubios-corrected beats than this: no HRV from the window
+MAX_CORRECTED_SHARE = 0.2  #: more Kubios-corrected beats than this: no HRV from the window
+#: The last seconds whose clean intervals give ``hr_fast``.
 FAST_HR_WINDOW_S = 15.0
+#: The cardiac features of a window.
 HRV_FEATURES: tuple[str, ...] = ("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf")
 
 

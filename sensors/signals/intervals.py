@@ -32,7 +32,9 @@ from sensors.kinds import Span
 from sensors.signals.beats import clean_intervals
 from sensors.signals.hrv import FAST_HR_WINDOW_S, hrv_from_beats
 
+#: How far (s) a time stamp and the chained beat time may part before a new run starts.
 CHAIN_TOLERANCE_S = 2.0
+#: Plausible heart rates (bpm): a value outside is an artefact, not a feature.
 HR_RANGE_BPM = (30.0, 220.0)
 HR_GAP_S = 5.0  # a heart-rate stream silent this long has a hole
 
@@ -172,7 +174,7 @@ def beat_level_update(
 ) -> str | None:
     """Fill the cardiac features from ``ibi`` (else ``hr``) when no waveform gave them.
 
-    Called by :meth:`FeaturePipeline.update` with its result being built;
+    Called by :meth:`~sensors.signals.pipeline.FeaturePipeline.update` with its result being built;
     returns the kind used, or None.
     """
     if feats.get("hr") is not None:

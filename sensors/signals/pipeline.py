@@ -32,6 +32,7 @@ from sensors.signals.tracking import BeatTracker, LevelAhead, RecentFloor
 
 CARDIAC_KINDS: tuple[str, ...] = ("ecg", "ppg")
 FAST_FEATURES: tuple[str, ...] = ("hr_fast", "scl_fast")
+#: Every feature an update may report, in the order of its columns.
 FEATURE_NAMES: tuple[str, ...] = (
     *HRV_FEATURES,
     "scl",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_NAN_SHARE = 0.1  # more missing samples than this: no features from the window
+MAX_NAN_SHARE = 0.1  #: more missing samples than this: no features from the window
 
 
 def timestamps_for(n: int, sfreq: float, t0: float, timestamps: np.ndarray | None) -> np.ndarray:

@@ -21,11 +21,13 @@ from sensors.signals.beats import detect_beats
 from sensors.signals.hrv import LF_MIN_S
 from sensors.signals.samples import MAX_NAN_SHARE, fill_nans
 
+#: Seconds of context before the newest samples that beat detection looks at again.
 OVERLAP_S = 4.0
+#: Age (s) at which a detected beat is committed.
 SETTLE_S = 0.6
-SCL_FLOOR_S = 120.0  # scl_rise: tonic level above its lowest point of this long
-SCL_TREND_S = 30.0  # scl_ahead: the decline of the tonic level over this long ...
-SCL_AHEAD_S = 30.0  # ... carried this far ahead
+SCL_FLOOR_S = 120.0  #: scl_rise: tonic level above its lowest point of this long
+SCL_TREND_S = 30.0  #: scl_ahead: the decline of the tonic level over this long ...
+SCL_AHEAD_S = 30.0  #: ... carried this far ahead
 
 
 @dataclass

@@ -44,9 +44,11 @@ from sensors.simulate.synth import SignalSynth
 
 log = logging.getLogger(__name__)
 
+#: The device layouts a simulation publishes (see the module docstring).
 LAYOUTS: tuple[str, ...] = ("standard", "hub", "rr-gsr", "hr-only", "bitalino")
 RSA_HZ = 0.25
 HR_EVERY_S = 1.0
+#: Seconds of beats a simulated heart-rate sample averages, as a wristband's does.
 HR_AVERAGE_S = 5.0
 
 

@@ -60,7 +60,7 @@ def generate_recording(
     nan_share: float = 0.0,
     t0: float = 0.0,
 ) -> SimulatedRecording:
-    """The same signals :class:`SimulatedSensors` would stream, without LSL or waiting.
+    """The same signals :class:`~sensors.simulate.outlets.SimulatedSensors` would stream, without LSL or waiting.
 
     Sample ``i`` of a kind at rate ``fs`` is stamped ``t0 + i / fs``, exactly as
     the live simulator stamps it relative to its start. ``schedule=None`` is

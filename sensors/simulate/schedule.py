@@ -37,6 +37,7 @@ import numpy as np
 
 from labmrt.errors import LabmrtError, Problem
 
+#: The states a simulated body is scripted in.
 SIM_STATES: tuple[str, ...] = ("calm", "aroused")
 
 

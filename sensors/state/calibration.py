@@ -19,6 +19,7 @@ from sensors.signals import UpdateResult
 from sensors.state.classifier import MIN_WINDOWS, AffectClassifier
 from sensors.state.feature_sets import CARDIAC_SOURCES, FEATURE_KIND
 
+#: The calibration phases, in the order they are run.
 PHASES: tuple[str, ...] = ("rest", "stressor")
 
 
@@ -100,7 +101,7 @@ def fit_rows(
     ``keep_model``: keep the coefficients of a model trained offline and only
     take the rest baseline (when it was trained with per-participant
     standardisation); default: when ``classifier`` is already fitted.
-    Raises :class:`LabmrtError` when the rest phase gave too few usable windows.
+    Raises :class:`~labmrt.errors.LabmrtError` when the rest phase gave too few usable windows.
     """
     if keep_model is None:
         keep_model = classifier.method is not None

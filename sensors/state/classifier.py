@@ -103,16 +103,18 @@ from sensors.state.summary import summarize_calibration
 
 FORMAT = "labmrt-affect-classifier"
 VERSION = 1
+#: Spreads above the rest mean at which the rest-only arousal index calls a window aroused.
 REST_THRESHOLD = 2.0
+#: Smallest spread at rest of the arousal index (see the module docstring).
 INDEX_SD_FLOOR = 1.5
-MIN_WINDOWS = 10  # calibration windows needed per phase
-AUC_MIN = 0.7  # cross-validated AUC a calibration model needs to be used
+MIN_WINDOWS = 10  #: calibration windows needed per phase
+AUC_MIN = 0.7  #: cross-validated AUC a calibration model needs to be used
 EDA_FLOOR_US = 0.1  # rest skin conductance below this: no contact or a non-responder
 FLAT_SCL_US = 0.05  # SCL change rest -> stressor below this (the SCR criterion) is flat
 FLAT_SCR_PER_MIN = 1.0
 HR_CHANGE_MIN_BPM = 2.0
 DEFAULT_MIN_QUALITY = 0.5
-# what a participant whose calibration did not separate gets ([sensors] not_separated)
+#: what a participant whose calibration did not separate gets ([sensors] not_separated)
 NOT_SEPARATED_CHOICES: tuple[str, ...] = ("rest_reference", "unknown")
 
 

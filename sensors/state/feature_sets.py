@@ -13,7 +13,7 @@ for its rise above the lowest level of the last two minutes
 within seconds of the skin conductance levelling off, for studies whose
 states alternate within minutes, at the price of calling a stressor calm
 once its level has plateaued for two minutes (the protocol's
-``[sensors] state_features`` chooses; the README gives both sets' figures
+``[sensors] state_features`` chooses; the validation page gives both sets' figures
 on real recordings and on the simulator).
 
 :data:`AROUSAL_SIGN` is the direction arousal moves each feature (heart
@@ -27,16 +27,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+#: The features of offline models.
 DEFAULT_FEATURES: tuple[str, ...] = ("hr", "rmssd", "sdnn", "scl", "scr_rate")
+#: The features of the live monitor (``sustained``): they survive wrist artefacts and
+#: follow a change within seconds.
 LIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_ahead", "scr_rate")
-# the earlier live set: the tonic level as it is (kept for comparison in bench/)
+#: the earlier live set: the tonic level as it is (kept for comparison in bench/)
 LEVEL_FEATURES: tuple[str, ...] = ("hr_fast", "scl_fast", "scr_rate")
+#: The live set that follows the rise of the tonic level above its recent floor (``responsive``).
 RESPONSIVE_FEATURES: tuple[str, ...] = ("hr_fast", "scl_rise", "scr_rate")
-# the live feature sets a protocol chooses from ([sensors] state_features)
+#: the live feature sets a protocol chooses from ([sensors] state_features)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "sustained": LIVE_FEATURES,
     "responsive": RESPONSIVE_FEATURES,
 }
+#: The direction arousal moves each feature: +1 up, -1 down (Kreibig 2010).
 AROUSAL_SIGN: dict[str, int] = {
     "hr": 1,
     "hr_fast": 1,
@@ -52,6 +57,7 @@ AROUSAL_SIGN: dict[str, int] = {
     "scr_rate": 1,
     "scr_amp": 1,
 }
+#: The signal group a feature comes from (``cardiac`` or ``eda``).
 FEATURE_KIND: dict[str, str] = {
     **dict.fromkeys(("hr", "rmssd", "sdnn", "hf", "lf", "lf_hf", "hr_fast"), "cardiac"),
     **dict.fromkeys(("scl", "scr_rate", "scr_amp", "scl_fast", "scl_rise", "scl_ahead"), "eda"),

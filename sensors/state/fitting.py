@@ -30,7 +30,9 @@ from scipy.stats import mannwhitneyu
 
 from sensors.state.feature_sets import AROUSAL_SIGN
 
+#: Features that enter the model as natural logs (HRV indices are log-normal).
 LOG_FEATURES: frozenset[str] = frozenset({"rmssd", "sdnn", "hf", "lf", "lf_hf"})
+#: Smallest rest standard deviation per feature, in its unit (see the module docstring).
 SD_FLOOR: dict[str, float] = {
     "hr": 1.0,  # bpm
     "hr_fast": 1.0,  # bpm
@@ -47,7 +49,9 @@ SD_FLOOR: dict[str, float] = {
     "scr_amp": 0.02,  # uS
 }
 SD_FLOOR_REL = 0.05  # of the rest mean, for the features not on a log scale
+#: z-scores are clipped to plus or minus this.
 Z_CLIP = 10.0
+#: Ridge penalty of the logistic fit, on the z scale (the intercept is free).
 RIDGE = 1.0
 CV_FOLDS = 3
 
@@ -152,7 +156,8 @@ def blocked_cv_auc(
     ``purge_s`` (the longest feature window) of a held-out row, since
     overlapping windows share signal (blocked CV, Roberts et al. 2017,
     Ecography 40:913). The baseline (rest mean and SD) and the logistic
-    weights are refitted on each training part, exactly as :meth:`fit` does
+    weights are refitted on each training part, exactly as
+    :meth:`AffectClassifier.fit <sensors.state.classifier.AffectClassifier.fit>` does
     (with the same sign constraints).
     """
     scores, truth = [], []

@@ -8,7 +8,7 @@ engine and the desktop app read. It owns one background thread that, every
 :class:`~sensors.state.classifier.AffectClassifier`, publishes the resulting
 :class:`~labmrt.state.AffectState` and calls the ``on_update`` listeners (on
 that thread: GUI code must hop to its own thread with a queued signal).
-:meth:`current_state` never blocks on the network or on NeuroKit2.
+:meth:`AffectMonitor.current_state` never blocks on the network or on NeuroKit2.
 
 The state is ``unknown`` with a reason whenever the answer could be wrong:
 no calibration yet, a stream lost, invalid (wrong channel count, absurd
@@ -46,6 +46,7 @@ from sensors.state.feature_sets import LIVE_FEATURES
 
 log = logging.getLogger(__name__)
 
+#: Seconds without a new sample after which a stream's state is unknown.
 STALE_S = 2.0
 
 
@@ -56,7 +57,7 @@ class AffectMonitor:
     ones stay connected) and/or :class:`StreamDescription` objects (the
     monitor opens, and at :meth:`stop` closes, a buffer for each chosen
     channel). One channel per kind is used, chosen by the streams' channel
-    metadata (:mod:`sensors.acquire.channels`; :attr:`channels` says which and why);
+    metadata (:mod:`sensors.acquire.channels`; its ``channels`` say which and why);
     ``pins`` (the protocol's ``[sensors.pins]``) name it instead. ``classifier``: a fitted
     or loaded :class:`AffectClassifier`; without one, a fresh one waits for
     the calibration.

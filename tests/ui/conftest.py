@@ -28,6 +28,14 @@ class FakeClock:
         return self.t
 
 
+@pytest.fixture(scope="session", autouse=True)
+def operator_style():
+    """pyqtgraph's colours as the app sets them before its first window (ui.widgets.style)."""
+    from ui.widgets import apply_style
+
+    apply_style()
+
+
 @pytest.fixture
 def protocols_dir() -> Path:
     return PROTOCOLS
