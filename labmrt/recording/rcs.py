@@ -16,6 +16,7 @@ import socket
 
 from labmrt.errors import LabmrtError, Problem
 
+#: LabRecorder's RCS port unless its configuration says otherwise.
 DEFAULT_PORT = 22345
 CONNECT_TIMEOUT_S = 3.0
 
