@@ -229,7 +229,7 @@ CORE_FLOW = {
     "labmrt.simulate": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis", "labmrt.effects"},
     "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.recording"},
-    "labmrt.recording": BASE,
+    "labmrt.recording": BASE | {"labmrt.store"},
     "labmrt.powersim": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.analysis", "labmrt.effects"},
 }

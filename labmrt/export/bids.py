@@ -39,6 +39,7 @@ from labmrt.errors import LabmrtError, Problem
 from labmrt.export.bids_physio import KIND_UNITS, PhysioStream, to_local, write_physio
 from labmrt.export.tables import CLOCK, export_study
 from labmrt.store import StudyStore
+from labmrt.store.chains import session_chains
 
 BIDS_VERSION = "1.10.0"
 NA = "n/a"
@@ -102,26 +103,6 @@ def _column_sidecar(doc: dict | None, *, relative: bool = False) -> dict:
 
 
 # ----------------------------------------------------------------------------- sessions
-def _chains(sessions: pd.DataFrame) -> dict[str, list[list[int]]]:
-    """Per participant, each session as the list of its store sessions (resumed parts)."""
-    parent = {
-        int(r.session): (None if pd.isna(r.resume_of) else int(r.resume_of))
-        for r in sessions.itertuples(index=False)
-    }
-
-    def root(sid: int) -> int:
-        while parent.get(sid) is not None:
-            sid = parent[sid]
-        return sid
-
-    chains: dict[str, dict[int, list[int]]] = {}
-    for r in sessions.sort_values(["participant", "session_no", "session"]).itertuples():
-        chains.setdefault(r.participant, {}).setdefault(root(int(r.session)), []).append(
-            int(r.session)
-        )
-    return {code: list(by_root.values()) for code, by_root in chains.items()}
-
-
 def _subject_labels(codes: list[str]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for code in codes:
@@ -421,7 +402,7 @@ def export_bids(study_dir: str | Path, out_dir: str | Path) -> BidsExport:
     files: list[Path] = []
     with StudyStore.open(study_dir, readonly=True) as store:
         markers = store.markers()
-        for code, chains in _chains(sessions).items():
+        for code, chains in session_chains(sessions).items():
             label = labels[code]
             sessions_rows = []
             for ses, chain in enumerate(chains, start=1):

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from labmrt.recording.rcs import RcsClient, filename_command, parse_address
+from labmrt.store.chains import session_entities
 
 log = logging.getLogger(__name__)
 
@@ -81,30 +80,6 @@ class RecorderSettings:
 
 def _label(text: Any) -> str:
     return re.sub(r"[^0-9A-Za-z]", "", str(text))
-
-
-def session_entities(sessions: pd.DataFrame, session_id: int) -> tuple[int, int]:
-    """(ses, run) of a store session, numbered as ``labmrt export --bids`` numbers them.
-
-    ``ses``: the participant's n-th session (resumed parts not counted); ``run``: 1,
-    or 2, 3, ... for the parts that resumed it.
-    """
-    parent = {
-        int(r.session): None if pd.isna(r.resume_of) else int(r.resume_of)
-        for r in sessions.itertuples(index=False)
-    }
-
-    def chain(sid: int) -> list[int]:
-        parts = [sid]
-        while parent.get(parts[-1]) is not None:
-            parts.append(parent[parts[-1]])
-        return parts
-
-    mine = chain(int(session_id))
-    code = sessions.loc[sessions["session"] == session_id, "participant"].iloc[0]
-    roots = sessions[(sessions["participant"] == code) & sessions["resume_of"].isna()]
-    roots = sorted(int(s) for s in roots["session"])
-    return roots.index(mine[-1]) + 1 if mine[-1] in roots else 1, len(mine)
 
 
 @dataclass
