@@ -19,12 +19,13 @@ from pathlib import Path
 
 class FakeLabRecorder:
     def __init__(self, *, accept_delay_s: float = 0.0, drop_after: int | None = None,
-                 write: bool = True):  # fmt: skip
+                 write: bool = True, root: Path | None = None):  # fmt: skip
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.accept_delay_s = accept_delay_s
         self.drop_after = drop_after
         self.write = write
+        self.root = root  # LabRecorder's own StudyRoot: where files go without {root:...}
         self.commands: list[str] = []
         self.files: list[Path] = []
         self._recording = threading.Event()
@@ -65,7 +66,10 @@ class FakeLabRecorder:
                     if line.startswith("filename"):
                         fields = dict(re.findall(r"\{(\w+):([^}]*)\}", line))
                     elif line == "start" and self.write:
-                        path = Path(fields.get("root", ".")) / fields["template"]
+                        root = fields.get("root") or self.root
+                        if root is None:
+                            raise AssertionError("no root: give FakeLabRecorder(root=...)")
+                        path = Path(root) / fields["template"]
                         self.files.append(path)
                         self._recording.set()
                         threading.Thread(target=self._grow, args=(path,), daemon=True).start()

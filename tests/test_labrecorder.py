@@ -163,12 +163,14 @@ def test_settings_addresses_and_entities():
 def test_labmrt_run_records_with_labrecorder(fake, tmp_path, capsys):
     from labmrt.cli import main
 
-    lr = fake()
+    lr = fake(root=tmp_path / "recorder")
     protocol = Path(__file__).resolve().parents[1] / "protocols" / "minimal.toml"
     args = ["run", str(protocol), "--study", str(tmp_path / "pilot"), "--participant", "P002"]
     assert main([*args, "--simulated", "--no-markers", "--labrecorder", lr.address]) == 0
     assert until(lambda: lr.commands[-1:] == ["stop"])
     assert lr.commands[0] == "select all" and lr.commands[2] == "start"
-    assert "{template:sub-P002/ses-1/eeg/sub-P002_ses-1_task-pilot_run-1_eeg.xdf}" in lr.commands[1]
+    name = "sub-P002/ses-1/eeg/sub-P002_ses-1_task-pilot_run-1_eeg.xdf"
+    assert f"{{template:{name}}}" in lr.commands[1]
+    assert (tmp_path / "recorder" / name).is_file()
     assert main([*args, "--labrecorder", "lab pc:1"]) == 2
     assert "not a LabRecorder address" in capsys.readouterr().err
