@@ -25,6 +25,15 @@ Receipt is independent of arm and state (probability ``receipt``), so
 the intent-to-treat effect of arm ``a`` vs the baseline arm in state ``s`` is
 ``receipt * effect[a][s]`` exactly; truth.json lists both.
 
+A scored task is answered correctly with the chance the effects file's
+``[correct]`` gives (:mod:`labmrt.effects.answers`): a baseline, a direct
+effect of the framing and an effect through one proximal outcome (the
+mediator). The share of tasks answered correctly, the export's distal
+outcome ``share_correct``, thus has a known natural direct and indirect
+excursion effect; truth.json's ``distal`` lists them per arm and state, and
+:func:`distal_truth` turns them into the estimands of ``dcee`` / ``mcee`` on
+an exported table.
+
 The state source of a fast simulation (:class:`ScriptedStateSource`) reports
 the participant's scripted state (any object with ``state_at(seconds)``, e.g.
 ``sensors.simulate.schedule.ArousalSchedule``) with plausible features, and makes the
@@ -48,12 +57,19 @@ import numpy as np
 
 from labmrt.effects import (
     STATES,
+    AnswerModel,
     EffectsFile,
     OutcomeModel,
     effects_from_dict,
     read_effects,
 )
 from labmrt.effects import load_effects as _load_effects
+from labmrt.effects.answers import (
+    answer_problems,
+    arm_effects,
+    probability,
+    unidentified_because,
+)
 from labmrt.errors import LabmrtError, Problem
 from labmrt.protocol import Protocol as StudyProtocol
 from labmrt.session import SessionEngine
@@ -93,7 +109,7 @@ class EffectModel:
     outcomes: dict[str, OutcomeEffects]
     participant_sd: float = 0.2
     receipt: float = 0.9
-    correct_prob: float = 0.7
+    correct: AnswerModel = field(default_factory=AnswerModel)
     break_prob: float = 0.03
     break_s: tuple[float, float] = (30.0, 120.0)
     dropouts_per_hour: float = 3.0
@@ -133,6 +149,44 @@ class EffectModel:
                 "arms": arms,
             }
         return out
+
+    def distal_truth(self, baseline_arm: str, receipt: float | None = None) -> dict[str, Any]:
+        """The answers model and the change in P(correct) of a task per arm and state,
+        direct and through the mediator (:func:`labmrt.effects.answers.arm_effects`)."""
+        receipt = self.receipt if receipt is None else receipt
+        c = self.correct
+        arms = sorted({a for o in self.outcomes.values() for a in o.effects} | set(c.effects))
+        med = self.outcomes.get(c.mediator) if c.mediator else None
+        by_arm = arm_effects(
+            c,
+            med.measure if med else "any",
+            med.transform if med else "none",
+            med.baseline if med else {s: 0.0 for s in SIM_STATES},
+            med.effects if med else {},
+            med.sd if med else 0.0,
+            self.participant_sd,
+            receipt,
+            arms,
+        )
+        caveats = unidentified_because(
+            c, med.measure if med else None, med.effects if med else {}, self.participant_sd,
+            receipt,
+        )  # fmt: skip
+        return {
+            "outcome": "share_correct",
+            "mediation_identified": not caveats,
+            "not_identified_because": caveats,
+            "meaning": "share of a participant's scored tasks answered correctly "
+            "(participants.csv, repeated on the decision-point rows)",
+            "mediator": c.mediator,
+            "model": c.model_dump(),
+            "baseline_arm": baseline_arm,
+            "receipt": receipt,
+            "per_task": by_arm,
+            "estimand": "at an available decision point whose task is scored, in state s: "
+            "per_task[arm][s] / K (K: the participant's scored tasks; labmrt.simulate."
+            "distal_truth averages it over the rows for a contrast)",
+        }
 
 
 def _scale(o: OutcomeEffects) -> str:
@@ -192,7 +246,7 @@ def load_effect_model(path: str | Path | None, protocol: StudyProtocol) -> tuple
 def simulation_problems(model: EffectsFile, protocol: StudyProtocol, where: str) -> list[Problem]:
     """This simulation's own rules: the protocol's outcomes, each on its measure's scale,
     driven by features of its own."""
-    problems: list[Problem] = []
+    problems: list[Problem] = answer_problems(model, protocol, where)
     specs = {o.name: o for o in protocol.outcomes}
     for name in model.outcomes:
         if name not in specs:
@@ -390,6 +444,7 @@ class SimulatedParticipant:
         self.log: list[dict[str, Any]] = []
         self.ended: tuple[str, str] | None = None
         self.timed_out = 0
+        self.scored = 0
         outcome_features = {f for o in model.outcomes.values() for f in o.features}
         self.other_features = [f.id for f in protocol.features if f.id not in outcome_features]
 
@@ -461,8 +516,18 @@ class SimulatedParticipant:
             report(feature, action, ev_t, detail)
         self.clock.sleep_until(end)
         answer = None
+        mediator = model.outcomes.get(model.correct.mediator or "")
+        p_correct = probability(
+            model.correct,
+            arm,
+            state,
+            received,
+            truth.get(mediator.name) if mediator else None,
+            mediator.baseline if mediator else None,
+        )
         if not timed_out:
-            answer = self._answer(task)
+            answer = self._answer(task, p_correct)
+        self.scored += int(self.protocol.tasks[task.task_index].correct is not None)
         self.log.append(
             {"task_index": task.task_index, "arm": arm, "state": state, "received": received}
             | {f"true_{k}": v for k, v in truth.items()}
@@ -504,10 +569,10 @@ class SimulatedParticipant:
         timeline.append((t, feature, "close", ""))
         return t + float(self.rng.uniform(0.5, 2.0))
 
-    def _answer(self, task: FramedTask) -> str:
+    def _answer(self, task: FramedTask, p_correct: float) -> str:
         task_def = self.protocol.tasks[task.task_index]
         right = task_def.correct
-        if right is not None and self.rng.random() < self.model.correct_prob:
+        if right is not None and self.rng.random() < p_correct:
             return right
         if task.choices:
             wrong = [c for c in task.choices if c != right] or list(task.choices)
@@ -578,6 +643,7 @@ def simulate_study(
             )
         )
     model, doc = load_effect_model(effects, protocol)
+    receipt = 1.0 if protocol.control.mode == "none" else None
     started = time.perf_counter()
     codes = participant_codes(n_participants)
     duration = expected_duration_s(protocol, model)
@@ -588,10 +654,9 @@ def simulate_study(
         "seed": int(seed),
         "effects_file": None if effects is None else str(effects),
         "effects": doc,
-        "model": {k: v for k, v in asdict(model).items() if k != "outcomes"},
-        "outcomes": model.truth(
-            protocol.baseline_arm.id, 1.0 if protocol.control.mode == "none" else None
-        ),
+        "model": {k: v for k, v in asdict(model).items() if k not in ("outcomes", "correct")},
+        "outcomes": model.truth(protocol.baseline_arm.id, receipt),
+        "distal": model.distal_truth(protocol.baseline_arm.id, receipt),
         "moderator": "aroused = 1 when the recorded affect_state is 'aroused', else 0",
         "participants": {},
     }
@@ -639,6 +704,7 @@ def simulate_study(
                 "dropouts_s": dropouts,
                 "low_quality_s": low_q,
                 "timed_out_tasks": person.timed_out,
+                "scored_tasks": person.scored,
             }
             if progress is not None:
                 progress(i + 1, n_participants, code)
@@ -708,4 +774,113 @@ def compare_with_truth(
                         "p_value": float(at["p_value"]),
                     }
                 )
+    return pd.DataFrame(rows)
+
+
+def distal_truth(decision_points: Any, truth: Mapping[str, Any], contrast: str) -> dict[str, float]:
+    """The true estimands of ``dcee`` and ``mcee`` for ``contrast`` on an exported table.
+
+    With constant effects (no moderator, ``f(t) = 1``) and unit weights both
+    estimators average over every row: a row contributes ``I_t * 1{task scored} *
+    effect(s_t) / K_i``, unavailable rows nothing (MRTAnalysis's convention). The
+    effect in state ``s`` is the mean ``per_task`` change of truth.json's ``distal``
+    over the treated arms minus that over the comparison arms, each weighted by the
+    probabilities recorded at the row; ``K_i`` is the participant's number of scored
+    tasks. Returns ``{"direct": NDEE, "indirect": NIEE, "total": DCEE}``.
+    """
+    import pandas as pd
+
+    from labmrt.analysis.contrasts import PROB_PREFIX, arms_of, covering_contrast
+
+    frame = pd.DataFrame(decision_points)
+    dist = truth["distal"]
+    con = covering_contrast(contrast, arms_of(frame), dist["baseline_arm"])
+    per_task = dist["per_task"]
+    scored = {code: p["scored_tasks"] for code, p in truth["participants"].items()}
+    k = frame["participant"].map(scored).to_numpy(dtype=float)
+    used = (frame["available"].to_numpy() == 1) & frame["correct"].notna().to_numpy()
+    states = frame["affect_state"].astype(object).to_numpy()
+    out: dict[str, float] = {}
+    for key in ("direct", "indirect"):
+        by_state = {}
+        for s in SIM_STATES:
+            value = np.zeros(len(frame))
+            for side, sign in ((con.treated, 1.0), (con.control, -1.0)):
+                probs = frame[[PROB_PREFIX + a for a in side]].to_numpy(dtype=float)
+                weights = probs / probs.sum(axis=1, keepdims=True)
+                for j, arm in enumerate(side):
+                    effect = per_task.get(arm, {}).get(s, {}).get(key, 0.0)
+                    value += sign * weights[:, j] * effect
+            by_state[s] = value
+        row = np.where(states == "aroused", by_state["aroused"], by_state["calm"])
+        unknown = used & ~np.isin(states, SIM_STATES)
+        if unknown.any() and not np.allclose(by_state["calm"], by_state["aroused"]):
+            raise ValueError(
+                f"{int(unknown.sum())} available decision point(s) have no recorded state, "
+                "but the effects differ by state: their truth is not known"
+            )
+        out[key] = float(np.mean(np.where(used, row / k, 0.0)))
+    out["total"] = out["direct"] + out["indirect"]
+    return out
+
+
+def compare_distal_with_truth(
+    decision_points: Any,
+    truth: Mapping[str, Any],
+    contrast: str,
+    *,
+    outcome: str = "share_correct",
+    mediator: str | None = None,
+    controls: tuple[str, ...] = (),
+    conf_level: float = 0.95,
+) -> Any:
+    """dcee and (with ``mediator``) mcee of a simulated study's export beside the truth.
+
+    One row per effect (``distal``, then ``direct`` and ``indirect``) with
+    ``term``, ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``,
+    ``truth`` (:func:`distal_truth`) and ``covered``. Both fits use the
+    ``available`` flag and the recorded probabilities (``contrast``, every arm
+    on a side), least squares in stage 1, the effect constant over the
+    decision points; ``controls`` enter both (the mediator is added for mcee).
+    """
+    import pandas as pd
+
+    from labmrt.analysis.distal_plan import fit_distal
+    from labmrt.analysis.options import AnalysisOptions
+
+    frame = pd.DataFrame(decision_points)
+    true = distal_truth(frame, truth, contrast)
+    common = dict(
+        outcome=outcome,
+        contrast=contrast,
+        baseline=truth["distal"]["baseline_arm"],
+        availability="available",
+        controls=list(controls),
+        learner="lm",
+        conf_level=conf_level,
+    )
+    fits = [("distal", "(Intercept)", "total", AnalysisOptions(method="dcee", **common))]
+    if mediator is not None:
+        mc = AnalysisOptions(method="mcee", mediator=mediator, **common)
+        fits += [
+            ("direct", "ndee:(Intercept)", "direct", mc),
+            ("indirect", "niee:(Intercept)", "indirect", mc),
+        ]
+    rows, done = [], {}
+    for effect, term, key, options in fits:
+        if options.method not in done:
+            done[options.method] = fit_distal(options, frame)
+        row = done[options.method].table.loc[term]
+        rows.append(
+            {
+                "effect": effect,
+                "term": term,
+                "estimate": float(row["estimate"]),
+                "std_error": float(row["std_error"]),
+                "ci_lower": float(row["ci_lower"]),
+                "ci_upper": float(row["ci_upper"]),
+                "truth": true[key],
+                "covered": bool(row["ci_lower"] <= true[key] <= row["ci_upper"]),
+            }
+        )
     return pd.DataFrame(rows)

@@ -228,7 +228,8 @@ CORE_FLOW = {
     "labmrt.report": BASE | {"labmrt.protocol", "labmrt.store", "labmrt.export", "labmrt.analysis"},
     "labmrt.simulate": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.analysis", "labmrt.effects"},
-    "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store"},
+    "labmrt.lab": BASE | {"labmrt.protocol", "labmrt.session", "labmrt.store", "labmrt.recording"},
+    "labmrt.recording": BASE | {"labmrt.store"},
     "labmrt.powersim": BASE
     | {"labmrt.protocol", "labmrt.session", "labmrt.analysis", "labmrt.effects"},
 }

@@ -199,7 +199,7 @@ class FileFormat(SphinxDirective):
             "   * - old key",
             "     - write instead",
         ]
-        for (table, old), (new, _) in renamed.items():
+        for (table, old), (new, *_) in renamed.items():
             where = f"[{'.'.join(table)}] " if table else ""
             lines += [f"   * - ``{where}{old}``", f"     - ``{where}{new}``"]
         return [*lines, ""]

@@ -275,3 +275,52 @@ def contrast_columns(
         include=include,
         n_excluded=int(np.count_nonzero(avail & has_arm & ~include)),
     )
+
+
+def covering_contrast(text: str, arms: list[str], baseline: str | None) -> Contrast:
+    """A contrast for an analysis of every decision point (dcee, mcee): every arm on a side.
+
+    A distal outcome is shaped by every decision point of the participant, so a
+    point drawn to an arm outside the contrast cannot be left out (nor counted as
+    unavailable, which is decided before the draw): the comparison side must hold
+    the arms the treated side does not, e.g. ``loss-vs-rest``.
+    """
+    con = parse_contrast(text, arms, baseline)
+    left_out = [a for a in arms if a not in con.treated and a not in con.control]
+    if left_out:
+        rest = f"{'+'.join(con.treated)}-vs-rest"
+        raise LabmrtError(
+            Problem(
+                f"contrast {text!r}",
+                f"leaves out arm(s) {', '.join(left_out)}, but a distal outcome depends on "
+                "every decision point, so none can be left out of the analysis",
+                f"put every arm on a side, e.g. {rest}",
+            )
+        )
+    return con
+
+
+def distal_treatment(
+    frame: pd.DataFrame,
+    text: str,
+    baseline: str | None,
+    arm_column: str = "arm",
+    availability: str | None = None,
+) -> tuple[pd.DataFrame, str, str]:
+    """``frame`` with the 0/1 treatment and its probability of a covering contrast added.
+
+    Returns the frame and the two new columns' names (the contrast's label, and
+    ``P(label)``). The treatment is 0 where the point was not randomized; the
+    probability is the recorded ``sum_T p`` (both sides together always sum to 1),
+    empty there.
+    """
+    con = covering_contrast(text, arms_of(frame), baseline)
+    avail = None
+    if availability is not None and availability in frame.columns:
+        avail = pd.to_numeric(frame[availability], errors="coerce").fillna(0).to_numpy() == 1
+    cols = contrast_columns(frame, con, arm_column, avail)
+    label = con.label
+    out = frame.assign(
+        **{label: cols.treatment, f"P({label})": np.where(cols.include, cols.prob, np.nan)}
+    )
+    return out, label, f"P({label})"

@@ -10,6 +10,13 @@ one is centred at the level. The same coded data then feed the re-drawn
 randomization check, which reports per term, so the hypothesis's null
 distribution is that of one term, not a combination.
 
+A distal hypothesis is the intercept of a ``dcee`` fit, a mediated one the
+intercept of the natural direct or indirect effect of an ``mcee`` fit
+(:func:`labmrt.analysis.distal_plan.fit_distal`), each marginal over every
+decision point. Their contrast must put every arm on a side (a distal outcome
+depends on every decision point), and the re-drawn, subset and per-protocol
+robustness checks are for the proximal hypotheses only.
+
 Directional hypotheses get one-sided t p-values and a one-sided confidence
 bound; the primary family is adjusted with
 :func:`statsmodels.stats.multitest.multipletests` (Holm 1979 by default).
@@ -28,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from labmrt.analysis.options import AnalysisOptions
 from labmrt.analysis.spec import AnalysisPlan, Hypothesis
 from labmrt.errors import LabmrtError, Problem
 
@@ -41,7 +49,9 @@ class Catalog:
     """What a study records: the names a plan may refer to.
 
     ``moderators`` maps a moderator to its levels (categorical) or ``None``
-    (numeric). Built from a protocol by :func:`labmrt.report.catalog.catalog_of`.
+    (numeric); ``outcomes`` are the proximal outcomes, ``distal_outcomes`` those
+    measured once per participant. Built from a protocol by
+    :func:`labmrt.report.catalog.catalog_of`.
     """
 
     outcomes: tuple[str, ...]
@@ -49,19 +59,22 @@ class Catalog:
     baseline: str | None
     moderators: dict[str, tuple[str, ...] | None]
     binary_outcomes: tuple[str, ...] = ()
+    distal_outcomes: tuple[str, ...] = ()
 
 
 def plan_problems(plan: AnalysisPlan, catalog: Catalog, where: str) -> list[Problem]:
     """Every reference of the plan that the study does not have, as located problems."""
-    from labmrt.analysis.contrasts import parse_contrast
+    from labmrt.analysis.contrasts import covering_contrast, parse_contrast
 
     problems: list[Problem] = []
     outcomes = ", ".join(catalog.outcomes) or "none"
+    distal_outcomes = ", ".join(catalog.distal_outcomes) or "none"
     moderators = ", ".join(catalog.moderators) or "none"
 
-    def contrast_ok(spec: str, at: str) -> None:
+    def contrast_ok(spec: str, at: str, covering: bool = False) -> None:
+        parse = covering_contrast if covering else parse_contrast
         try:
-            parse_contrast(spec, list(catalog.arms), catalog.baseline)
+            parse(spec, list(catalog.arms), catalog.baseline)
         except LabmrtError as err:
             for p in err.problems:
                 what, fix = p.what, p.fix
@@ -84,7 +97,20 @@ def plan_problems(plan: AnalysisPlan, catalog: Catalog, where: str) -> list[Prob
             )
     for i, h in enumerate(plan.hypotheses, start=1):
         at = f"{where}: hypotheses[{i}]"
-        if h.outcome not in catalog.outcomes:
+        if h.is_distal(plan.method):
+            problems += _distal_problems(h, catalog, at, outcomes, distal_outcomes)
+            contrast_ok(h.contrast, f"{at}.contrast", covering=True)
+            continue
+        if h.outcome in catalog.distal_outcomes:
+            problems.append(
+                Problem(
+                    f"{at}.outcome",
+                    f"{h.outcome!r} is a distal outcome (one value per participant)",
+                    'test it with method = "dcee", or name a mediator for its direct and '
+                    "indirect effects",
+                )
+            )
+        elif h.outcome not in catalog.outcomes:
             problems.append(
                 Problem(
                     f"{at}.outcome",
@@ -139,6 +165,30 @@ def plan_problems(plan: AnalysisPlan, catalog: Catalog, where: str) -> list[Prob
     return problems
 
 
+def _distal_problems(
+    h: Hypothesis, catalog: Catalog, at: str, outcomes: str, distal_outcomes: str
+) -> list[Problem]:
+    """A distal hypothesis's outcome is a distal outcome, its mediator a proximal one."""
+    problems = []
+    if h.outcome not in catalog.distal_outcomes:
+        problems.append(
+            Problem(
+                f"{at}.outcome",
+                f"{h.outcome!r} is not a distal outcome of the study",
+                f"use one of: {distal_outcomes}",
+            )
+        )
+    if h.mediator is not None and h.mediator not in catalog.outcomes:
+        problems.append(
+            Problem(
+                f"{at}.mediator",
+                f"{h.mediator!r} is not a proximal outcome of the protocol",
+                f"use one of: {outcomes}",
+            )
+        )
+    return problems
+
+
 # --------------------------------------------------------------------------- coding
 def coded_frame(frame: pd.DataFrame, h: Hypothesis) -> tuple[pd.DataFrame, str]:
     """The data coded so that ``h``'s quantity is one effect term, and that term's name."""
@@ -166,11 +216,34 @@ def coded_frame(frame: pd.DataFrame, h: Hypothesis) -> tuple[pd.DataFrame, str]:
 
 
 def hypothesis_kwargs(plan: AnalysisPlan, h: Hypothesis) -> tuple[str, dict]:
-    """``(method, wcls()/emee() keyword arguments)`` of ``h``'s analysis."""
+    """``(method, wcls()/emee() keyword arguments)`` of a proximal hypothesis's analysis."""
     kw = plan.call_kwargs()
     kw.update(outcome=h.outcome, contrast=h.contrast, treatment=None, rand_prob=None)
     kw["moderators"] = [h.moderator] if h.moderator else []
-    return h.method or plan.method, kw
+    return h.method_of(plan.method), kw
+
+
+def distal_options(plan: AnalysisPlan, h: Hypothesis) -> AnalysisOptions:
+    """The plan's options as ``h``'s distal or mediated analysis, marginal, one contrast."""
+    fields = set(AnalysisOptions.model_fields)
+    base = {k: v for k, v in plan.model_dump().items() if k in fields}
+    base.update(
+        method=h.method_of(plan.method),
+        outcome=h.outcome,
+        contrast=h.contrast,
+        treatment=None,
+        prob=None,
+        moderators=[],
+        mediator=h.mediator,
+    )
+    return AnalysisOptions.model_validate(base)
+
+
+def distal_term(h: Hypothesis) -> str:
+    """The fit's row a distal (intercept) or mediated (ndee / niee intercept) hypothesis tests."""
+    if h.mediator is None:
+        return INTERCEPT
+    return f"{'ndee' if h.effect == 'direct' else 'niee'}:{INTERCEPT}"
 
 
 def _fit(method: str, frame: pd.DataFrame, kw: dict):
@@ -198,6 +271,7 @@ class HypothesisResult:
     supported: bool | None = None
     n_participants: int = 0
     n_used: int = 0
+    method: str = ""
     scale: str = ""
     error: str = ""
     result: object = field(default=None, repr=False)
@@ -214,6 +288,8 @@ class HypothesisResult:
             "role": h.role,
             "outcome": h.outcome,
             "contrast": h.contrast,
+            "method": self.method,
+            "mediator": h.mediator,
             "effect": h.effect_label(),
             "direction": h.direction,
             "alpha": self.alpha,
@@ -252,11 +328,17 @@ def directional(estimate: float, se: float, df: int, direction: str, alpha: floa
 def evaluate_hypothesis(plan: AnalysisPlan, h: Hypothesis, frame: pd.DataFrame) -> HypothesisResult:
     """Fit ``h``'s analysis on ``frame`` and test it (unadjusted)."""
     alpha = h.alpha if h.alpha is not None else plan.alpha
-    out = HypothesisResult(h, alpha)
+    out = HypothesisResult(h, alpha, method=h.method_of(plan.method))
     try:
-        coded, term = coded_frame(frame, h)
-        method, kw = hypothesis_kwargs(plan, h)
-        res = _fit(method, coded, kw)
+        if h.is_distal(plan.method):
+            from labmrt.analysis.distal_plan import fit_distal
+
+            term = distal_term(h)
+            res = fit_distal(distal_options(plan, h), frame, plan.data_path())
+        else:
+            coded, term = coded_frame(frame, h)
+            method, kw = hypothesis_kwargs(plan, h)
+            res = _fit(method, coded, kw)
         row = res.table.loc[term]
     except LabmrtError as err:
         out.error = err.message
@@ -410,10 +492,11 @@ def variant_checks(plan: AnalysisPlan, h: Hypothesis, frame: pd.DataFrame) -> li
 
 
 def robustness_hypotheses(plan: AnalysisPlan) -> list[Hypothesis]:
-    """The hypotheses the robustness checks cover: those named, else the primary ones."""
+    """The hypotheses the robustness checks cover: those named, else the primary proximal ones
+    (the checks re-run WCLS/EMEE analyses)."""
     if plan.robustness is None:
         return []
     ids = plan.robustness.hypotheses
     if ids is None:
-        return [h for h in plan.hypotheses if h.role == "primary"]
+        return [h for h in plan.hypotheses if h.role == "primary" and not h.is_distal(plan.method)]
     return [plan.hypothesis(i) for i in ids]

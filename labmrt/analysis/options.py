@@ -7,7 +7,10 @@ simulation (the ``[analysis]`` table of an effects file, :mod:`labmrt.effects`)
 all read these fields, so an option means the same wherever it is written.
 Field names are the keyword arguments of :func:`labmrt.analysis.wcls` /
 ``emee`` (``prob`` is their ``rand_prob``); unknown keys are errors, because a
-typo must not silently change the analysis.
+typo must not silently change the analysis. ``method = "dcee"`` / ``"mcee"``
+makes ``outcome`` a distal outcome and adds the options of the distal analyses
+(``mediator``, ``learner``, ``effect_form``, ``weights``:
+:mod:`labmrt.analysis.distal_plan`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SmallSample = Literal["auto", "always", "never"]
+Method = Literal["wcls", "emee", "dcee", "mcee"]
+#: The methods whose outcome is a distal outcome (one value per participant).
+DISTAL_METHODS = ("dcee", "mcee")
 
 
 class AnalysisOptions(BaseModel):
@@ -24,7 +30,7 @@ class AnalysisOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["wcls", "emee"] = "wcls"
+    method: Method = "wcls"
     id: str = "participant"
     decision_point: str | None = None
     outcome: str | None = None
@@ -44,6 +50,11 @@ class AnalysisOptions(BaseModel):
     small_sample: SmallSample | None = None  # None: the estimator's default
     conf_level: float = 0.95
     lincomb: list[list[float]] = Field(default_factory=list)
+    # The distal analyses (dcee, mcee) only.
+    mediator: str | None = None
+    learner: str | None = None  # None: mcee's glm; dcee has no default (MRTAnalysis's gam)
+    effect_form: list[str] = Field(default_factory=list)
+    weights: str | None = None
 
     def call_kwargs(self) -> dict:
         """Keyword arguments of :func:`labmrt.analysis.wcls` / ``emee``."""

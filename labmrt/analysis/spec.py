@@ -22,7 +22,10 @@ A plan written before data collection also states what it tests
 (:mod:`labmrt.analysis.hypotheses`): ``protocol`` names the study protocol
 the plan is checked against, ``[[hypotheses]]`` the hypotheses (each an
 outcome, a contrast, the effect at one moderator level or the marginal
-effect, a direction and a role), ``alpha`` and ``multiplicity`` the inference
+effect, a direction and a role; or a distal outcome with ``method = "dcee"``,
+or with a ``mediator`` and ``effect = "direct"`` / ``"indirect"`` its natural
+direct or indirect excursion effect through that proximal outcome),
+``alpha`` and ``multiplicity`` the inference
 criteria of the primary family, ``[robustness]`` the pre-registered checks,
 and ``stopping_rule`` / ``exclusions`` what the pre-registration document
 states about them. The top-level analysis options are every hypothesis's
@@ -38,7 +41,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labmrt.analysis.options import AnalysisOptions
+from labmrt.analysis.options import DISTAL_METHODS, AnalysisOptions, Method
 from labmrt.errors import LabmrtError, Problem, loc_text
 
 Direction = Literal[">0", "<0", "!=0"]
@@ -53,7 +56,12 @@ class Hypothesis(BaseModel):
     The effect is the marginal one (no ``moderator``), the effect at
     ``moderator = level``, or with ``versus`` the difference between the
     effects at ``level`` and at ``versus``. ``direction``: ``>0``, ``<0``
-    (one-sided tests) or ``!=0`` (two-sided). ``method`` defaults to the plan's.
+    (one-sided tests) or ``!=0`` (two-sided). ``method`` defaults to the plan's,
+    and to ``mcee`` with a ``mediator``. A distal hypothesis (``method =
+    "dcee"``) is about the marginal distal excursion effect on a distal
+    ``outcome``; a mediated one (``mediator``, a proximal outcome) about its
+    natural direct or indirect excursion effect (``effect``), as MRTAnalysis
+    ``dcee()`` / ``mcee()`` estimate them.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -68,9 +76,24 @@ class Hypothesis(BaseModel):
     direction: Direction = "!=0"
     role: Role = "primary"
     alpha: float | None = Field(default=None, gt=0, lt=1)
-    method: Literal["wcls", "emee"] | None = None
+    method: Method | None = None
+    mediator: str | None = None
+    effect: Literal["direct", "indirect"] | None = None
+
+    def method_of(self, plan_method: str) -> str:
+        """The estimator: the hypothesis's own, mcee with a mediator, else the plan's."""
+        return self.method or ("mcee" if self.mediator else plan_method)
+
+    def is_distal(self, plan_method: str) -> bool:
+        return self.method_of(plan_method) in DISTAL_METHODS
 
     def effect_label(self) -> str:
+        if self.mediator is not None:
+            if self.effect == "direct":
+                return f"natural direct excursion effect (not through {self.mediator})"
+            return f"natural indirect excursion effect (through {self.mediator})"
+        if self.method == "dcee":
+            return "distal excursion effect"
         if self.moderator is None:
             return "marginal effect"
         if self.versus is not None:
@@ -207,6 +230,7 @@ def _plan_rules(plan: AnalysisPlan, where: str) -> list[Problem]:
             )
         if h.versus is not None and h.versus == h.level:
             problems.append(Problem(f"{at}.versus", "equals level", "compare two different levels"))
+        problems += _distal_rules(plan, h, at)
     primary = [h for h in plan.hypotheses if h.role == "primary"]
     alphas = sorted(
         {h.alpha for h in primary if h.alpha is not None}
@@ -223,6 +247,7 @@ def _plan_rules(plan: AnalysisPlan, where: str) -> list[Problem]:
             )
         )
     if plan.robustness is not None:
+        distal = {h.id for h in plan.hypotheses if h.is_distal(plan.method)}
         for j, hid in enumerate(plan.robustness.hypotheses or [], start=1):
             if hid not in seen:
                 problems.append(
@@ -230,6 +255,16 @@ def _plan_rules(plan: AnalysisPlan, where: str) -> list[Problem]:
                         f"{where}: robustness.hypotheses[{j}]",
                         f"no hypothesis {hid!r}",
                         "use one of: " + (", ".join(h.id for h in plan.hypotheses) or "none"),
+                    )
+                )
+            elif hid in distal:
+                problems.append(
+                    Problem(
+                        f"{where}: robustness.hypotheses[{j}]",
+                        f"{hid!r} is a distal hypothesis: the re-drawn, subset and "
+                        "per-protocol checks re-run proximal (WCLS/EMEE) analyses, and a distal "
+                        "outcome depends on every decision point",
+                        "list proximal hypotheses only",
                     )
                 )
         for name in plan.robustness.alternative_outcomes:
@@ -241,6 +276,48 @@ def _plan_rules(plan: AnalysisPlan, where: str) -> list[Problem]:
                         "key the alternatives by a hypothesis's outcome",
                     )
                 )
+    return problems
+
+
+def _distal_rules(plan: AnalysisPlan, h: Hypothesis, at: str) -> list[Problem]:
+    """A distal or mediated hypothesis: its method, effect and no moderator."""
+    problems = []
+    if h.mediator is not None and h.method not in (None, "mcee"):
+        problems.append(
+            Problem(
+                f"{at}.method",
+                f"is {h.method!r}, but a hypothesis with a mediator is tested by mcee",
+                'write method = "mcee" or leave method out',
+            )
+        )
+    if h.mediator is not None and h.effect is None:
+        problems.append(
+            Problem(
+                f"{at}.effect",
+                "missing: a mediated hypothesis is about its direct or its indirect effect",
+                'add effect = "indirect" (through the mediator) or effect = "direct"',
+            )
+        )
+    if h.effect is not None and h.mediator is None:
+        problems.append(
+            Problem(
+                f"{at}.mediator",
+                "missing: effect is given without a mediator",
+                "name the proximal outcome the effect runs through: mediator = ...",
+            )
+        )
+    if h.method_of(plan.method) == "mcee" and h.mediator is None:
+        problems.append(
+            Problem(f"{at}.mediator", "missing: mcee needs a mediator", "name it: mediator = ...")
+        )
+    if h.is_distal(plan.method) and h.moderator is not None:
+        problems.append(
+            Problem(
+                f"{at}.moderator",
+                "a distal or mediated hypothesis is about the marginal effect",
+                "leave out moderator (and level / versus)",
+            )
+        )
     return problems
 
 
@@ -260,5 +337,9 @@ def fit_analysis(
             raise LabmrtError(
                 Problem("analysis plan", "names no data", 'add data = "file.csv" or pass DATA')
             )
+    if plan.method in DISTAL_METHODS:
+        from labmrt.analysis.distal_plan import fit_distal
+
+        return fit_distal(plan, data)
     fn = emee if plan.method == "emee" else wcls
     return fn(data, **plan.call_kwargs())

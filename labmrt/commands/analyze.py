@@ -25,13 +25,17 @@ examples:
       --moderator Z --control Z X --availability avail --learner lm --json
   labmrt analyze data.csv --id id --decision-point dp --distal-outcome Y --treatment A \\
       --mediator M --prob p_A --availability I --effect-form dp --control dp M X --json
+  labmrt analyze export/ --distal-outcome share_correct --mediator help_hint_seconds \\
+      --decision-point decision_point --contrast loss-vs-rest --availability available \\
+      --control task_index help_hint_seconds
   labmrt analyze data.csv --binary --centered-residual --outcome y --treatment A --prob 0.6
   labmrt analyze data.csv --effect-size --outcome y --treatment A --prob p \\
       --decision-point dp --control x --bootstrap 1000 --seed 1 --plot d.png
 
 contrasts: T-vs-C or T:C, sides are arm ids joined by "+", or "baseline" (the
 baseline arm), "rest" (right side: every other arm), "any" (left side: every
-arm but the baseline). Rows drawn to an arm outside the contrast are excluded.
+arm but the baseline). Rows drawn to an arm outside the contrast are excluded;
+a distal analysis (dcee, mcee) takes only contrasts with every arm on a side.
 """
 
 

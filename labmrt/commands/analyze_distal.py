@@ -19,10 +19,14 @@ import sys
 # Options every analysis takes (argparse dests).
 _COMMON = {"data", "id", "treatment", "prob", "availability", "conf_level", "json", "debug"}
 # What each analysis takes besides; "wcls" stands for the existing wcls / emee analyses.
+# A contrast of the recorded arms, in place of --treatment / --prob (labmrt's own data).
+_CONTRAST = {"contrast", "baseline", "arm_column"}
 ACCEPTS: dict[str, set[str]] = {
     "dcee": {"distal_outcome", "moderator", "control", "learner", "weights", "decision_point"}
-    | {"lincomb"},
-    "mcee": {
+    | {"lincomb"}
+    | _CONTRAST,
+    "mcee": _CONTRAST
+    | {
         "distal_outcome",
         "mediator",
         "decision_point",
@@ -224,10 +228,13 @@ def handle(args: argparse.Namespace, analysis: str) -> int:
     from labmrt.analysis.api import read_table
 
     frame = read_table(args.data)
+    treatment, prob = args.treatment, args.prob
+    if args.contrast is not None:
+        frame, treatment, prob = _contrast(args, frame)
     common = dict(
         id=args.id or "participant",
-        treatment=args.treatment,
-        rand_prob=args.prob,
+        treatment=treatment,
+        rand_prob=prob,
         availability=args.availability,
         conf_level=0.95 if args.conf_level is None else args.conf_level,
     )
@@ -237,16 +244,9 @@ def handle(args: argparse.Namespace, analysis: str) -> int:
         from labmrt.analysis.distal import dcee
 
         if args.learner is None:
-            from labmrt.analysis.distal import GAM_UNAVAILABLE
+            from labmrt.analysis.distal_plan import missing_learner
 
-            raise LabmrtError(
-                Problem(
-                    "--learner",
-                    "not given, and MRTAnalysis dcee()'s default learner gam is not available: "
-                    + GAM_UNAVAILABLE,
-                    "give --learner lm (or set_to_zero)",
-                )
-            )
+            raise LabmrtError(missing_learner("--learner", "give --learner lm (or set_to_zero)"))
         result = dcee(
             frame,
             outcome=args.distal_outcome,
@@ -295,6 +295,29 @@ def handle(args: argparse.Namespace, analysis: str) -> int:
         print(f"\nLinear combinations of the terms (t, df = {result.df})")
         print(tab.drop(columns=["df"]).to_string(float_format=lambda v: f"{v:.4f}"))
     return 0
+
+
+def _contrast(args, frame):
+    """The treatment and probability columns of ``--contrast`` (every arm on a side)."""
+    from labmrt.analysis.contrasts import distal_treatment, resolve_baseline
+    from labmrt.errors import LabmrtError, Problem
+
+    given = [
+        f for f, v in (("--treatment", args.treatment), ("--prob", args.prob)) if v is not None
+    ]
+    if given:
+        raise LabmrtError(
+            Problem(
+                given[0],
+                "is given together with --contrast, which derives the treatment and its "
+                "probability from the recorded arms",
+                "give --contrast, or --treatment with --prob",
+            )
+        )
+    baseline = resolve_baseline(frame, args.baseline, args.data)
+    return distal_treatment(
+        frame, args.contrast, baseline, args.arm_column or "arm", args.availability
+    )
 
 
 def _effect_size(args, frame, common) -> int:

@@ -14,6 +14,7 @@ examples:
   labmrt export studies/framing
   labmrt export studies/framing --format parquet --out /tmp/framing-export
   labmrt export studies/framing --no-signals --json
+  labmrt export studies/framing --bids /data/framing-bids
 """
 
 
@@ -35,6 +36,12 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--no-signals", action="store_true", help="skip raw signals (XDF and signal tables)"
     )
+    parser.add_argument(
+        "--bids",
+        metavar="OUT",
+        help="write a BIDS dataset to OUT instead (events, decision-point table and physio "
+        "per session; replaces an earlier labmrt BIDS export there)",
+    )
     parser.add_argument("--json", action="store_true", help="print the written files as JSON")
     parser.set_defaults(handler=_run)
 
@@ -45,6 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     from labmrt.export import export_study
     from labmrt.textcols import text_as_objects
 
+    if args.bids:
+        return _run_bids(args)
     written = export_study(
         args.study_dir, args.out, format=args.format, signals=not args.no_signals
     )
@@ -59,4 +68,25 @@ def _run(args: argparse.Namespace) -> int:
     )
     for name, path in written.items():
         print(f"  {name:<16} {path.name}")
+    return 0
+
+
+def _run_bids(args: argparse.Namespace) -> int:
+    from labmrt.export.bids import export_bids
+
+    result = export_bids(args.study_dir, args.bids)
+    if args.json:
+        files = [str(p.relative_to(result.root)) for p in result.files]
+        print(json.dumps({"root": str(result.root), "files": files, "left_out": result.left_out}))
+        return 0
+    subjects = len(
+        {p.relative_to(result.root).parts[0] for p in result.files} - {p.name for p in result.files}
+    )
+    print(
+        f"wrote a BIDS dataset of {subjects} participant(s) to {result.root}: "
+        f"{result.count('_events.tsv')} events files, {result.count('_beh.tsv')} decision-point "
+        f"tables, {result.count('_physio.tsv.gz')} physio recordings"
+    )
+    for item in result.left_out:
+        print(f"  left out: {item}")
     return 0

@@ -99,6 +99,15 @@ def analysis_plan(args):
     if "outcome" not in raw:
         raise LabmrtError(Problem("labmrt robustness", "no --outcome given", "name the outcome"))
     plan = plan_from_dict(raw, source=source)
+    if plan.method not in ("wcls", "emee"):
+        raise LabmrtError(
+            Problem(
+                f"{args.plan}: method",
+                f"is {plan.method!r}: the robustness checks re-draw the arms of a WCLS or EMEE "
+                "analysis of a proximal outcome",
+                "give a plan of a proximal analysis (method wcls or emee)",
+            )
+        )
     data = args.data if args.data is not None else plan.data_path()
     if data is None:
         raise LabmrtError(

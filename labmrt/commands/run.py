@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 EPILOG = """\
@@ -77,6 +78,12 @@ def register(subparsers) -> None:
     parser.add_argument("--effects", metavar="FILE", help="effects file of the simulation")
     parser.add_argument("--workstation", default="", help="workstation id stored with the session")
     parser.add_argument("--no-markers", action="store_true", help="no LSL marker outlet")
+    parser.add_argument(
+        "--labrecorder",
+        metavar="HOST:PORT",
+        help="start and stop LabRecorder (remote control) with the session; default: the "
+        "protocol's [recording] labrecorder",
+    )
     parser.add_argument(
         "--print-commits", action="store_true", help="print a JSON line per committed record"
     )
@@ -213,12 +220,14 @@ def _run(args: argparse.Namespace) -> int:
 
     from labmrt.errors import LabmrtError, Problem
     from labmrt.protocol import load_protocol
+    from labmrt.recording import RecorderSettings
     from labmrt.session import SessionEngine, close_interrupted
     from labmrt.session.clock import LSLClock, ScaledClock, VirtualClock
     from labmrt.store import StudyStore, validate_participant_code
 
     protocol = load_protocol(args.protocol)
     code = validate_participant_code(args.participant, "--participant")
+    recorder_settings = RecorderSettings.of(protocol, args.labrecorder or "")
     if args.time_scale is not None and not args.simulated:
         raise LabmrtError(Problem("--time-scale", "needs --simulated", "add --simulated"))
     if args.time_scale is not None and args.time_scale <= 0:
@@ -286,6 +295,19 @@ def _run(args: argparse.Namespace) -> int:
 
                 recorder = SampleRecorder(source.buffers, store, engine.session_id).start()
                 cleanup.append(recorder.stop)
+            if recorder_settings is not None:
+                from labmrt.recording import start_for_session
+
+                cleanup.append(
+                    start_for_session(
+                        recorder_settings,
+                        store,
+                        engine,
+                        task=Path(args.study).resolve().name,
+                        recover=bool(args.resume),
+                        alert=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True),
+                    ).stop
+                )
             if args.print_commits:
                 _committed_printer(engine)
             print(

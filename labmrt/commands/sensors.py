@@ -16,12 +16,14 @@ SENSOR_SUBCOMMANDS: list[str] = [
     "sensors_monitor",
     "sensors_train",
     "sensors_replay",
+    "sensors_play",
 ]
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "sensors", help="LSL sensor tools: simulate sources, list streams, monitor, train, replay"
+        "sensors",
+        help="LSL sensor tools: simulate sources, list streams, monitor, train, replay, play",
     )
     nested = parser.add_subparsers(dest="sensors_command", metavar="SUBCOMMAND")
     for name in SENSOR_SUBCOMMANDS:

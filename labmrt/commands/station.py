@@ -62,6 +62,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated participants")
     parser.add_argument("--no-markers", action="store_true", help="no LSL marker outlet")
+    parser.add_argument(
+        "--labrecorder",
+        metavar="HOST:PORT",
+        help="start and stop LabRecorder (remote control) with every session; default: the "
+        "protocol's [recording] labrecorder",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -182,6 +188,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.sensors and args.simulated_sensors:
         raise LabmrtError(Problem("--sensors", "and --simulated-sensors", "choose one"))
     protocol = study.load_protocol()
+    from labmrt.recording import RecorderSettings
+
+    recorder = RecorderSettings.of(protocol, args.labrecorder or "")
     if not args.simulated:
         from labmrt.commands.gui import require_display
 
@@ -192,7 +201,9 @@ def _run(args: argparse.Namespace) -> int:
         from ui.lab import run_station_window
 
         try:
-            return run_station_window(study, name, markers=not args.no_markers, live=live)
+            return run_station_window(
+                study, name, markers=not args.no_markers, live=live, labrecorder=recorder
+            )
         finally:
             for stop in reversed(station_cleanup):
                 stop()
@@ -206,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         live=live,
     )
     link = StationLink(study.study_id, name)
-    station = Station(study, name, factory, link, sensors=live)
+    station = Station(study, name, factory, link, sensors=live, labrecorder=recorder)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"station {name} of {study.dir} ready (protocol {protocol.short_hash})", flush=True)

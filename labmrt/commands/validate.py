@@ -119,6 +119,9 @@ def _effects_summary(name: str) -> str:
         )
     refused = _effects_readers(doc, protocol, name)
     readers = [reader for reader, problems in refused.items() if not problems]
+    if "correct" in doc and refused["labmrt simulate"]:
+        # [correct] is read by `labmrt simulate` alone: a file that states it is for it
+        raise LabmrtError(refused["labmrt simulate"])
     if not readers:
         unique = {p.format(): p for problems in refused.values() for p in problems}
         raise LabmrtError(list(unique.values()))
@@ -130,6 +133,13 @@ def _effects_summary(name: str) -> str:
     for reader, problems in refused.items():
         if problems:
             lines.append(f"  not for `{reader}`: " + "; ".join(p.format() for p in problems))
+    c = model.correct
+    if c.mediator or c.effects:
+        direct = ", ".join(c.effects) or "none"
+        lines.append(
+            f"  answers for `labmrt simulate` ([correct]): direct effects {direct}"
+            + (f"; through {c.mediator}, slope {c.slope:g}" if c.mediator else "")
+        )
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from labmrt.effects.load import (
 )
 from labmrt.effects.schema import (
     STATES,
+    AnswerModel,
     Availability,
     EffectsFile,
     OutcomeModel,
@@ -23,6 +24,7 @@ from labmrt.effects.schema import (
 
 __all__ = [
     "STATES",
+    "AnswerModel",
     "Availability",
     "EffectsFile",
     "OutcomeModel",

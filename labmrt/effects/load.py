@@ -52,7 +52,7 @@ def renamed_keys(doc: Mapping[str, Any], where: str) -> dict[str, Any]:
                 out["analysis"] = dict(out["analysis"])
                 tables.append((("outcomes", name, "analysis"), out["analysis"]))
     for loc, table in tables:
-        for (kind, old), (new, convert) in RENAMED.items():
+        for (kind, old), (new, convert, why) in RENAMED.items():
             if old not in table or kind != loc[-1:]:
                 continue
             value = table.pop(old)
@@ -66,7 +66,7 @@ def renamed_keys(doc: Mapping[str, Any], where: str) -> dict[str, Any]:
                     located(
                         where,
                         (*loc, old),
-                        f"is deprecated (renamed {new}, one key for every simulation)",
+                        f"is deprecated (renamed {new}: {why})",
                         f"write {new} = {_toml(table[new])}",
                     )
                 ),
@@ -78,6 +78,8 @@ def renamed_keys(doc: Mapping[str, Any], where: str) -> dict[str, Any]:
 def _toml(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     return f'"{value}"' if isinstance(value, str) else f"{value:g}"
 
 

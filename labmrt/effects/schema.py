@@ -14,8 +14,11 @@ real session engine, :mod:`labmrt.simulate`) and ``labmrt power --simulate``
   and an outcome's ``icc`` / ``participant_sd`` / ``analysis``;
 * the session simulation: the participants' behaviour at the top level
   (``participant_sd``: one intercept per participant shared by its duration
-  outcomes, ``correct_prob``, breaks, signal dropouts, reading and working
-  times, ``mean_state_segment_s`` of the scripted state).
+  outcomes, breaks, signal dropouts, reading and working times,
+  ``mean_state_segment_s`` of the scripted state) and ``[correct]``, how they
+  answer a scored task: the distal outcome (the share of tasks answered
+  correctly), with a direct effect of the framing and one through a proximal
+  outcome (:class:`AnswerModel`, :mod:`labmrt.effects.answers`).
 
 Renamed keys are still read, with a deprecation warning that says what to
 write instead (:data:`RENAMED`).
@@ -39,7 +42,7 @@ CONTROL_NAMES = ("task_index", "difficulty")
 SET_BY_SIMULATION = (
     "method", "id", "decision_point", "outcome", "treatment", "prob", "contrast", "baseline",
     "arm", "availability", "received", "treatment_lags", "outcome_delay", "conf_level",
-    "lincomb",
+    "lincomb", "mediator", "learner", "effect_form", "weights",
 )  # fmt: skip
 
 ByState = dict[Literal["calm", "aroused"], float]
@@ -53,6 +56,23 @@ def _by_state(value: Any) -> Any:
     """``0.3`` means the same in both states; ``{calm = 0.3, aroused = 0.6}`` per state."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {s: float(value) for s in STATES}
+    return value
+
+
+def _arms_by_state(value: Any) -> Any:
+    """Each arm's value as :func:`_by_state` reads it."""
+    if isinstance(value, Mapping):
+        return {k: _by_state(x) for k, x in value.items()}
+    return value
+
+
+def _both_states(value: dict) -> dict:
+    """A by-state value gives both states (finite numbers)."""
+    for s in STATES:
+        if s not in value:
+            raise ValueError(f"has no value for {s} || give a number or {{calm = , aroused = }}")
+        if not math.isfinite(value[s]):
+            raise ValueError("must be a finite number")
     return value
 
 
@@ -123,25 +143,10 @@ class OutcomeModel(_Model):
     analysis: TrialAnalysis | None = None
 
     _fill = field_validator("baseline", mode="before")(_by_state)
-
-    @field_validator("effects", "relative_risk", "log_relative_risk", mode="before")
-    @classmethod
-    def _effects_by_state(cls, v):
-        if isinstance(v, Mapping):
-            return {k: _by_state(x) for k, x in v.items()}
-        return v
-
-    @field_validator("baseline")
-    @classmethod
-    def _both_states(cls, v):
-        for s in STATES:
-            if s not in v:
-                raise ValueError(
-                    f"has no value for {s} || give a number or {{calm = , aroused = }}"
-                )
-            if not math.isfinite(v[s]):
-                raise ValueError("must be a finite number")
-        return v
+    _fill_arms = field_validator("effects", "relative_risk", "log_relative_risk", mode="before")(
+        _arms_by_state
+    )
+    _states = field_validator("baseline")(_both_states)
 
     def stated(self) -> tuple[str, dict[str, ByState]]:
         """The key the effects are given under and their values (``effects`` when none is)."""
@@ -166,6 +171,36 @@ class OutcomeModel(_Model):
         if self.icc is not None and self.sd is not None:
             return float(self.sd) * math.sqrt(self.icc / (1.0 - self.icc))
         return 0.0
+
+
+class AnswerModel(_Model):
+    """How a simulated participant answers a scored task (``labmrt simulate``).
+
+    ``P(correct) = baseline[s] + R * effects[arm][s] + slope * (M - mediator baseline[s])``
+    with ``s`` the true state, ``R`` = 1 when the framing was received and ``M``
+    the task's value of the proximal outcome ``mediator`` on its analyzed
+    scale: the framing changes the answer directly (``effects``, risk
+    differences against the baseline arm) and through the mediator
+    (``slope`` per unit of it). The distal outcome, the share of the scored
+    tasks answered correctly, then has a known natural direct and indirect
+    excursion effect (:mod:`labmrt.effects.answers`).
+    """
+
+    baseline: ByState = Field(default_factory=lambda: {s: 0.7 for s in STATES})
+    effects: dict[str, ByState] = Field(default_factory=dict)
+    mediator: str | None = None
+    slope: float = 0.0
+
+    _fill = field_validator("baseline", mode="before")(_by_state)
+    _fill_arms = field_validator("effects", mode="before")(_arms_by_state)
+
+    @field_validator("baseline")
+    @classmethod
+    def _probabilities(cls, v):
+        for s in STATES:
+            if not 0.0 <= _both_states(v)[s] <= 1.0:
+                raise ValueError(f"{s} is {v[s]:g}, not a probability || use 0 to 1")
+        return v
 
 
 Interval = tuple[float, float]
@@ -193,7 +228,7 @@ class EffectsFile(_Model):
     outcomes: dict[str, OutcomeModel] = Field(default_factory=dict)
     # The simulated participants of `labmrt simulate` (see the module docstring).
     participant_sd: float = Field(0.2, ge=0.0)
-    correct_prob: float = Field(0.7, ge=0.0, le=1.0)
+    correct: AnswerModel = Field(default_factory=AnswerModel)
     break_prob: float = Field(0.03, ge=0.0, le=1.0)
     break_s: Interval = (30.0, 120.0)
     dropouts_per_hour: float = Field(3.0, ge=0.0)
@@ -218,8 +253,18 @@ class EffectsFile(_Model):
         return self.analysis.model_copy(update={k: getattr(own, k) for k in own.model_fields_set})
 
 
-#: Keys that were renamed: (table path, old key) -> (new key, how the old value is written anew).
-RENAMED: dict[tuple[tuple[str, ...], str], tuple[str, Any]] = {
-    ((), "receipt_prob"): ("receipt", lambda v: v),
-    (("analysis",), "moderator"): ("moderators", lambda v: [v] if v else []),
+#: Keys that were renamed: (table path, old key) -> (new key, how the old value is written
+#: anew, why).
+RENAMED: dict[tuple[tuple[str, ...], str], tuple[str, Any, str]] = {
+    ((), "receipt_prob"): ("receipt", lambda v: v, "one key for every simulation"),
+    ((), "correct_prob"): (
+        "correct",
+        lambda v: {"baseline": v},
+        "the answers' model, with the framing's direct and mediated effects",
+    ),
+    (("analysis",), "moderator"): (
+        "moderators",
+        lambda v: [v] if v else [],
+        "one key for every simulation",
+    ),
 }

@@ -1,8 +1,8 @@
 """An export read back for an analysis (or a study folder exported first), and its choices.
 
-The lists the analyst picks from (outcomes, moderators, controls, contrasts)
-are built from the export's codebook, which says what every column is
-(``source``: outcome, moderator, control, context) and names the arms and the
+The lists the analyst picks from (proximal and distal outcomes, moderators,
+controls, contrasts) are built from the export's codebook, which says what every column is
+(``source``: outcome, distal, moderator, control, context) and names the arms and the
 baseline. Nothing is typed in by hand, so a choice can only name a column that
 exists.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from labmrt.errors import LabmrtError, Problem
+from labmrt.export.participants import DISTAL
 from labmrt.export.tables import export_study, read_codebook
 from labmrt.store import DB_NAME
 from labmrt.textcols import read_csv, text_as_objects
@@ -52,6 +53,7 @@ class AnalysisData:
     moderators: list[str]
     controls: list[str]
     columns: dict[str, dict] = field(default_factory=dict)
+    distal_outcomes: list[str] = field(default_factory=list)
 
     @property
     def participants(self) -> int:
@@ -116,6 +118,7 @@ def load_export(folder: str | Path) -> AnalysisData:
         for c in frame.columns
         if role(c) == "moderator" and not c.startswith("window_") and c in numeric
     ]
+    distal = [c for c in frame.columns if role(c) == DISTAL]
     controls = [c for c in frame.columns if role(c) == "control" and c in numeric]
     controls += [c for c in moderators if c not in controls and c in numeric]
     baseline = codebook.get("baseline_arm")
@@ -135,6 +138,7 @@ def load_export(folder: str | Path) -> AnalysisData:
         moderators=moderators,
         controls=controls,
         columns=columns,
+        distal_outcomes=distal,
     )
 
 

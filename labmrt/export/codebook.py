@@ -44,14 +44,18 @@ class Column:
     source: str = ""
 
 
-def column_type(series: pd.Series) -> str:
-    """A plain-language type of a column, as a reader of the CSV should treat it."""
+def column_type(series: pd.Series, unit: str = "") -> str:
+    """A plain-language type of a column, as a reader of the CSV should treat it.
+
+    An integer column of 0s and 1s is a flag, unless it counts (unit ``count``).
+    """
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(dtype):
         values = series.dropna()
-        if len(values) and values.isin([0, 1]).all() and series.name not in _COUNTS:
+        counts = series.name in _COUNTS or unit == "count"
+        if len(values) and values.isin([0, 1]).all() and not counts:
             return "integer (0/1)"
         return "integer"
     if pd.api.types.is_float_dtype(dtype):
@@ -92,7 +96,7 @@ def finish_codebook(
         if missing:
             raise AssertionError(f"codebook of {doc.table} misses columns {missing}")
         cols = [
-            asdict(Column(name, column_type(frame[name]), *doc.columns[name]))
+            asdict(Column(name, column_type(frame[name], doc.columns[name][0]), *doc.columns[name]))
             for name in frame.columns
         ]
         tables.append(
@@ -134,6 +138,7 @@ def codebook_markdown(codebook: dict) -> str:
         "arms",
         "baseline_arm",
         "outcomes",
+        "distal_outcomes",
         "participants",
         "sessions",
         "schema_version",

@@ -5,9 +5,11 @@ value typed in by hand. The decision-point table has one row per participant x
 decision point (unavailable points included, with ``arm`` empty) and carries
 what ``labmrt analyze`` needs: ``available``, ``arm``, the probability of every
 arm as ``prob_<arm>``, the per-protocol ``received`` flag, the moderators
-(affective state and its features), the controls and every proximal outcome.
-The codebook names the arms and the baseline arm of the protocol(s), and each
-protocol's content hash.
+(affective state and its features), the controls, every proximal outcome and,
+repeated on each of a participant's rows, the distal outcomes of the
+participant-level table (:mod:`labmrt.export.participants`). The codebook
+names the arms and the baseline arm of the protocol(s), each protocol's
+content hash, the proximal and the distal outcomes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pandas as pd
 from labmrt import __version__
 from labmrt.errors import LabmrtError, Problem
 from labmrt.export.codebook import FEATURE_UNITS, TableDoc, finish_codebook, write_codebook
+from labmrt.export.participants import DISTAL, participants_table, repeat_on_rows
 from labmrt.export.xdf import XdfStream, XdfWriter
 from labmrt.store import StudyStore
 from labmrt.store.provenance import SOFTWARE_COLUMNS, describe, parse_software, version_differences
@@ -706,8 +709,8 @@ def export_study(
 ) -> dict[str, Path]:
     """Export all sessions of ``study_dir`` into ``out_dir`` (default ``STUDY_DIR/export``).
 
-    Returns the written files by name: ``decision_points``, ``events``, ``states``,
-    ``sessions``, ``codebook_json``, ``codebook_md`` and, with ``signals``, ``signals_xdf`` and
+    Returns the written files by name: ``decision_points``, ``participants``, ``events``,
+    ``states``, ``sessions``, ``codebook_json``, ``codebook_md`` and, with ``signals``, ``signals_xdf`` and
     ``signals_<kind>`` per recorded signal kind.
     """
     if format not in EXPORT_FORMATS:
@@ -730,6 +733,11 @@ def export_study(
                     info.protocol_text, info.protocol_hash
                 )
         dp, dp_doc = decision_point_table(store, summaries)
+        people, people_doc, measures = participants_table(store, store.sessions())
+        namer = _Namer(list(dp.columns))
+        dp = repeat_on_rows(
+            dp, dp_doc, people, measures, lambda key: namer.name(key, "participant")
+        )
         ev, ev_doc = events_table(store)
         st, st_doc = states_table(store)
         schema_version = store.schema_version()
@@ -741,8 +749,14 @@ def export_study(
                 Problem(str(out), f"cannot create the export folder: {err}", "")
             ) from err
         ext = "csv" if format == "csv" else "parquet"
-        frames = {"decision_points": dp, "events": ev, "states": st, "sessions": sessions_frame}
-        docs = [dp_doc, ev_doc, st_doc, sessions_doc]
+        frames = {
+            "decision_points": dp,
+            "participants": people,
+            "events": ev,
+            "states": st,
+            "sessions": sessions_frame,
+        }
+        docs = [dp_doc, people_doc, ev_doc, st_doc, sessions_doc]
         written: dict[str, Path] = {}
         for name, frame in frames.items():
             written[name] = _write_table(frame, out / f"{name}.{ext}", format)
@@ -757,6 +771,7 @@ def export_study(
     baselines = sorted({s.baseline_arm for s in summaries.values() if s.baseline_arm})
     arms = [c.removeprefix("prob_") for c in dp.columns if c.startswith("prob_")]
     outcome_names = [c for c, (_, _, source) in dp_doc.columns.items() if source == "outcome"]
+    distal_names = [c for c, (_, _, source) in dp_doc.columns.items() if source == DISTAL]
     study = {
         "labmrt_version": __version__,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -779,6 +794,7 @@ def export_study(
         "arms": arms,
         "baseline_arm": baselines[0] if len(baselines) == 1 else (baselines or None),
         "outcomes": outcome_names,
+        "distal_outcomes": distal_names,
         "participants": int(dp["participant"].nunique()) if len(dp) else 0,
         "sessions": len(sessions_frame),
         "software": [{**group, "summary": describe(group["versions"])} for group in software],

@@ -86,6 +86,7 @@ class Station:
         *,
         heartbeat_s: float = HEARTBEAT_S,
         sensors: Any = None,
+        labrecorder: Any = None,
     ):
         self.study = study
         self.name = name
@@ -99,6 +100,8 @@ class Station:
         self.heartbeat_s = heartbeat_s
         # the station's own sensors, read between sessions too (electrodes checked before a start)
         self.sensors = sensors
+        # LabRecorder started and stopped with every session (labmrt.recording.RecorderSettings)
+        self.labrecorder = labrecorder
         secret = study.secret()
         self.sealer = Sealer(secret, study.study_id)
         self.commands_log = CommandLog(self.dir / LOG_FILE)
@@ -234,6 +237,18 @@ class Station:
         sig.task_shown.connect(lambda task, t: self._set(phase="task"))
         sig.failed.connect(lambda message: self._warn(message))
         sig.ended.connect(lambda status, reason: self._ended(status, reason))
+        if self.labrecorder is not None:
+            from labmrt.recording import start_for_session
+
+            control = start_for_session(
+                self.labrecorder,
+                self.store,
+                engine,
+                task=self.study.dir.resolve().name,
+                recover=resume,
+                alert=self._warn,  # in the heartbeat's warnings: the console's lab view shows them
+            )
+            self._cleanup.append(control.stop)
         self.engine = engine
         engine.start()
 

@@ -28,9 +28,6 @@ from labmrt.effects import (
     TrialAnalysis,
     as_differences,
     contrast_arms,
-    named_protocol,
-    parse_effects,
-    read_effects,
 )
 from labmrt.effects import checked_effects as _checked
 from labmrt.effects import load_effects as _load
@@ -54,7 +51,6 @@ __all__ = [
     "contrasts_of",
     "effects_from_dict",
     "load_effects",
-    "validate_effects_file",
     "with_zero_effects",
 ]
 
@@ -122,17 +118,6 @@ def effects_from_dict(doc: Mapping[str, Any], protocol: Protocol, where: str) ->
 def load_effects(path: str | Path, protocol: Protocol, *, stated: bool = False) -> EffectsFile:
     """Read and validate an effects file for a power simulation of ``protocol``."""
     return _load(path, protocol, check=check_against_protocol, stated=stated)
-
-
-def validate_effects_file(path: str | Path) -> tuple[EffectsFile, Protocol | None]:
-    """``labmrt validate``: the file checked on its own and against the protocol it names."""
-    path = Path(path)
-    doc = read_effects(path)
-    model = parse_effects(doc, str(path))
-    protocol = named_protocol(path, model)
-    if protocol is not None:
-        model = effects_from_dict(doc, protocol, str(path))
-    return model, protocol
 
 
 def contrasts_of(

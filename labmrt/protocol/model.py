@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -297,6 +298,25 @@ class Calibration(_Model):
     stressor: Literal["arithmetic", "none"] = "arithmetic"
 
 
+class Recording(_Model):
+    """``[recording]``: LabRecorder started and stopped with each session over its remote
+    control socket. How this lab records, not what the study is: not in the content hash."""
+
+    labrecorder: str | None = None
+    streams: list[Text] = Field(default_factory=list)
+    root: str = ""
+    check_root: str = ""
+    modality: Identifier = "eeg"
+
+    @field_validator("labrecorder")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        match = re.fullmatch(r"[^\s:]+(:(\d{1,5}))?", value or "")
+        if value is not None and (match is None or int(match.group(2) or 1) > 65535):
+            raise ValueError(f"{value!r} is not host:port (e.g. localhost:22345)")
+        return value
+
+
 class SensorPin(_Model):
     """The stream and channel that carry one signal, named by the lab.
 
@@ -387,6 +407,8 @@ class Protocol(_Model):
     sensors: Sensors | None = None
     moderators: list[Identifier] = Field(default_factory=list)
     controls: list[Identifier] = Field(default_factory=list)
+    # How this lab records beside labmrt: not content, so not hashed.
+    recording: Recording | None = Field(default=None, exclude=True)
     # Where it was read from: not content, so not hashed.
     tasks_file: str | None = Field(default=None, exclude=True)
     source_path: Path | None = Field(default=None, exclude=True)

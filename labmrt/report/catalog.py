@@ -7,12 +7,14 @@ from pathlib import Path
 from labmrt.analysis.hypotheses import Catalog, plan_problems
 from labmrt.analysis.spec import AnalysisPlan, load_plan
 from labmrt.errors import LabmrtError, Problem
+from labmrt.export.participants import distal_outcome_names
 from labmrt.protocol import AFFECT_CONTEXT, Protocol, load_protocol
 from labmrt.state import STATE_LABELS
 
 
 def catalog_of(protocol: Protocol) -> Catalog:
-    """Outcomes, arms, baseline and moderators (with levels where categorical) of ``protocol``."""
+    """Outcomes (proximal and distal), arms, baseline and moderators (with levels where
+    categorical) of ``protocol``."""
     levels: dict[str, tuple[str, ...] | None] = {}
     context = protocol.context_variable
     for name in [*protocol.moderators, *([context] if context else [])]:
@@ -28,6 +30,7 @@ def catalog_of(protocol: Protocol) -> Catalog:
         baseline=protocol.baseline_arm.id,
         moderators=levels,
         binary_outcomes=tuple(o.name for o in protocol.outcomes if o.measure == "any"),
+        distal_outcomes=distal_outcome_names(protocol),
     )
 
 

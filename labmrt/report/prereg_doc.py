@@ -27,6 +27,19 @@ DIRECTION_TEXT = {
 
 
 def estimator_text(method: str) -> str:
+    if method == "dcee":
+        return (
+            "DCEE (distal causal excursion effect, Qian 2025, Biometrics, "
+            "doi:10.1093/biomtc/ujaf134): the effect of the framing at a decision point on a "
+            "distal outcome measured once per participant, as MRTAnalysis 0.4 `dcee()` "
+            "computes it"
+        )
+    if method == "mcee":
+        return (
+            "MCEE (mediated causal excursion effects, Qian 2025, arXiv:2506.20027): the "
+            "natural direct and indirect excursion effects of the framing on a distal outcome "
+            "through a proximal outcome, as MRTAnalysis 0.4 `mcee()` computes them"
+        )
     if method == "emee":
         return (
             "EMEE (estimator for the marginal excursion effect, Qian et al. 2021), the causal "
@@ -52,7 +65,7 @@ def hypotheses_table(plan: AnalysisPlan) -> Table:
                 h.effect_label(),
                 h.direction,
                 fmt(h.alpha if h.alpha is not None else plan.alpha, 3),
-                h.method or plan.method,
+                h.method_of(plan.method),
             ]
         )
     return Table(
@@ -190,6 +203,23 @@ def outcome_rows(protocol: Protocol) -> list[list[object]]:
     return rows
 
 
+def distal_outcome_blocks(plan: AnalysisPlan) -> list:
+    """The distal outcomes the plan's hypotheses name, as the export defines them."""
+    from labmrt.export.participants import DISTAL_MEANINGS
+
+    named = dict.fromkeys(h.outcome for h in plan.hypotheses if h.is_distal(plan.method))
+    if not named:
+        return []
+    rows = [[name, DISTAL_MEANINGS.get(name, "participant-level measure")] for name in named]
+    return [
+        Para(
+            "Distal outcomes: measured once per participant over all of its tasks "
+            "(`participants.csv` of the export), repeated on each of its decision-point rows."
+        ),
+        Table(["distal outcome", "definition"], rows),
+    ]
+
+
 def sample_size_blocks(power: dict | None, plan: AnalysisPlan) -> list:
     blocks: list = [Heading("Sample size and stopping rule")]
     if power is None:
@@ -301,7 +331,7 @@ def analysis_blocks(plan: AnalysisPlan) -> list:
     }[plan.small_sample]
     by_method: dict[str, list[str]] = {}
     for h in plan.hypotheses:
-        by_method.setdefault(h.method or plan.method, []).append(h.id)
+        by_method.setdefault(h.method_of(plan.method), []).append(h.id)
     items = [
         f"Estimator for {', '.join(ids)}: {estimator_text(m)}."
         for m, ids in sorted(by_method.items(), key=lambda kv: kv[0] != plan.method)
@@ -327,7 +357,37 @@ def analysis_blocks(plan: AnalysisPlan) -> list:
         + ("per-protocol (received framings only)" if plan.per_protocol else "intent-to-treat")
         + ".",
     ]
+    items += distal_analysis_items(plan)
     return [Heading("Analysis"), Bullets(items)]
+
+
+def distal_analysis_items(plan: AnalysisPlan) -> list[str]:
+    """How the distal and mediated hypotheses are estimated (none: nothing to say)."""
+    distal = [h for h in plan.hypotheses if h.is_distal(plan.method)]
+    if not distal:
+        return []
+    ids = ", ".join(h.id for h in distal)
+    mediators = sorted({h.mediator for h in distal if h.mediator})
+    learner = plan.learner or "none given"
+    return [
+        f"Distal and mediated hypotheses ({ids}): the marginal effect over every decision point "
+        "of each participant; the contrast puts every arm on a side (a distal outcome depends "
+        "on every decision point, so none is left out); unavailable decision points stay in "
+        "the estimating equations with no contribution, so the effects are averaged over all "
+        "decision points (MRTAnalysis's convention).",
+        f"Their nuisance models (stage 1): learner `{learner}` (dcee: least squares of the "
+        "distal outcome per arm; mcee: logistic for the treatment given the mediator, gaussian "
+        "otherwise) on the controls above"
+        + (
+            ", with the mediator " + ", ".join(f"`{m}`" for m in mediators) + " added for mcee"
+            if mediators
+            else ""
+        )
+        + "; the moderators are not used.",
+        "Their variance: cluster (participant) sandwich with the nuisance fits taken as known, "
+        "no small-sample correction; t-based inference with n - p (dcee) or n - 2p (mcee) "
+        "degrees of freedom, n counting every participant.",
+    ]
 
 
 def inference_blocks(plan: AnalysisPlan) -> list:
@@ -405,6 +465,7 @@ def preregistration_document(
         *design_blocks(protocol),
         Heading("Outcomes and how they are measured"),
         Table(["outcome", "features", "measure", "window", "transform"], outcome_rows(protocol)),
+        *distal_outcome_blocks(plan),
         Heading("Moderators and controls"),
         Para(
             "Recorded at each decision point: moderators "

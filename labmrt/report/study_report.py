@@ -330,6 +330,13 @@ def _hypotheses(doc: Document, plan: AnalysisPlan, results: list[HypothesisResul
             )
             + "; secondary and exploratory hypotheses are not adjusted. Supported: adjusted "
             "p below alpha."
+            + (
+                " Distal hypotheses (dcee) are effects of one decision point's framing on the "
+                "distal outcome, mediated ones (mcee) its natural direct or indirect part "
+                "through the named proximal outcome, averaged over all decision points."
+                if any(r.hypothesis.is_distal(plan.method) for r in results)
+                else ""
+            )
         ),
     )
     rows = []

@@ -4,7 +4,8 @@ Depends on :mod:`sensors.kinds`, :mod:`sensors.acquire`, :mod:`sensors.signals`
 and :mod:`sensors.state`. Files are read by :mod:`~sensors.replay.files`,
 spans named by :mod:`~sensors.replay.spans`, replayed by
 :func:`~sensors.replay.run.replay_recording` and scored by
-:func:`~sensors.replay.scoring.score` (``labmrt sensors replay``).
+:func:`~sensors.replay.scoring.score` (``labmrt sensors replay``); or played back as live
+LSL streams by :class:`~sensors.replay.player.Player` (``labmrt sensors play``).
 """
 
 import lazy_loader as lazy
@@ -22,6 +23,14 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "rate_from_times",
             "read_signal_csv",
             "xdf_description",
+        ],
+        "player": [
+            "Playable",
+            "PlayStream",
+            "Player",
+            "csv_streams",
+            "describe",
+            "load_xdf_streams",
         ],
         "run": ["ReplayResult", "replay_recording"],
         "scoring": ["Score", "Segment", "read_segments", "score"],

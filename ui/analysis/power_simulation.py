@@ -45,6 +45,11 @@ from ui.widgets import Job, button, int_spin_box, run_in_background, spin_box
 
 CURVE_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"]
 
+#: Keys of an effects file the form does not show: what the session simulation reads.
+_SESSION_KEYS = set(EffectsFile.model_fields) - {
+    "protocol", "receipt", "states", "availability", "analysis", "outcomes",
+}  # fmt: skip
+
 
 def power_plot(width: int, height: int) -> pg.PlotWidget:
     """An empty power-by-participants plot (both tabs of the sample-size dialog draw one)."""
@@ -272,6 +277,9 @@ class SimulationTab(QWidget):
         self.receipt.setValue(model.receipt)
         self.moderated.setChecked(bool(model.analysis.moderator))
         self._analysis = model.analysis
+        # what only `labmrt simulate` reads (the participants' behaviour, [correct]): not
+        # shown, written back as the file has it
+        self._unshown = model.model_dump(include=set(model.model_fields_set) & _SESSION_KEYS)
         for name, box in self.outcome_boxes.items():
             box.setChecked(name in model.outcomes)
             box.set_analysis(None)
@@ -308,6 +316,7 @@ class SimulationTab(QWidget):
             "receipt": self.receipt.value(),
             "analysis": analysis_doc,
             "outcomes": {n: b.document() for n, b in self.outcome_boxes.items() if b.isChecked()},
+            **getattr(self, "_unshown", {}),
         }
 
     def effects(self) -> EffectsFile:

@@ -259,6 +259,10 @@ class ConsoleWindow(QMainWindow):
         self.participant_edit.setPlaceholderText("code such as P07 (never a name)")
         self.participant_edit.textChanged.connect(self._update_buttons)
         form.addRow("Code", self.participant_edit)
+        self.labrecorder_edit = QLineEdit()
+        self.labrecorder_edit.setObjectName("labrecorder")
+        self.labrecorder_edit.setPlaceholderText("host:22345 (else the protocol's [recording])")
+        form.addRow("LabRecorder", self.labrecorder_edit)
         row = QHBoxLayout()
         self.start_button = button("Start session  (F5)", self.start_session, name="start_session")
         self.resume_session_button = button(
@@ -493,6 +497,7 @@ class ConsoleWindow(QMainWindow):
             messages.append("Poor signal quality: " + ", ".join(k.upper() for k in poor))
         if messages and self.host.active:
             messages.append("the participant counts as unavailable until it recovers")
+        messages += getattr(self.host, "recording_alerts", list)()
         if self.calibration_note:
             messages.append(self.calibration_note[0].upper() + self.calibration_note[1:])
         elif self.calibration_problem:
@@ -513,6 +518,7 @@ class ConsoleWindow(QMainWindow):
         if setup is None:
             return False
         setup["resume_of"] = resume_of
+        setup["labrecorder"] = self.labrecorder_edit.text().strip()
         start_in_background = getattr(self.host, "start_in_background", None)
         try:
             if start_in_background is not None:
@@ -525,6 +531,7 @@ class ConsoleWindow(QMainWindow):
             return False
         self.log_model.clear(t0=float(self._clock()))
         self.pause_requested = False
+        self._stream_timer.start()  # the warnings (LabRecorder's too) follow the session
         self.calibration_problem = None
         self.calibration_note = ""
         self.status = "starting"

@@ -60,7 +60,7 @@ def screen_factory(
 
 
 def run_station_window(
-    study: LabStudy, name: str, *, markers: bool = True, live: Any = None
+    study: LabStudy, name: str, *, markers: bool = True, live: Any = None, labrecorder: Any = None
 ) -> int:
     from labmrt.lab.transport import StationLink
 
@@ -72,7 +72,7 @@ def run_station_window(
     presenter = QtPresenter(window)
     link = StationLink(study.study_id, name)
     factory = screen_factory(study.load_protocol(), name, presenter, markers=markers, live=live)
-    station = Station(study, name, factory, link, sensors=live)
+    station = Station(study, name, factory, link, sensors=live, labrecorder=labrecorder)
     stop = threading.Event()
     thread = threading.Thread(target=station.serve, args=(stop,), name="station", daemon=True)
     thread.start()

@@ -55,6 +55,7 @@ class LabSessionHost(QObject):
         self.monitor = None
         self.simulator = None
         self.recorder = None
+        self.labrecorder = None  # labmrt.recording.LabRecorderControl of the session, if any
         self.stream_info: list[dict] = []
         self.connected_pins: dict = {}  # the [sensors.pins] the streams were connected under
         self.study_dir: Path | None = None
@@ -181,7 +182,11 @@ class LabSessionHost(QObject):
         )
 
     def _check_streams(self, setup: dict[str, Any]) -> None:
+        from labmrt.recording import RecorderSettings
+
         protocol = setup["protocol"]
+        # a bad LabRecorder address fails the start here, before anything is written
+        setup["recorder_settings"] = RecorderSettings.of(protocol, setup.get("labrecorder", ""))
         needs = protocol.sensors.streams if protocol.sensors else []
         if needs and self.monitor is None:
             raise LabmrtError(
@@ -239,11 +244,35 @@ class LabSessionHost(QObject):
             self.recorder = SampleRecorder(self.monitor.buffers, self.store, engine.session_id)
             self.recorder.start()
         self.engine = engine
+        self._start_labrecorder(setup, store, engine)
         self.presenter.reporter = engine.record_event
         self.bridge.attach(engine.signals)
         self._started = False
         self._waiting_for_participant = True
         self.window.show_instructions(instructions(setup["protocol"]))
+
+    def _start_labrecorder(self, setup: dict[str, Any], store: Any, engine: Any) -> None:
+        """LabRecorder, when the protocol or the console names one (stops at the session's end)."""
+        from labmrt.recording import start_for_session
+
+        self.stop_labrecorder()
+        settings = setup.get("recorder_settings")
+        if settings is not None:
+            self.labrecorder = start_for_session(
+                settings,
+                store,
+                engine,
+                task=Path(setup["study_dir"]).resolve().name,
+                recover=setup.get("resume_of") is not None,
+            )
+
+    def recording_alerts(self) -> list[str]:
+        """What went wrong with LabRecorder in this session (the console shows it)."""
+        return list(self.labrecorder.alerts) if self.labrecorder is not None else []
+
+    def stop_labrecorder(self) -> None:
+        if self.labrecorder is not None:
+            self.labrecorder.stop("closed")
 
     def _participant_ready(self) -> None:
         if self._waiting_for_participant and self.engine is not None and not self._started:
@@ -350,6 +379,7 @@ class LabSessionHost(QObject):
         self._shut_down = True
         if self.engine is not None and self.active:
             self.presenter.close()
+        self.stop_labrecorder()
         self.stop_recording()
         if self.monitor is not None:
             self.monitor.stop()

@@ -110,7 +110,7 @@ direction = ">0"
         (
             ('text = "loss', 'colour = "red"\ntext = "loss'),
             "plan.toml: hypotheses[1].colour: unknown key (keys: id, text, outcome, contrast, "
-            "moderator, level, versus, direction, role, alpha, method)",
+            "moderator, level, versus, direction, role, alpha, method, mediator, effect)",
         ),
     ],
 )
@@ -154,7 +154,7 @@ def test_the_shipped_plan_fits_the_shipped_protocol():
     from labmrt.report.catalog import checked_plan
 
     plan = checked_plan(PLAN)
-    assert [h.id for h in plan.hypotheses] == ["H1", "H2", "H3", "H4", "H5"]
+    assert [h.id for h in plan.hypotheses] == ["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8"]
     assert plan.baseline == "neutral"  # from the protocol
     assert plan.robustness is not None and plan.robustness.draws == 5000
 
@@ -281,5 +281,9 @@ def test_analyze_plan_prints_the_hypotheses(export, tmp_path, capsys):
     capsys.readouterr()
     assert main(["analyze", str(export / "x"), "--plan", str(plan), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [h["id"] for h in out["hypotheses"]] == ["H1", "H2", "H3", "H4", "H5"]
+    ids = [h["id"] for h in out["hypotheses"]]
+    assert ids == ["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8"]
     assert out["hypotheses"][0]["adjustment"] == "holm over 2 primary"
+    distal = {h["id"]: h for h in out["hypotheses"][5:]}
+    assert [h["method"] for h in distal.values()] == ["dcee", "mcee", "mcee"]
+    assert all(h["error"] == "" and h["supported"] is not None for h in distal.values())

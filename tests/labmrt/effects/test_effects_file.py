@@ -63,7 +63,7 @@ def test_receipt_prob_is_read_as_receipt_with_a_deprecation_that_says_what_to_wr
         model, _ = load_effect_model(path, framing)
     assert model.receipt == 0.8
     assert str(seen[0].message) == (
-        f"{path}: receipt_prob: is deprecated (renamed receipt, one key for every "
+        f"{path}: receipt_prob: is deprecated (renamed receipt: one key for every "
         "simulation) (write receipt = 0.8)"
     )
     with pytest.warns(DeprecatedKey):

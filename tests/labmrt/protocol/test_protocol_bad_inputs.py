@@ -616,7 +616,7 @@ def test_protocol_copied_away_from_its_files_names_the_protocol_and_every_proble
         'train one with "labmrt sensors train", or write "calibration")',
         f"{path}: colour: unknown key 'colour' (use one of: study, arms, randomization, "
         "decision_rules, features, tasks, outcomes, control, calibration, sensors, moderators, "
-        "controls, tasks_file)",
+        "controls, recording, tasks_file)",
     ]
 
 

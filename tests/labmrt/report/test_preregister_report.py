@@ -261,7 +261,7 @@ def test_the_report_flags_the_changed_protocol_and_unregistered_hypotheses(
     plan = tmp_path / PLAN.name
     extra = """
 [[hypotheses]]
-id = "H6"
+id = "H9"
 text = "A gain framing raises calculator use when calm."
 outcome = "calculator_used"
 contrast = "gain-vs-baseline"
@@ -284,11 +284,11 @@ role = "primary"
     assert "randomization.table.aroused.neutral: 0.5 -&gt; 0.6" in deviations
     assert "Sessions with the DEVIATING protocol" in html
     assert "The analysis plan differs from the registered plan" in deviations
-    assert "<td>H6</td>" in deviations and "not in the registered plan" in deviations
-    # H6 was not registered: it is exploratory, and the primary family stays H1, H2
+    assert "<td>H9</td>" in deviations and "not in the registered plan" in deviations
+    # H9 was not registered: it is exploratory, and the primary family stays H1, H2
     results = html[html.index("<caption>Results</caption>") :]
-    row = results[results.index("<td>H6</td>") :]
-    assert row.startswith("<td>H6</td><td>exploratory</td>")
+    row = results[results.index("<td>H9</td>") :]
+    assert row.startswith("<td>H9</td><td>exploratory</td>")
     assert "Deviations: 1 of 9 sessions differ" in html
 
 
