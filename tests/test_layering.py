@@ -235,8 +235,9 @@ CORE_FLOW = {
 }
 
 
-# The core's shared modules, and its outer edge (the command line wires every part).
-CORE_EDGE = BASE | {"labmrt.own_packages", "labmrt.cli", "labmrt.commands"}
+# The core's shared modules, and its outer edge (the command line wires every part; liblsl's
+# log is set for the whole process before any part runs).
+CORE_EDGE = BASE | {"labmrt.own_packages", "labmrt.cli", "labmrt.commands", "labmrt.lsl_log"}
 
 
 def test_core_subpackages_depend_one_way():
