@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from labmrt.protocol import load_protocol
@@ -10,26 +12,9 @@ from labmrt.session.answers import is_correct, parse_number
 from labmrt.session.clock import VirtualClock
 from labmrt.store import StudyStore
 
-PROTOCOL = """
-[study]
-title = "answers"
-version = "1"
-
-[[arms]]
-id = "neutral"
-label = "Neutral"
-framing = "{task}"
-baseline = true
-
-[[arms]]
-id = "gain"
-label = "Gain"
-framing = "GAIN {task}"
-
-[randomization]
-seed = 1
-probabilities = { neutral = 0.5, gain = 0.5 }
-
+PROTOCOLS = Path(__file__).resolve().parents[3] / "protocols"
+# the smallest bundled protocol, with two scored number tasks after its own task
+NUMBER_TASKS = """
 [[tasks]]
 id = "price"
 text = "What is the price per kWh in cents?"
@@ -67,15 +52,15 @@ def test_parse_number_reads_a_decimal_comma_or_point(text, value):
 
 def test_a_decimal_comma_is_scored_right_and_kept_as_typed(tmp_path):
     path = tmp_path / "p.toml"
-    path.write_text(PROTOCOL)
+    path.write_text((PROTOCOLS / "minimal.toml").read_text() + NUMBER_TASKS)
     protocol = load_protocol(path)
-    price, total = protocol.tasks
+    _, price, total = protocol.tasks
     assert is_correct(price, "3,9") is True and is_correct(price, "3.9") is True
     assert is_correct(price, "3,8") is False and is_correct(price, "3;9") is False
     assert is_correct(total, "1250,0") is True and is_correct(total, "1,250") is False
 
     clock = VirtualClock(start=100.0)
-    answers = iter(["3,9", "1.250,0"])
+    answers = iter([None, "3,9", "1.250,0"])
 
     class Typist:
         def begin_phase(self, phase, duration_s): ...
@@ -92,5 +77,5 @@ def test_a_decimal_comma_is_scored_right_and_kept_as_typed(tmp_path):
         engine = SessionEngine(protocol, store, "P01", Typist(), clock=clock)
         engine.run()
         rows = store.presentations(engine.session_id).sort_values("task_index")
-    assert list(rows["answer"]) == ["3,9", "1.250,0"]
-    assert [bool(c) for c in rows["correct"]] == [True, False]
+    assert list(rows["answer"])[1:] == ["3,9", "1.250,0"]
+    assert [bool(c) for c in list(rows["correct"])[1:]] == [True, False]
