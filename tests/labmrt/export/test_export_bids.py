@@ -18,7 +18,7 @@ from labmrt.export.bids import bids_label, export_bids
 from labmrt.protocol import load_protocol
 from labmrt.store import StudyStore
 
-PROTOCOL = Path(__file__).resolve().parents[1] / "protocols" / "framing_affect.toml"
+PROTOCOL = Path(__file__).resolve().parents[3] / "protocols" / "framing_affect.toml"
 ECG_RATE, EDA_RATE = 130.0, 4.0
 ECG_OFFSET = 0.25  # the ECG device's clock is 0.25 s behind the workstation's
 

@@ -164,7 +164,7 @@ def test_labmrt_run_records_with_labrecorder(fake, tmp_path, capsys):
     from labmrt.cli import main
 
     lr = fake(root=tmp_path / "recorder")
-    protocol = Path(__file__).resolve().parents[1] / "protocols" / "minimal.toml"
+    protocol = Path(__file__).resolve().parents[3] / "protocols" / "minimal.toml"
     args = ["run", str(protocol), "--study", str(tmp_path / "pilot"), "--participant", "P002"]
     assert main([*args, "--simulated", "--no-markers", "--labrecorder", lr.address]) == 0
     assert until(lambda: lr.commands[-1:] == ["stop"])
